@@ -1,0 +1,1 @@
+"""Edges shared by every task: runtime settings, Spark, tables, MLflow, flags and errors."""

@@ -1,0 +1,25 @@
+"""The few exceptions of our own; each names what was wrong, where, and what was expected."""
+
+
+class PipelineError(Exception):
+    """Base class: an error a user can act on. Entry points print it without a traceback."""
+
+
+class UsageError(PipelineError):
+    """A flag or its value is wrong."""
+
+
+class SchemaMismatch(PipelineError):
+    """A table lacks columns a task needs, or has them with the wrong types."""
+
+
+class MissingModelAlias(PipelineError):
+    """A registered model has no version behind an alias a task needs."""
+
+
+class ValidationFailed(PipelineError):
+    """A challenger broke a validation rule while validation was enforced."""
+
+
+class DeploymentRefused(PipelineError):
+    """A deployment step cannot go ahead (e.g. validation failed or never ran)."""

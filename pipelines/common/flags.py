@@ -1,0 +1,73 @@
+"""Argument types and a parser that reports bad flags as usage errors, not tracebacks."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from typing import NoReturn
+
+from pipelines.common.errors import UsageError
+from pipelines.common.tables import TableName
+
+
+class TaskArgumentParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` that raises ``UsageError`` so callers decide how to exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.format_usage().strip()}\n{self.prog}: error: {message}")
+
+
+def iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a date: expected YYYY-MM-DD, e.g. 2016-01-31"
+        ) from None
+
+
+def table_name(text: str) -> TableName:
+    try:
+        return TableName.parse(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def model_name(text: str) -> str:
+    """A registered model name: three-level, like a Unity Catalog table."""
+    try:
+        TableName.parse(text)
+    except UsageError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a three-level model name: expected catalog.schema.model"
+        ) from None
+    return text
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a positive whole number")
+    return value
+
+
+def check_date_range(start: dt.date, end: dt.date, start_flag: str, end_flag: str) -> None:
+    if end <= start:
+        raise UsageError(
+            f"{end_flag} {end} must be after {start_flag} {start}: the range is"
+            " [start, end), start included and end excluded."
+        )
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time())
+
+
+def sql_timestamp(value: dt.datetime | dt.date) -> str:
+    """A SQL timestamp literal, for predicates that run unchanged locally and on Databricks."""
+    if not isinstance(value, dt.datetime):
+        value = day_start(value)
+    return f"TIMESTAMP '{value.isoformat(sep=' ')}'"

@@ -1,0 +1,50 @@
+"""The SparkSession: the cluster's on Databricks, an embedded one with Hive locally."""
+
+from __future__ import annotations
+
+import sys
+
+from pyspark.sql import SparkSession
+
+from pipelines.common.runtime import Runtime
+
+
+def get_spark(runtime: Runtime, app_name: str = "mlops-stack") -> SparkSession:
+    """Return the active session, creating the local one on first use.
+
+    Locally: a Hive metastore on embedded Derby plus parquet tables, both under
+    ``runtime.lake_dir``. Derby allows one process per metastore, so start one session
+    per process and share it (the demo runs every task in it).
+    """
+    if runtime.on_databricks:
+        return SparkSession.builder.getOrCreate()
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    lake = runtime.lake_dir
+    lake.mkdir(parents=True, exist_ok=True)
+    metastore = lake / "metastore_db"
+    builder = (
+        SparkSession.builder.master("local[2]")
+        .appName(app_name)
+        .config("spark.sql.warehouse.dir", str(lake / "warehouse"))
+        .config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={metastore};create=true",
+        )
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={lake}")
+        # Small local data: a few shuffle partitions beat the default 200 by far.
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", "1500m")
+        .config("spark.pyspark.python", sys.executable)
+        .config("spark.pyspark.driver.python", sys.executable)
+        .enableHiveSupport()
+    )
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark

@@ -1,0 +1,180 @@
+"""Reading and writing tables by fully qualified name, safely.
+
+Writes replace a slice of a table (rows matching a predicate) and keep the rest. On
+Databricks that is Delta's ``replaceWhere``. Locally there is no Delta, so a write builds
+the complete new contents in a fresh directory and then repoints the table to it with one
+metastore update: a writer killed at any moment leaves the previous contents readable.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
+from pipelines.common.errors import SchemaMismatch, UsageError
+from pipelines.common.runtime import Runtime
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+VERSION_DIR_PREFIX = "v-"
+
+
+@dataclass(frozen=True)
+class TableName:
+    """A three-level ``catalog.schema.table`` name."""
+
+    catalog: str
+    schema: str
+    table: str
+
+    @classmethod
+    def parse(cls, text: str) -> TableName:
+        parts = text.split(".")
+        if len(parts) != 3 or not all(_IDENTIFIER.match(p) for p in parts):
+            raise UsageError(
+                f"'{text}' is not a fully qualified table name: expected catalog.schema.table,"
+                " three identifiers of letters, digits and underscores"
+                " (locally the catalog is spark_catalog, e.g. spark_catalog.mlops.trips)."
+            )
+        return cls(*parts)
+
+    def sibling(self, table: str) -> TableName:
+        return TableName(self.catalog, self.schema, table)
+
+    @property
+    def schema_name(self) -> str:
+        return f"{self.catalog}.{self.schema}"
+
+    def __str__(self) -> str:
+        return f"{self.catalog}.{self.schema}.{self.table}"
+
+
+def _type_name(data_type: T.DataType) -> str:
+    return data_type.simpleString()
+
+
+def check_schema(df: DataFrame, expected: T.StructType, source: str) -> None:
+    """Raise ``SchemaMismatch`` listing every missing or mistyped column of ``df``.
+
+    Extra columns are allowed. ``source`` names the table or file in the message.
+    """
+    actual = {f.name.lower(): f.dataType for f in df.schema.fields}
+    missing = [f for f in expected.fields if f.name.lower() not in actual]
+    mistyped = [
+        (f, actual[f.name.lower()])
+        for f in expected.fields
+        if f.name.lower() in actual and actual[f.name.lower()] != f.dataType
+    ]
+    if not missing and not mistyped:
+        return
+    problems = []
+    if missing:
+        cols = ", ".join(f"{f.name} ({_type_name(f.dataType)})" for f in missing)
+        problems.append(f"missing columns: {cols}")
+    if mistyped:
+        cols = ", ".join(
+            f"{f.name} is {_type_name(got)}, expected {_type_name(f.dataType)}"
+            for f, got in mistyped
+        )
+        problems.append(f"mistyped columns: {cols}")
+    expected_text = ", ".join(f"{f.name} {_type_name(f.dataType)}" for f in expected.fields)
+    raise SchemaMismatch(
+        f"{source} does not have the schema this task needs: {'; '.join(problems)}."
+        f" Expected at least: {expected_text}. Nothing was written."
+    )
+
+
+def table_exists(spark: SparkSession, name: TableName) -> bool:
+    return spark.catalog.tableExists(str(name))
+
+
+def read_table(spark: SparkSession, name: TableName, expected: T.StructType) -> DataFrame:
+    """Read a table and check it against the columns a task needs."""
+    if not table_exists(spark, name):
+        raise SchemaMismatch(
+            f"Table {name} does not exist. Expected a table with columns"
+            f" {', '.join(f.name for f in expected.fields)}; write it first"
+            " (see `mlops run --help` for the task that produces it)."
+        )
+    df = spark.table(str(name))
+    check_schema(df, expected, f"Table {name}")
+    return df
+
+
+def ensure_schema(spark: SparkSession, name: TableName) -> None:
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {name.catalog}.`{name.schema}`")
+
+
+def replace_where(
+    spark: SparkSession,
+    runtime: Runtime,
+    df: DataFrame,
+    name: TableName,
+    condition: str,
+) -> None:
+    """Make the rows of ``name`` matching SQL ``condition`` exactly the rows of ``df``.
+
+    Rows outside ``condition`` are kept. Every row of ``df`` must satisfy ``condition``
+    (checked), so re-running a write for the same slice never duplicates a key.
+    """
+    outside = df.where(f"NOT coalesce(({condition}), false)").limit(1).count()
+    if outside:
+        raise UsageError(
+            f"Refusing to write {name}: some new rows fall outside the slice being replaced"
+            f" ({condition}). Nothing was written."
+        )
+    ensure_schema(spark, name)
+    if runtime.table_format == "delta":
+        (
+            df.write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", condition)
+            .saveAsTable(str(name))
+        )
+        return
+    _swap_write_parquet(spark, runtime, df, name, condition)
+
+
+def overwrite_table(spark: SparkSession, runtime: Runtime, df: DataFrame, name: TableName) -> None:
+    """Replace the whole table atomically."""
+    replace_where(spark, runtime, df, name, "true")
+
+
+def _table_root(runtime: Runtime, name: TableName) -> Path:
+    return runtime.lake_dir / "tables" / name.catalog / name.schema / name.table
+
+
+def _swap_write_parquet(
+    spark: SparkSession, runtime: Runtime, df: DataFrame, name: TableName, condition: str
+) -> None:
+    root = _table_root(runtime, name)
+    root.mkdir(parents=True, exist_ok=True)
+    new_dir = root / f"{VERSION_DIR_PREFIX}{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+    exists = table_exists(spark, name)
+    if exists:
+        kept = spark.table(str(name)).where(f"NOT coalesce(({condition}), false)")
+        check_schema(df, kept.schema, f"The new rows for {name}")
+        contents = kept.unionByName(df.select(*kept.columns))
+    else:
+        contents = df
+    # The old version stays untouched until the metastore points at the new one.
+    contents.write.mode("errorifexists").parquet(new_dir.as_uri())
+    if exists:
+        spark.sql(f"ALTER TABLE {name} SET LOCATION '{new_dir.as_uri()}'")
+        spark.catalog.refreshTable(str(name))
+    else:
+        spark.sql(f"CREATE TABLE {name} USING parquet LOCATION '{new_dir.as_uri()}'")
+    _remove_other_versions(root, keep=new_dir)
+
+
+def _remove_other_versions(root: Path, keep: Path) -> None:
+    """Delete superseded versions and leftovers of killed writers."""
+    for child in root.iterdir():
+        if child.name.startswith(VERSION_DIR_PREFIX) and child != keep:
+            shutil.rmtree(child, ignore_errors=True)

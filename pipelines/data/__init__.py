@@ -1,0 +1,1 @@
+"""Synthetic NYC-taxi trips, for the local lifecycle and tests."""

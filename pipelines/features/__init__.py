@@ -1,0 +1,1 @@
+"""Feature engineering: per-zip window aggregates keyed by (zip, window_end)."""

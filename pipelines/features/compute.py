@@ -1,0 +1,97 @@
+"""Pure feature functions: trips in, feature rows out.
+
+Windows are half-open, [window_end - length, window_end), and a feature row is stamped
+with its window end: it is knowable from that instant on, which is what the
+point-in-time join relies on. A range [start, end) of the feature tables holds the rows
+whose window ends in (start, end]; they are computed from trips back to start - length,
+so recomputing any split of a range gives the same rows.
+
+Sliding windows are computed from 15-minute buckets: trips are aggregated once per
+(zip, bucket), and each bucket is then added to the few windows that contain it. That
+avoids expanding every trip into every window (the naive sliding group-by).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from pipelines.common.flags import day_start
+from pipelines.common.schemas import DROPOFF_TIME, LABEL, PICKUP_TIME
+
+PICKUP_WINDOW = dt.timedelta(hours=1)
+PICKUP_SLIDE = dt.timedelta(minutes=15)
+DROPOFF_WINDOW = dt.timedelta(minutes=30)
+
+
+def _seconds(delta: dt.timedelta) -> int:
+    return int(delta.total_seconds())
+
+
+def _bucket_end(ts_col: str, width: dt.timedelta) -> F.Column:
+    """The end of the ``width`` bucket that holds each timestamp (epoch-aligned)."""
+    epoch = F.unix_seconds(F.col(ts_col))
+    w = _seconds(width)
+    return F.timestamp_seconds((F.floor(epoch / w) + 1) * w)
+
+
+def _window_end_in_range(start: dt.date, end: dt.date) -> F.Column:
+    return (F.col("window_end") > F.lit(day_start(start))) & (
+        F.col("window_end") <= F.lit(day_start(end))
+    )
+
+
+def trips_needed(trips: DataFrame, ts_col: str, start: dt.date, end: dt.date,
+                 window: dt.timedelta) -> DataFrame:  # fmt: skip
+    """The trips that feed the windows ending in (start, end]."""
+    lower = day_start(start) - window
+    upper = day_start(end)
+    return trips.where((F.col(ts_col) >= F.lit(lower)) & (F.col(ts_col) < F.lit(upper)))
+
+
+def pickup_features(trips: DataFrame, start: dt.date, end: dt.date) -> DataFrame:
+    """Per pickup zip, over 1-hour windows sliding every 15 minutes: mean fare and trip
+    count. Only windows holding at least one trip get a row."""
+    slides = _seconds(PICKUP_WINDOW) // _seconds(PICKUP_SLIDE)
+    buckets = (
+        trips_needed(trips, PICKUP_TIME, start, end, PICKUP_WINDOW)
+        .groupBy(
+            F.col("pickup_zip").alias("zip"),
+            _bucket_end(PICKUP_TIME, PICKUP_SLIDE).alias("bucket_end"),
+        )  # fmt: skip
+        .agg(F.sum(LABEL).alias("fare_sum"), F.count(F.lit(1)).alias("trips"))
+    )
+    # A bucket ending at b lies in the windows ending at b, b + slide, ..., b + (k-1)*slide.
+    slide = F.expr(f"INTERVAL {_seconds(PICKUP_SLIDE)} SECONDS")
+    per_window = buckets.withColumn(
+        "offset", F.explode(F.sequence(F.lit(0), F.lit(slides - 1)))
+    ).withColumn("window_end", F.col("bucket_end") + F.col("offset") * slide)
+    return (
+        per_window.where(_window_end_in_range(start, end))
+        .groupBy("zip", "window_end")
+        .agg(
+            (F.sum("fare_sum") / F.sum("trips")).alias("mean_fare_window_1h_pickup_zip"),
+            F.sum("trips").cast("long").alias("count_trips_window_1h_pickup_zip"),
+        )
+    )
+
+
+def dropoff_features(trips: DataFrame, start: dt.date, end: dt.date) -> DataFrame:
+    """Per dropoff zip, over tumbling 30-minute windows: trip count and whether the window
+    falls on a weekend (1) or not (0)."""
+    windows = (
+        trips_needed(trips, DROPOFF_TIME, start, end, DROPOFF_WINDOW)
+        .groupBy(
+            F.col("dropoff_zip").alias("zip"),
+            _bucket_end(DROPOFF_TIME, DROPOFF_WINDOW).alias("window_end"),
+        )  # fmt: skip
+        .agg(F.count(F.lit(1)).cast("long").alias("count_trips_window_30m_dropoff_zip"))
+    )
+    window_start = F.col("window_end") - F.expr(f"INTERVAL {_seconds(DROPOFF_WINDOW)} SECONDS")
+    # dayofweek: 1 = Sunday, 7 = Saturday.
+    is_weekend = F.dayofweek(window_start).isin(1, 7).cast("int")
+    return windows.where(_window_end_in_range(start, end)).withColumn(
+        "dropoff_is_weekend", is_weekend
+    )
