@@ -27,8 +27,10 @@ class Params:
 
     def validate(self) -> None:
         flags.check_date_range(self.start_date, self.end_date, "--start-date", "--end-date")
-        for flag, value in (("--fare-drift", self.fare_drift),
-                            ("--distance-drift", self.distance_drift)):  # fmt: skip
+        for flag, value in (
+            ("--fare-drift", self.fare_drift),
+            ("--distance-drift", self.distance_drift),
+        ):
             if not 0.1 <= value <= 10:
                 raise flags.UsageError(f"{flag} {value} is out of range: expected 0.1 to 10.")
 
@@ -44,12 +46,21 @@ def build_parser() -> TaskArgumentParser:
     parser.add_argument("--end-date", type=flags.iso_date, required=True)
     parser.add_argument("--trips-per-day", type=flags.positive_int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--drift-start", type=flags.iso_date, default=None,
-                        help="from this date on, apply the drift factors")  # fmt: skip
-    parser.add_argument("--fare-drift", type=float, default=1.0,
-                        help="multiply fares by this from --drift-start")  # fmt: skip
-    parser.add_argument("--distance-drift", type=float, default=1.0,
-                        help="multiply distances by this from --drift-start")  # fmt: skip
+    parser.add_argument(
+        "--drift-start",
+        type=flags.iso_date,
+        default=None,
+        help="from this date on, apply the drift factors",
+    )
+    parser.add_argument(
+        "--fare-drift", type=float, default=1.0, help="multiply fares by this from --drift-start"
+    )
+    parser.add_argument(
+        "--distance-drift",
+        type=float,
+        default=1.0,
+        help="multiply distances by this from --drift-start",
+    )
     return parser
 
 

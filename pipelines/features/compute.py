@@ -43,8 +43,9 @@ def _window_end_in_range(start: dt.date, end: dt.date) -> F.Column:
     )
 
 
-def trips_needed(trips: DataFrame, ts_col: str, start: dt.date, end: dt.date,
-                 window: dt.timedelta) -> DataFrame:  # fmt: skip
+def trips_needed(
+    trips: DataFrame, ts_col: str, start: dt.date, end: dt.date, window: dt.timedelta
+) -> DataFrame:
     """The trips that feed the windows ending in (start, end]."""
     lower = day_start(start) - window
     upper = day_start(end)
@@ -60,7 +61,7 @@ def pickup_features(trips: DataFrame, start: dt.date, end: dt.date) -> DataFrame
         .groupBy(
             F.col("pickup_zip").alias("zip"),
             _bucket_end(PICKUP_TIME, PICKUP_SLIDE).alias("bucket_end"),
-        )  # fmt: skip
+        )
         .agg(F.sum(LABEL).alias("fare_sum"), F.count(F.lit(1)).alias("trips"))
     )
     # A bucket ending at b lies in the windows ending at b, b + slide, ..., b + (k-1)*slide.
@@ -86,7 +87,7 @@ def dropoff_features(trips: DataFrame, start: dt.date, end: dt.date) -> DataFram
         .groupBy(
             F.col("dropoff_zip").alias("zip"),
             _bucket_end(DROPOFF_TIME, DROPOFF_WINDOW).alias("window_end"),
-        )  # fmt: skip
+        )
         .agg(F.count(F.lit(1)).cast("long").alias("count_trips_window_30m_dropoff_zip"))
     )
     window_start = F.col("window_end") - F.expr(f"INTERVAL {_seconds(DROPOFF_WINDOW)} SECONDS")

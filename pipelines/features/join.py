@@ -80,13 +80,17 @@ def with_model_inputs(
 ) -> DataFrame:
     """Trips plus every column in ``MODEL_INPUTS``, features as of pickup time."""
     joined = as_of_join(
-        trips, pickup_features.select("zip", "window_end", *PICKUP_FEATURE_COLUMNS),
-        "pickup_zip", PICKUP_TIME,
-    )  # fmt: skip
+        trips,
+        pickup_features.select("zip", "window_end", *PICKUP_FEATURE_COLUMNS),
+        "pickup_zip",
+        PICKUP_TIME,
+    )
     joined = as_of_join(
-        joined, dropoff_features.select("zip", "window_end", *DROPOFF_FEATURE_COLUMNS),
-        "dropoff_zip", PICKUP_TIME,
-    )  # fmt: skip
+        joined,
+        dropoff_features.select("zip", "window_end", *DROPOFF_FEATURE_COLUMNS),
+        "dropoff_zip",
+        PICKUP_TIME,
+    )
     return joined.withColumn("pickup_hour", F.hour(PICKUP_TIME)).withColumn(
         # Monday = 0 ... Sunday = 6, as in Python and pandas.
         "pickup_weekday",

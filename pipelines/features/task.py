@@ -32,8 +32,12 @@ def build_parser() -> TaskArgumentParser:
         "Compute pickup (1 h sliding every 15 min) and dropoff (30 min) zip features for the"
         " windows ending in (start, end] and replace that range in the feature tables.",
     )
-    parser.add_argument("--input-table", type=flags.table_name, required=True,
-                        help="raw trips, catalog.schema.table")  # fmt: skip
+    parser.add_argument(
+        "--input-table",
+        type=flags.table_name,
+        required=True,
+        help="raw trips, catalog.schema.table",
+    )
     parser.add_argument("--pickup-features-table", type=flags.table_name, required=True)
     parser.add_argument("--dropoff-features-table", type=flags.table_name, required=True)
     parser.add_argument("--start-date", type=flags.iso_date, required=True)

@@ -47,7 +47,7 @@ def split_by_time(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Earlier rows train, the latest ``test_fraction`` of rows test: no future in training."""
     ordered = frame.sort_values(time_column, kind="stable")
-    cut = int(round(len(ordered) * (1 - test_fraction)))
+    cut = round(len(ordered) * (1 - test_fraction))
     return ordered.iloc[:cut], ordered.iloc[cut:]
 
 

@@ -66,12 +66,23 @@ def build_parser() -> TaskArgumentParser:
     parser.add_argument("--dropoff-features-table", type=flags.table_name, required=True)
     parser.add_argument("--start-date", type=flags.iso_date, required=True)
     parser.add_argument("--end-date", type=flags.iso_date, required=True)
-    parser.add_argument("--model-name", type=flags.model_name, required=True,
-                        help="three-level registered model name, catalog.schema.model")  # fmt: skip
-    parser.add_argument("--experiment", required=True,
-                        help="MLflow experiment path, e.g. /Shared/mlops-stack/dev-experiment")  # fmt: skip
-    parser.add_argument("--test-fraction", type=float, default=0.2,
-                        help="latest share of the range held out for testing")  # fmt: skip
+    parser.add_argument(
+        "--model-name",
+        type=flags.model_name,
+        required=True,
+        help="three-level registered model name, catalog.schema.model",
+    )
+    parser.add_argument(
+        "--experiment",
+        required=True,
+        help="MLflow experiment path, e.g. /Shared/mlops-stack/dev-experiment",
+    )
+    parser.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        help="latest share of the range held out for testing",
+    )
     parser.add_argument("--max-iter", type=flags.positive_int, default=200)
     parser.add_argument("--learning-rate", type=float, default=0.1)
     return parser
@@ -104,9 +115,13 @@ def load_labelled_set(
 
 def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
     frame = load_labelled_set(
-        ctx, params.input_table, params.pickup_features_table,
-        params.dropoff_features_table, params.start_date, params.end_date,
-    )  # fmt: skip
+        ctx,
+        params.input_table,
+        params.pickup_features_table,
+        params.dropoff_features_table,
+        params.start_date,
+        params.end_date,
+    )
     if len(frame) < MIN_TRAINING_ROWS:
         raise SchemaMismatch(
             f"Table {params.input_table} has {len(frame)} labelled trips picked up in"
