@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from pyspark.sql import SparkSession
@@ -21,6 +22,10 @@ def get_spark(runtime: Runtime, app_name: str = "mlops-stack") -> SparkSession:
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    # Python workers must run this interpreter (the project's venv), not whatever
+    # `python3` is first on PATH; Spark reads this variable when it starts workers.
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     lake = runtime.lake_dir
     lake.mkdir(parents=True, exist_ok=True)
     metastore = lake / "metastore_db"
@@ -41,8 +46,6 @@ def get_spark(runtime: Runtime, app_name: str = "mlops-stack") -> SparkSession:
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", "1500m")
-        .config("spark.pyspark.python", sys.executable)
-        .config("spark.pyspark.driver.python", sys.executable)
         .enableHiveSupport()
     )
     spark = builder.getOrCreate()

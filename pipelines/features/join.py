@@ -101,4 +101,5 @@ def with_model_inputs(
 def model_frame(df: DataFrame, *extra: str) -> DataFrame:
     """The model's inputs, all as double (missing features are NaN to the model), plus
     ``extra`` columns kept as they are. One fixed input schema for training and scoring."""
-    return df.select(*extra, *[F.col(c).cast("double").alias(c) for c in MODEL_INPUTS])
+    kept = [c for c in extra if c not in MODEL_INPUTS]
+    return df.select(*kept, *[F.col(c).cast("double").alias(c) for c in MODEL_INPUTS])

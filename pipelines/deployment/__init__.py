@@ -1,0 +1,1 @@
+"""Deployment: move the ``champion`` alias, and roll it back."""

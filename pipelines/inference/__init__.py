@@ -1,0 +1,1 @@
+"""Batch inference: score requests with the champion into the inference table."""
