@@ -1,0 +1,46 @@
+# The two commands of the README: `make demo` and `make test`. Both set up from nothing:
+# a pinned uv in .tools, the locked environment in .venv, and Java for Spark.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+SYNCED := $(VENV)/.synced
+
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: setup demo test lint format bench clean
+
+setup: $(SYNCED)
+	@scripts/ensure-java.sh
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(SYNCED): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+demo: setup
+	$(VENV)/bin/mlops demo
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: setup
+	$(VENV)/bin/python -m bench.demo_wall_and_memory
+	$(VENV)/bin/python -m bench.features_vs_duckdb
+	$(VENV)/bin/python -m bench.inference_throughput
+
+clean:
+	rm -rf .mlops .venv .tools .pytest_cache .ruff_cache

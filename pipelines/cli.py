@@ -1,0 +1,77 @@
+"""The ``mlops`` command: run the local lifecycle, one job task, or the MLflow UI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from pipelines.common.errors import PipelineError, UsageError
+from pipelines.common.runtime import Runtime
+from pipelines.tasks import TASK_MODULES, task_module
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlops",
+        description="mlops-stack on a laptop: the same job tasks the Databricks jobs run,"
+        " on an embedded Spark and a local MLflow store (under $MLOPS_HOME, default .mlops).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run the whole local lifecycle, twice over")
+    demo.add_argument(
+        "--trips-per-day", type=int, default=1500, help="synthetic trips per day (default 1500)"
+    )
+    demo.add_argument(
+        "--fresh", action="store_true", help="delete the local lake and MLflow store first"
+    )
+
+    ui = sub.add_parser("ui", help="open the MLflow UI on the local store")
+    ui.add_argument("--port", type=int, default=5000)
+    ui.add_argument("--host", default="127.0.0.1")
+
+    run = sub.add_parser(
+        "run",
+        help="run one job task locally, e.g. mlops run train --help",
+        description="Run one job task locally with the flags its Databricks task gets."
+        f" Tasks: {', '.join(TASK_MODULES)}.",
+    )
+    run.add_argument("task", choices=list(TASK_MODULES), metavar="TASK")
+    run.add_argument("flags", nargs=argparse.REMAINDER, help="the task's own flags")
+    return parser
+
+
+def _ui(runtime: Runtime, host: str, port: int) -> int:
+    if runtime.on_databricks:
+        raise UsageError("mlops ui serves the local store; on Databricks use the workspace UI.")
+    runtime.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    print(f"MLflow UI on http://{host}:{port} (store: {runtime.tracking_uri}); Ctrl-C stops it.")
+    mlflow_cli = os.path.join(os.path.dirname(sys.executable), "mlflow")
+    args = [mlflow_cli, "ui", "--backend-store-uri", runtime.tracking_uri]
+    args += ["--host", host, "--port", str(port)]
+    os.execv(mlflow_cli, args)
+    return 0  # not reached: execv replaces this process
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    runtime = Runtime.from_environment()
+    try:
+        if args.command == "run":
+            return task_module(args.task).main(args.flags)
+        if args.command == "ui":
+            return _ui(runtime, args.host, args.port)
+        from pipelines.demo import run_demo
+
+        return run_demo(runtime, trips_per_day=args.trips_per_day, fresh=args.fresh)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""``mlops demo``: the whole lifecycle on a laptop, in the order the Databricks jobs run it.
+
+One process, one SparkSession, one local MLflow store. Round 1 trains a first model and
+makes it champion; round 2 brings newer data, so a challenger meets that champion.
+Every step is a real job task run through its own flag parser.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines.common.runtime import Runtime
+from pipelines.common.task import TaskContext
+from pipelines.deployment.aliases import CHAMPION
+from pipelines.tasks import run_task
+
+SCHEMA = "spark_catalog.mlops_local"
+MODEL = f"{SCHEMA}.nyc_taxi_fare"
+EXPERIMENT = "/Shared/mlops-stack/local-experiment"
+TRIPS = f"{SCHEMA}.trips"
+PICKUP_FEATURES = f"{SCHEMA}.pickup_features"
+DROPOFF_FEATURES = f"{SCHEMA}.dropoff_features"
+INFERENCE = f"{SCHEMA}.fare_inference"
+TABLES = (TRIPS, PICKUP_FEATURES, DROPOFF_FEATURES, INFERENCE)
+
+
+@dataclass(frozen=True)
+class Round:
+    """One pass of the lifecycle: new data arrives, a model is trained on a window of it,
+    validated and compared on the following days, then those days are scored."""
+
+    title: str
+    new_data: tuple[dt.date, dt.date]
+    train: tuple[dt.date, dt.date]
+    holdout: tuple[dt.date, dt.date]
+
+
+ROUNDS = (
+    Round(
+        "round 1: a first model",
+        new_data=(dt.date(2016, 1, 1), dt.date(2016, 1, 29)),
+        train=(dt.date(2016, 1, 1), dt.date(2016, 1, 22)),
+        holdout=(dt.date(2016, 1, 22), dt.date(2016, 1, 29)),
+    ),
+    Round(
+        "round 2: newer data, a challenger meets the champion",
+        new_data=(dt.date(2016, 1, 29), dt.date(2016, 2, 12)),
+        train=(dt.date(2016, 1, 8), dt.date(2016, 2, 5)),
+        holdout=(dt.date(2016, 2, 5), dt.date(2016, 2, 12)),
+    ),
+)
+
+
+def _dates(window: tuple[dt.date, dt.date]) -> list[str]:
+    return ["--start-date", window[0].isoformat(), "--end-date", window[1].isoformat()]
+
+
+FEATURE_TABLES = ["--pickup-features-table", PICKUP_FEATURES,
+                  "--dropoff-features-table", DROPOFF_FEATURES]  # fmt: skip
+LABELLED_DATA = ["--input-table", TRIPS, *FEATURE_TABLES]
+
+
+def round_steps(r: Round, trips_per_day: int) -> list[tuple[str, list[str], Callable]]:
+    """(task, flags, one-line description of its result) for each step of a round."""
+    return [
+        ("generate-data",
+         ["--output-table", TRIPS, "--trips-per-day", str(trips_per_day), *_dates(r.new_data)],
+         lambda res: f"{res['rows_written']:,} trips {_span(r.new_data)}"),
+        ("write-features", [*LABELLED_DATA, *_dates(r.new_data)],
+         lambda res: ", ".join(f"{n:,} {t.split('.')[-1]}" for t, n in res["rows_written"].items())),
+        ("train",
+         [*LABELLED_DATA, *_dates(r.train), "--model-name", MODEL, "--experiment", EXPERIMENT],
+         lambda res: f"version {res['model_version']} @challenger, test RMSE"
+                     f" {res['metrics']['root_mean_squared_error']:.3f} on {res['test_rows']:,}"
+                     f" trips, trained {_span(r.train)}"),
+        ("validate",
+         [*LABELLED_DATA, *_dates(r.holdout), "--model-name", MODEL, "--experiment", EXPERIMENT,
+          "--run-mode", "enabled"],
+         _describe_validation),
+        ("deploy", [*LABELLED_DATA, *_dates(r.holdout), "--model-name", MODEL],
+         _describe_deployment),
+        ("batch-inference",
+         [*LABELLED_DATA, *_dates(r.holdout), "--model-name", MODEL, "--output-table", INFERENCE],
+         lambda res: f"{res['rows_scored']:,} trips {_span(r.holdout)} scored by version"
+                     f" {res['model_version']} (@{CHAMPION})"),
+    ]  # fmt: skip
+
+
+def _span(window: tuple[dt.date, dt.date]) -> str:
+    return f"{window[0]:%b %d}..{window[1]:%b %d}"
+
+
+def _describe_validation(res: dict[str, Any]) -> str:
+    metrics = res.get("metrics", {})
+    rmse = metrics.get("root_mean_squared_error")
+    text = f"{res.get('status')}"
+    if rmse is not None:
+        text += f", RMSE {rmse:.3f} on the holdout days"
+    return text
+
+
+def _describe_deployment(res: dict[str, Any]) -> str:
+    return f"{res.get('decision')}: {res.get('reason', '')}".strip()
+
+
+def run_demo(runtime: Runtime, trips_per_day: int = 1500, fresh: bool = False) -> int:
+    """Run both rounds and print a summary; return the process exit code."""
+    if fresh:
+        _remove_local_state(runtime)
+    started = time.perf_counter()
+    print("mlops-stack: the local lifecycle (the same tasks the Databricks jobs run)")
+    print(f"  lake: {runtime.lake_dir}   MLflow: {runtime.tracking_uri}")
+    ctx = TaskContext(runtime)
+    _timed("start Spark (Hive metastore, parquet tables) and MLflow",
+           lambda: (ctx.spark, ctx.mlflow) and "ready")  # fmt: skip
+    outcomes: list[dict[str, Any]] = []
+    for r in ROUNDS:
+        print(f"\n{r.title}")
+        for task, flags, describe in round_steps(r, trips_per_day):
+            result = _timed(task, lambda t=task, f=flags: run_task(t, f, ctx), describe)
+            if task == "deploy":
+                outcomes.append(result)
+    print(f"\nlifecycle done in {time.perf_counter() - started:.1f} s\n")
+    print(_summary(ctx, outcomes))
+    return 0
+
+
+def _timed(label: str, action: Callable[[], Any], describe: Callable | None = None) -> Any:
+    t0 = time.perf_counter()
+    print(f"  {label:<18}", end="", flush=True)
+    result = action()
+    seconds = time.perf_counter() - t0
+    detail = describe(result) if describe else str(result)
+    print(f" {seconds:5.1f} s  {detail}", flush=True)
+    return result
+
+
+def _summary(ctx: TaskContext, outcomes: list[dict[str, Any]]) -> str:
+    spark, client = ctx.spark, ctx.mlflow
+    lines = ["Tables"]
+    for table in TABLES:
+        count = spark.table(table).count()
+        lines.append(f"  {table:<44} {count:>9,} rows")
+    lines.append(f"\nModel {MODEL}")
+    lines.append(
+        f"  {'version':<8} {'aliases':<22} {'validation':<16} {'test RMSE':>9}  trained on"
+    )
+    versions = client.search_model_versions(f"name = '{MODEL}'")
+    for mv in sorted(versions, key=lambda v: int(v.version))[-6:]:
+        run = client.get_run(mv.run_id) if mv.run_id else None
+        rmse = run.data.metrics.get("test_root_mean_squared_error") if run else None
+        tags = mv.tags or {}
+        lines.append(
+            f"  {mv.version:<8} {', '.join(sorted(mv.aliases)) or '-':<22}"
+            f" {tags.get('validation_status', '-'):<16}"
+            f" {f'{rmse:.3f}' if rmse is not None else '-':>9}"
+            f"  {tags.get('train_start', '?')}..{tags.get('train_end', '?')}"
+        )
+    if outcomes:
+        last = outcomes[-1]
+        lines.append(f"\nLast deployment: {_describe_deployment(last)}")
+    lines.append("\nNext")
+    lines.append("  mlops ui                    open the MLflow UI on this store")
+    lines.append("  mlops run <task> --help     run one job task with the flags its job passes")
+    return "\n".join(lines)
+
+
+def _remove_local_state(runtime: Runtime) -> None:
+    """Delete the local lake and MLflow store, and nothing else."""
+    for part in (runtime.lake_dir, runtime.home / "mlflow"):
+        if part.exists():
+            shutil.rmtree(part)

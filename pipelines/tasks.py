@@ -1,0 +1,30 @@
+"""The job tasks, by the name a Databricks job (or ``mlops run``) calls them."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+from pipelines.common.task import TaskContext, execute
+
+# task name -> module with build_parser(), Params, run() and main()
+TASK_MODULES: dict[str, str] = {
+    "generate-data": "pipelines.data.task",
+    "write-features": "pipelines.features.task",
+    "train": "pipelines.training.task",
+    "validate": "pipelines.validation.task",
+    "deploy": "pipelines.deployment.task",
+    "rollback": "pipelines.deployment.rollback",
+    "batch-inference": "pipelines.inference.task",
+}
+
+
+def task_module(name: str) -> ModuleType:
+    return importlib.import_module(TASK_MODULES[name])
+
+
+def run_task(name: str, argv: list[str], ctx: TaskContext) -> dict[str, Any]:
+    """Run one task in this process, through its own flag parser."""
+    module = task_module(name)
+    return execute(argv, module.build_parser, module.Params, module.run, ctx)
