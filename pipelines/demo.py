@@ -65,29 +65,42 @@ FEATURE_TABLES = ["--pickup-features-table", PICKUP_FEATURES,
 LABELLED_DATA = ["--input-table", TRIPS, *FEATURE_TABLES]
 
 
-def round_steps(r: Round, trips_per_day: int) -> list[tuple[str, list[str], Callable]]:
-    """(task, flags, one-line description of its result) for each step of a round."""
+@dataclass(frozen=True)
+class Step:
+    task: str
+    flags: list[str]
+    describe: Callable[[dict[str, Any]], str]
+
+
+def round_steps(r: Round, trips_per_day: int) -> list[Step]:
+    """The job tasks of one round, with the flags their Databricks tasks get."""
+    model = ["--model-name", MODEL]
+    tracked = [*model, "--experiment", EXPERIMENT]
     return [
-        ("generate-data",
-         ["--output-table", TRIPS, "--trips-per-day", str(trips_per_day), *_dates(r.new_data)],
-         lambda res: f"{res['rows_written']:,} trips {_span(r.new_data)}"),
-        ("write-features", [*LABELLED_DATA, *_dates(r.new_data)],
-         lambda res: ", ".join(f"{n:,} {t.split('.')[-1]}" for t, n in res["rows_written"].items())),
-        ("train",
-         [*LABELLED_DATA, *_dates(r.train), "--model-name", MODEL, "--experiment", EXPERIMENT],
-         lambda res: f"version {res['model_version']} @challenger, test RMSE"
-                     f" {res['metrics']['root_mean_squared_error']:.3f} on {res['test_rows']:,}"
-                     f" trips, trained {_span(r.train)}"),
-        ("validate",
-         [*LABELLED_DATA, *_dates(r.holdout), "--model-name", MODEL, "--experiment", EXPERIMENT,
-          "--run-mode", "enabled"],
-         _describe_validation),
-        ("deploy", [*LABELLED_DATA, *_dates(r.holdout), "--model-name", MODEL],
-         _describe_deployment),
-        ("batch-inference",
-         [*LABELLED_DATA, *_dates(r.holdout), "--model-name", MODEL, "--output-table", INFERENCE],
-         lambda res: f"{res['rows_scored']:,} trips {_span(r.holdout)} scored by version"
-                     f" {res['model_version']} (@{CHAMPION})"),
+        Step(
+            "generate-data",
+            ["--output-table", TRIPS, "--trips-per-day", str(trips_per_day),
+             *_dates(r.new_data)],
+            lambda res: f"{res['rows_written']:,} trips {_span(r.new_data)}",
+        ),
+        Step("write-features", [*LABELLED_DATA, *_dates(r.new_data)], _describe_features),
+        Step(
+            "train",
+            [*LABELLED_DATA, *_dates(r.train), *tracked],
+            lambda res: _describe_training(res, r),
+        ),
+        Step(
+            "validate",
+            [*LABELLED_DATA, *_dates(r.holdout), *tracked, "--run-mode", "enabled"],
+            _describe_validation,
+        ),
+        Step("deploy", [*LABELLED_DATA, *_dates(r.holdout), *model], _describe_deployment),
+        Step(
+            "batch-inference",
+            [*LABELLED_DATA, *_dates(r.holdout), *model, "--output-table", INFERENCE],
+            lambda res: f"{res['rows_scored']:,} trips {_span(r.holdout)} scored by version"
+            f" {res['model_version']} (@{CHAMPION})",
+        ),
     ]  # fmt: skip
 
 
@@ -95,9 +108,20 @@ def _span(window: tuple[dt.date, dt.date]) -> str:
     return f"{window[0]:%b %d}..{window[1]:%b %d}"
 
 
+def _describe_features(res: dict[str, Any]) -> str:
+    return ", ".join(f"{n:,} {t.split('.')[-1]}" for t, n in res["rows_written"].items())
+
+
+def _describe_training(res: dict[str, Any], r: Round) -> str:
+    rmse = res["metrics"]["root_mean_squared_error"]
+    return (
+        f"version {res['model_version']} @challenger, trained {_span(r.train)},"
+        f" test RMSE {rmse:.3f} on {res['test_rows']:,} trips"
+    )
+
+
 def _describe_validation(res: dict[str, Any]) -> str:
-    metrics = res.get("metrics", {})
-    rmse = metrics.get("root_mean_squared_error")
+    rmse = res.get("metrics", {}).get("root_mean_squared_error")
     text = f"{res.get('status')}"
     if rmse is not None:
         text += f", RMSE {rmse:.3f} on the holdout days"
@@ -121,9 +145,9 @@ def run_demo(runtime: Runtime, trips_per_day: int = 1500, fresh: bool = False) -
     outcomes: list[dict[str, Any]] = []
     for r in ROUNDS:
         print(f"\n{r.title}")
-        for task, flags, describe in round_steps(r, trips_per_day):
-            result = _timed(task, lambda t=task, f=flags: run_task(t, f, ctx), describe)
-            if task == "deploy":
+        for step in round_steps(r, trips_per_day):
+            result = _timed(step.task, lambda s=step: run_task(s.task, s.flags, ctx), step.describe)
+            if step.task == "deploy":
                 outcomes.append(result)
     print(f"\nlifecycle done in {time.perf_counter() - started:.1f} s\n")
     print(_summary(ctx, outcomes))

@@ -11,6 +11,7 @@ from pipelines.common.task import TaskContext, execute
 # task name -> module with build_parser(), Params, run() and main()
 TASK_MODULES: dict[str, str] = {
     "generate-data": "pipelines.data.task",
+    "import-trips": "pipelines.data.import_task",
     "write-features": "pipelines.features.task",
     "train": "pipelines.training.task",
     "validate": "pipelines.validation.task",

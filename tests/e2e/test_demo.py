@@ -1,0 +1,50 @@
+"""The local lifecycle end to end, through the same code path as `mlops demo`."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines import demo
+from pipelines.cli import main as mlops
+from pipelines.deployment.aliases import CHAMPION, version_for_alias
+
+
+def _table_counts(spark) -> dict[str, int]:
+    return {t: spark.table(t).count() for t in demo.TABLES}
+
+
+def test_demo_runs_twice_without_duplicating_rows(runtime, ctx, spark, capsys):
+    assert demo.run_demo(runtime, trips_per_day=300) == 0
+    first = capsys.readouterr().out
+    counts = _table_counts(spark)
+    champion = version_for_alias(ctx.mlflow, demo.MODEL, CHAMPION)
+
+    assert "round 2" in first
+    assert "Tables" in first and "mlops ui" in first
+    assert champion is not None
+    assert all(n > 0 for n in counts.values()), counts
+    keys = spark.sql(
+        f"SELECT count(*) AS n, count(DISTINCT trip_id) AS k FROM {demo.INFERENCE}"
+    ).first()
+    assert keys.n == keys.k
+
+    assert demo.run_demo(runtime, trips_per_day=300) == 0
+    capsys.readouterr()
+    assert _table_counts(spark) == counts
+    versions = ctx.mlflow.search_model_versions(f"name = '{demo.MODEL}'")
+    assert len(versions) == 4
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "train", "--no-such-flag"],
+        ["run", "batch-inference", "--start-date", "2016-02-30"],
+        ["run", "write-features", "--input-table", "trips"],
+    ],
+)
+def test_bad_flags_are_usage_errors(argv, capsys):
+    assert mlops(argv) == 2
+    err = capsys.readouterr().err
+    assert "usage:" in err
+    assert "Traceback" not in err
