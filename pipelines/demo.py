@@ -8,12 +8,14 @@ Every step is a real job task run through its own flag parser.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pipelines.common.errors import ValidationFailed
 from pipelines.common.runtime import Runtime
 from pipelines.common.task import TaskContext
 from pipelines.deployment.aliases import CHAMPION
@@ -134,6 +136,8 @@ def _describe_deployment(res: dict[str, Any]) -> str:
 
 def run_demo(runtime: Runtime, trips_per_day: int = 1500, fresh: bool = False) -> int:
     """Run both rounds and print a summary; return the process exit code."""
+    # The steps print their own one-line outcome; MLflow's INFO chatter would bury it.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     if fresh:
         _remove_local_state(runtime)
     started = time.perf_counter()
@@ -145,8 +149,20 @@ def run_demo(runtime: Runtime, trips_per_day: int = 1500, fresh: bool = False) -
     outcomes: list[dict[str, Any]] = []
     for r in ROUNDS:
         print(f"\n{r.title}")
+        rejected = False
         for step in round_steps(r, trips_per_day):
-            result = _timed(step.task, lambda s=step: run_task(s.task, s.flags, ctx), step.describe)
+            if step.task == "deploy" and rejected:
+                # As in the training job: deployment depends on validation.
+                print(f"  {step.task:<18}  skipped: validation failed, the champion stays")
+                continue
+            try:
+                result = _timed(
+                    step.task, lambda s=step: run_task(s.task, s.flags, ctx), step.describe
+                )
+            except ValidationFailed as failure:
+                print(f"  {step.task:<18} FAILED  {failure}")
+                rejected = True
+                continue
             if step.task == "deploy":
                 outcomes.append(result)
     print(f"\nlifecycle done in {time.perf_counter() - started:.1f} s\n")
@@ -156,11 +172,10 @@ def run_demo(runtime: Runtime, trips_per_day: int = 1500, fresh: bool = False) -
 
 def _timed(label: str, action: Callable[[], Any], describe: Callable | None = None) -> Any:
     t0 = time.perf_counter()
-    print(f"  {label:<18}", end="", flush=True)
     result = action()
     seconds = time.perf_counter() - t0
     detail = describe(result) if describe else str(result)
-    print(f" {seconds:5.1f} s  {detail}", flush=True)
+    print(f"  {label:<18} {seconds:5.1f} s  {detail}", flush=True)
     return result
 
 
@@ -175,7 +190,9 @@ def _summary(ctx: TaskContext, outcomes: list[dict[str, Any]]) -> str:
         f"  {'version':<8} {'aliases':<22} {'validation':<16} {'test RMSE':>9}  trained on"
     )
     versions = client.search_model_versions(f"name = '{MODEL}'")
-    for mv in sorted(versions, key=lambda v: int(v.version))[-6:]:
+    for found in sorted(versions, key=lambda v: int(v.version))[-6:]:
+        # search results may leave aliases out; a direct read has them
+        mv = client.get_model_version(MODEL, str(found.version))
         run = client.get_run(mv.run_id) if mv.run_id else None
         rmse = run.data.metrics.get("test_root_mean_squared_error") if run else None
         tags = mv.tags or {}

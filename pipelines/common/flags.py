@@ -63,7 +63,11 @@ def check_date_range(start: dt.date, end: dt.date, start_flag: str, end_flag: st
 
 
 def day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time())
+    """Midnight UTC of ``day``, time-zone aware: PySpark turns a naive datetime into an
+    instant with the Python process's local time zone, while SQL literals and table data
+    use the session's (UTC), so naive bounds would shift every range on a machine that
+    is not set to UTC."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
 def sql_timestamp(value: dt.datetime | dt.date) -> str:

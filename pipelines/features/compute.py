@@ -6,9 +6,9 @@ point-in-time join relies on. A range [start, end) of the feature tables holds t
 whose window ends in (start, end]; they are computed from trips back to start - length,
 so recomputing any split of a range gives the same rows.
 
-Sliding windows are computed from 15-minute buckets: trips are aggregated once per
-(zip, bucket), and each bucket is then added to the few windows that contain it. That
-avoids expanding every trip into every window (the naive sliding group-by).
+Sliding windows are computed on integer epoch seconds: each trip is assigned to the four
+window ends that contain it and aggregated once (measured faster than both a two-stage
+bucket aggregation and Spark's generic sliding ``window`` group-by).
 """
 
 from __future__ import annotations
@@ -56,25 +56,32 @@ def pickup_features(trips: DataFrame, start: dt.date, end: dt.date) -> DataFrame
     """Per pickup zip, over 1-hour windows sliding every 15 minutes: mean fare and trip
     count. Only windows holding at least one trip get a row."""
     slides = _seconds(PICKUP_WINDOW) // _seconds(PICKUP_SLIDE)
-    buckets = (
-        trips_needed(trips, PICKUP_TIME, start, end, PICKUP_WINDOW)
-        .groupBy(
-            F.col("pickup_zip").alias("zip"),
-            _bucket_end(PICKUP_TIME, PICKUP_SLIDE).alias("bucket_end"),
-        )
-        .agg(F.sum(LABEL).alias("fare_sum"), F.count(F.lit(1)).alias("trips"))
+    slide = _seconds(PICKUP_SLIDE)
+    # A trip in the 15-minute bucket ending at b lies in the windows ending at b,
+    # b + slide, ..., b + (slides - 1) * slide: one aggregation over those few rows per
+    # trip, on integer epoch seconds, with map-side pre-aggregation doing most of the work.
+    bucket_end = (F.floor(F.unix_seconds(F.col(PICKUP_TIME)) / slide) + 1) * slide
+    per_window = trips_needed(trips, PICKUP_TIME, start, end, PICKUP_WINDOW).select(
+        F.col("pickup_zip").alias("zip"),
+        F.col(LABEL).alias("fare"),
+        F.explode(
+            F.sequence(bucket_end, bucket_end + (slides - 1) * slide, F.lit(slide).cast("long"))
+        ).alias("window_end_s"),
     )
-    # A bucket ending at b lies in the windows ending at b, b + slide, ..., b + (k-1)*slide.
-    slide = F.expr(f"INTERVAL {_seconds(PICKUP_SLIDE)} SECONDS")
-    per_window = buckets.withColumn(
-        "offset", F.explode(F.sequence(F.lit(0), F.lit(slides - 1)))
-    ).withColumn("window_end", F.col("bucket_end") + F.col("offset") * slide)
+    lower = int(day_start(start).timestamp())
+    upper = int(day_start(end).timestamp())
     return (
-        per_window.where(_window_end_in_range(start, end))
-        .groupBy("zip", "window_end")
+        per_window.where((F.col("window_end_s") > lower) & (F.col("window_end_s") <= upper))
+        .groupBy("zip", "window_end_s")
         .agg(
-            (F.sum("fare_sum") / F.sum("trips")).alias("mean_fare_window_1h_pickup_zip"),
-            F.sum("trips").cast("long").alias("count_trips_window_1h_pickup_zip"),
+            F.avg("fare").alias("mean_fare_window_1h_pickup_zip"),
+            F.count(F.lit(1)).cast("long").alias("count_trips_window_1h_pickup_zip"),
+        )
+        .select(
+            "zip",
+            F.timestamp_seconds("window_end_s").alias("window_end"),
+            "mean_fare_window_1h_pickup_zip",
+            "count_trips_window_1h_pickup_zip",
         )
     )
 

@@ -1,0 +1,438 @@
+"""Entry point ``validate``: evaluate a model version (default: the challenger) on a
+validation window, check it against the rules in ``thresholds``, log one MLflow run and
+record the outcome on the version's tags. Validation never touches an alias."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.models import EvaluationResult
+from mlflow.models.evaluation.validation import ModelValidationFailedException
+from mlflow.tracking import MlflowClient
+
+from pipelines.common import flags, schemas
+from pipelines.common.code_version import code_version
+from pipelines.common.errors import SchemaMismatch, UsageError, ValidationFailed
+from pipelines.common.flags import TaskArgumentParser
+from pipelines.common.mlflow_setup import use_experiment
+from pipelines.common.tables import TableName
+from pipelines.common.task import TaskContext, entry_point, new_parser
+from pipelines.deployment.aliases import CHALLENGER, CHAMPION, resolve_version, version_for_alias
+from pipelines.features.join import MODEL_INPUTS
+from pipelines.training.task import load_labelled_set
+from pipelines.validation import thresholds
+from pipelines.validation.thresholds import METRICS, Limits, Rule
+
+DISABLED, DRY_RUN, ENABLED = "disabled", "dry_run", "enabled"
+RUN_MODES = (DISABLED, DRY_RUN, ENABLED)
+
+PASSED, FAILED, DRY_RUN_FAILED, SKIPPED = "PASSED", "FAILED", "DRY_RUN_FAILED", "SKIPPED"
+STATUSES = (PASSED, FAILED, DRY_RUN_FAILED, SKIPPED)
+
+# Version tags this task writes; deployment reads STATUS_TAG.
+STATUS_TAG = "validation_status"
+RUN_ID_TAG = "validation_run_id"
+WINDOW_TAG = "validation_window"
+METRIC_TAG_PREFIX = "validation_"
+
+CHAMPION_PREFIX = "champion_"
+MIN_VALIDATION_ROWS = 100
+LIMIT_NAMES = tuple(f.name for f in fields(Limits))
+
+
+@dataclass(frozen=True)
+class Params:
+    input_table: TableName
+    pickup_features_table: TableName
+    dropoff_features_table: TableName
+    start_date: dt.date
+    end_date: dt.date
+    model_name: str
+    experiment: str
+    model_version: int | None = None
+    run_mode: str = ENABLED
+    max_rmse: float | None = None
+    max_mae: float | None = None
+    min_r2: float | None = None
+    max_rmse_increase: float | None = None
+
+    def limits(self) -> Limits:
+        return thresholds.limits({name: getattr(self, name) for name in LIMIT_NAMES})
+
+    def validate(self) -> None:
+        flags.check_date_range(self.start_date, self.end_date, "--start-date", "--end-date")
+        if self.run_mode not in RUN_MODES:
+            raise UsageError(f"--run-mode {self.run_mode}: expected one of {', '.join(RUN_MODES)}.")
+        problems = thresholds.limit_problems(self.limits())
+        if problems:
+            raise UsageError("Invalid validation limits: " + "; ".join(problems) + ".")
+
+
+def build_parser() -> TaskArgumentParser:
+    parser = new_parser(
+        "validate",
+        "Evaluate a model version (default: the 'challenger') on trips picked up in"
+        " [start, end) with MLflow's regressor evaluator, check the validation rules"
+        " (absolute, and relative to the 'champion' when there is one), log one MLflow run"
+        " and tag the version with the outcome. Never moves an alias.",
+    )
+    parser.add_argument(
+        "--input-table",
+        type=flags.table_name,
+        required=True,
+        help="labelled trips, catalog.schema.table",
+    )
+    parser.add_argument(
+        "--pickup-features-table",
+        type=flags.table_name,
+        required=True,
+        help="pickup zip feature table, joined point in time as in training",
+    )
+    parser.add_argument(
+        "--dropoff-features-table",
+        type=flags.table_name,
+        required=True,
+        help="dropoff zip feature table, joined point in time as in training",
+    )
+    parser.add_argument(
+        "--start-date",
+        type=flags.iso_date,
+        required=True,
+        help="first pickup day of the validation window (included), YYYY-MM-DD",
+    )
+    parser.add_argument(
+        "--end-date",
+        type=flags.iso_date,
+        required=True,
+        help="end of the validation window (excluded), YYYY-MM-DD",
+    )
+    parser.add_argument(
+        "--model-name",
+        type=flags.model_name,
+        required=True,
+        help="three-level registered model name, catalog.schema.model",
+    )
+    parser.add_argument(
+        "--model-version",
+        type=flags.positive_int,
+        default=None,
+        help=f"version to validate (default: the version behind the '{CHALLENGER}' alias)",
+    )
+    parser.add_argument(
+        "--experiment",
+        required=True,
+        help="MLflow experiment path for the validation run",
+    )
+    parser.add_argument(
+        "--run-mode",
+        choices=RUN_MODES,
+        default=ENABLED,
+        help="enabled: a broken rule fails the task; dry_run: record the outcome only;"
+        " disabled: skip evaluation and tag the version SKIPPED (default: enabled)",
+    )
+    limits = thresholds.DEFAULT_LIMITS
+    parser.add_argument(
+        "--max-rmse",
+        type=float,
+        default=None,
+        help=f"largest allowed root_mean_squared_error, in dollars (default {limits.max_rmse})",
+    )
+    parser.add_argument(
+        "--max-mae",
+        type=float,
+        default=None,
+        help=f"largest allowed mean_absolute_error, in dollars (default {limits.max_mae})",
+    )
+    parser.add_argument(
+        "--min-r2",
+        type=float,
+        default=None,
+        help=f"smallest allowed r2_score (default {limits.min_r2})",
+    )
+    parser.add_argument(
+        "--max-rmse-increase",
+        type=float,
+        default=None,
+        help="largest allowed RMSE above the champion's on the same data, as a fraction of"
+        f" the champion's RMSE (default {limits.max_rmse_increase}, i.e."
+        f" {limits.max_rmse_increase * 100:g} percent); applies only when there is a champion",
+    )
+    return parser
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """How the challenger fared on one rule."""
+
+    rule: str
+    metric: str
+    passed: bool
+    value: float
+    comparison: str
+    bound: float
+    champion_value: float | None
+    detail: str
+
+    def summary(self) -> str:
+        """E.g. ``max_rmse: root_mean_squared_error 10.5 (must be <= 6)``."""
+        text = (
+            f"{self.rule}: {self.metric} {self.value:.4g}"
+            f" (must be {self.comparison} {self.bound:.4g}"
+        )
+        if self.champion_value is not None:
+            text += f"; champion {self.champion_value:.4g}"
+        return text + ")"
+
+
+def apply_rules(
+    rules: list[Rule],
+    candidate_metrics: dict[str, float],
+    champion_metrics: dict[str, float] | None,
+) -> list[RuleOutcome]:
+    """Judge each rule on its own with ``mlflow.validate_evaluation_results`` (which stops
+    at the first failing set), so every rule gets its own outcome."""
+    candidate = EvaluationResult(metrics=candidate_metrics, artifacts={})
+    baseline = (
+        EvaluationResult(metrics=champion_metrics, artifacts={})
+        if champion_metrics is not None
+        else None
+    )
+    outcomes = []
+    for rule in rules:
+        try:
+            mlflow.validate_evaluation_results(
+                validation_thresholds={rule.metric: rule.threshold},
+                candidate_result=candidate,
+                baseline_result=baseline if rule.relative else None,
+            )
+            passed, detail = True, ""
+        except ModelValidationFailedException as exc:
+            passed, detail = False, exc.message
+        outcomes.append(
+            RuleOutcome(
+                rule=rule.name,
+                metric=rule.metric,
+                passed=passed,
+                value=float(candidate_metrics[rule.metric]),
+                comparison=rule.comparison,
+                bound=rule.bound,
+                champion_value=(
+                    float(champion_metrics[rule.metric])
+                    if rule.relative and champion_metrics is not None
+                    else None
+                ),
+                detail=detail,
+            )
+        )
+    return outcomes
+
+
+def validation_status(outcomes: list[RuleOutcome], run_mode: str) -> str:
+    """PASSED when every rule passed; otherwise FAILED when enforced, DRY_RUN_FAILED when not."""
+    if run_mode == DISABLED:
+        return SKIPPED
+    if all(o.passed for o in outcomes):
+        return PASSED
+    return FAILED if run_mode == ENABLED else DRY_RUN_FAILED
+
+
+def failure_message(
+    model_name: str, version: str, window: str, run_id: str, outcomes: list[RuleOutcome]
+) -> str:
+    """One paragraph naming every broken rule with its values and what to do next."""
+    broken = "; ".join(o.summary() for o in outcomes if not o.passed)
+    return (
+        f"Model {model_name} version {version} failed validation on trips picked up in"
+        f" {window} (MLflow run {run_id}): {broken}. The version is tagged"
+        f" {STATUS_TAG}={FAILED} and every alias was left as it was. Change a limit with its"
+        " flag (e.g. --max-rmse), or run with --run-mode dry_run to record failures without"
+        " failing the task."
+    )
+
+
+def evaluate_version(
+    model_uri: str, data: pd.DataFrame, prefix: str = ""
+) -> tuple[dict[str, float], float]:
+    """MLflow's default regressor metrics of ``model_uri`` on ``data`` (names without
+    ``prefix``) and the seconds evaluation took. The active run records them with
+    ``prefix``, so two models' metrics can share one run."""
+    config: dict[str, Any] = {"log_model_explainability": False}
+    if prefix:
+        config["metric_prefix"] = prefix
+    started = time.perf_counter()
+    result = mlflow.models.evaluate(
+        model=model_uri,
+        data=data,
+        targets=schemas.LABEL,
+        model_type="regressor",
+        evaluators=["default"],
+        evaluator_config={"default": config},
+    )
+    seconds = time.perf_counter() - started
+    return {k.removeprefix(prefix): float(v) for k, v in result.metrics.items()}, seconds
+
+
+def validation_frame(ctx: TaskContext, params: Params) -> pd.DataFrame:
+    """The window's labelled trips with exactly the model inputs and the label."""
+    frame = load_labelled_set(
+        ctx,
+        params.input_table,
+        params.pickup_features_table,
+        params.dropoff_features_table,
+        params.start_date,
+        params.end_date,
+    )
+    if len(frame) < MIN_VALIDATION_ROWS:
+        raise SchemaMismatch(
+            f"Table {params.input_table} has {len(frame)} labelled trips picked up in"
+            f" [{params.start_date}, {params.end_date}); validation needs at least"
+            f" {MIN_VALIDATION_ROWS}. Check the validation window or load more data."
+        )
+    return frame[[*MODEL_INPUTS, schemas.LABEL]]
+
+
+def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
+    client = ctx.mlflow
+    name = params.model_name
+    version = resolve_version(
+        client,
+        name,
+        params.model_version,
+        CHALLENGER,
+        "Validation defaults to that alias; run the train task first or pass --model-version.",
+    )
+    champion = version_for_alias(client, name, CHAMPION)
+    if champion == version:
+        # A version compared with itself proves nothing: only the absolute rules apply.
+        champion = None
+    window = f"{params.start_date}..{params.end_date}"
+    experiment_id = use_experiment(ctx.runtime, client, params.experiment)
+    chosen = params.limits()
+    run_tags = {
+        "task": "validate",
+        "code_version": code_version(),
+        "model_name": name,
+        "model_version": version,
+        "run_mode": params.run_mode,
+    }
+
+    if params.run_mode == DISABLED:
+        with mlflow.start_run(run_name=f"validate v{version} skipped") as run:
+            mlflow.set_tags({**run_tags, STATUS_TAG: SKIPPED})
+            mlflow.log_params({"window": window, "skipped_because": "--run-mode disabled"})
+        _tag_version(client, name, version, SKIPPED, run.info.run_id, window, {})
+        ctx.set_task_value("validation_status", SKIPPED)
+        return {
+            "model_name": name,
+            "model_version": version,
+            "champion_version": champion,
+            "status": SKIPPED,
+            "run_id": run.info.run_id,
+            "experiment_id": experiment_id,
+            "window": window,
+            "rules": {},
+            "metrics": {},
+        }
+
+    data = validation_frame(ctx, params)
+    seconds: dict[str, float] = {}
+    with mlflow.start_run(run_name=f"validate v{version} {window}") as run:
+        mlflow.set_tags(run_tags)
+        mlflow.log_params(
+            {
+                **asdict(chosen),
+                "window": window,
+                "rows": len(data),
+                "champion_version": champion or "none",
+            }
+        )
+        candidate_metrics, seconds["candidate"] = evaluate_version(
+            f"models:/{name}/{version}", data
+        )
+        champion_metrics = None
+        if champion is not None:
+            champion_metrics, seconds["champion"] = evaluate_version(
+                f"models:/{name}/{champion}", data, CHAMPION_PREFIX
+            )
+        rules = thresholds.validation_rules(chosen, champion_metrics)
+        outcomes = apply_rules(rules, candidate_metrics, champion_metrics)
+        status = validation_status(outcomes, params.run_mode)
+        mlflow.log_params(
+            {f"rule_{r.name}": f"{r.metric} {r.comparison} {r.bound:.6g}" for r in rules}
+        )
+        mlflow.log_metrics(
+            {
+                **{f"rule_{o.rule}_passed": float(o.passed) for o in outcomes},
+                **{f"evaluate_seconds_{k}": v for k, v in seconds.items()},
+            }
+        )
+        mlflow.set_tag(STATUS_TAG, status)
+        mlflow.log_dict({o.rule: asdict(o) for o in outcomes}, "validation_rules.json")
+    run_id = run.info.run_id
+    reported = {m: candidate_metrics[m] for m in METRICS}
+    _tag_version(client, name, version, status, run_id, window, reported)
+    ctx.set_task_value("validation_status", status)
+    if status == FAILED:
+        raise ValidationFailed(failure_message(name, version, window, run_id, outcomes))
+    return {
+        "model_name": name,
+        "model_version": version,
+        "champion_version": champion,
+        "status": status,
+        "run_id": run_id,
+        "experiment_id": experiment_id,
+        "window": window,
+        "rows": len(data),
+        "rules": {
+            o.rule: {
+                "passed": o.passed,
+                "value": round(o.value, 4),
+                "comparison": o.comparison,
+                "bound": round(o.bound, 4),
+            }
+            for o in outcomes
+        },
+        "metrics": {
+            "candidate": {m: round(v, 4) for m, v in reported.items()},
+            "champion": (
+                {m: round(champion_metrics[m], 4) for m in METRICS} if champion_metrics else None
+            ),
+        },
+        "evaluate_seconds": {k: round(v, 2) for k, v in seconds.items()},
+    }
+
+
+def _tag_version(
+    client: MlflowClient,
+    name: str,
+    version: str,
+    status: str,
+    run_id: str,
+    window: str,
+    metrics: dict[str, float],
+) -> None:
+    """Record the outcome on the version; metric tags of an earlier run that this run did
+    not measure are removed, so every tag describes the same run."""
+    tags = {STATUS_TAG: status, RUN_ID_TAG: run_id, WINDOW_TAG: window}
+    tags.update({f"{METRIC_TAG_PREFIX}{m}": f"{v:.6g}" for m, v in metrics.items()})
+    existing = client.get_model_version(name, version).tags
+    for metric in METRICS:
+        key = f"{METRIC_TAG_PREFIX}{metric}"
+        if key in existing and key not in tags:
+            client.delete_model_version_tag(name, version, key)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return entry_point(build_parser, Params, run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
