@@ -17,7 +17,6 @@ Target: spark (pipelines) at most 4x duckdb (median of 3 runs after one warm-up)
 
     .venv/bin/python -m bench.features_vs_duckdb
     .venv/bin/python -m bench.features_vs_duckdb --shuffle-partitions 2 --adaptive off
-    .venv/bin/python -m bench.features_vs_duckdb --prototype --jvm-options=-XX:+UseSerialGC
 """
 
 from __future__ import annotations
@@ -40,6 +39,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from bench.common import print_machine, print_series, run_interleaved, temp_runtime
+from pipelines.common.flags import day_start
 from pipelines.common.schemas import DROPOFF_TIME, LABEL, PICKUP_TIME, TRIPS
 from pipelines.common.spark import get_spark
 from pipelines.common.tables import check_schema
@@ -100,12 +100,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         " use the = form, e.g. --jvm-options=-XX:+UseSerialGC",
     )
     parser.add_argument("--skip-naive", action="store_true", help="leave out the naive side")
-    parser.add_argument(
-        "--prototype",
-        action="store_true",
-        help="also time a one-aggregation pickup prototype (each trip into its 4 windows,"
-        " window ends as epoch seconds)",
-    )
     return parser.parse_args(argv)
 
 
@@ -161,36 +155,8 @@ def naive_dropoff(trips: DataFrame, start: dt.date, end: dt.date) -> DataFrame:
     )
 
 
-def prototype_pickup(trips: DataFrame, start: dt.date, end: dt.date) -> DataFrame:
-    """One aggregation instead of two: each trip goes straight into the 4 windows holding
-    it (window ends as epoch seconds, integer arithmetic), then one group-by."""
-    slide = int(PICKUP_SLIDE.total_seconds())
-    slides = int(PICKUP_WINDOW / PICKUP_SLIDE)
-    epoch = F.unix_seconds(F.col(PICKUP_TIME))
-    first_end = (epoch - F.pmod(epoch, F.lit(slide))) + slide
-    ends = F.sequence(first_end, first_end + (slides - 1) * slide, F.lit(slide).cast("long"))
-    lower, upper = _epoch(start), _epoch(end)
-    return (
-        trips_needed(trips, PICKUP_TIME, start, end, PICKUP_WINDOW)
-        .select(F.col("pickup_zip").alias("zip"), LABEL, F.explode(ends).alias("end_s"))
-        .where((F.col("end_s") > lower) & (F.col("end_s") <= upper))
-        .groupBy("zip", "end_s")
-        .agg(
-            F.avg(LABEL).alias("mean_fare_window_1h_pickup_zip"),
-            F.count(F.lit(1)).alias("count_trips_window_1h_pickup_zip"),
-        )
-        .select(
-            "zip",
-            F.timestamp_seconds("end_s").alias("window_end"),
-            "mean_fare_window_1h_pickup_zip",
-            "count_trips_window_1h_pickup_zip",
-        )
-    )
-
-
 def _in_range(df: DataFrame, start: dt.date, end: dt.date) -> DataFrame:
-    lower = dt.datetime.combine(start, dt.time())
-    upper = dt.datetime.combine(end, dt.time())
+    lower, upper = day_start(start), day_start(end)
     return df.where((F.col("window_end") > F.lit(lower)) & (F.col("window_end") <= F.lit(upper)))
 
 
@@ -386,21 +352,10 @@ def main(argv: list[str] | None = None) -> int:
             sides["spark_naive"] = spark_side(
                 spark, trips_path, out / "spark_naive", naive_pickup, naive_dropoff, start, end
             )
-        if args.prototype:
-            sides["spark_prototype"] = spark_side(
-                spark,
-                trips_path,
-                out / "spark_prototype",
-                prototype_pickup,
-                dropoff_features,
-                start,
-                end,
-            )
         sides["duckdb"] = duckdb_side(con, duckdb_queries(trips_path, start, end), out / "duckdb")
         labels = {
             "spark": "spark (pipelines)",
             "spark_naive": "spark (naive F.window)",
-            "spark_prototype": "spark (prototype: one aggregation)",
             "duckdb": "duckdb (SQL)",
         }
 
