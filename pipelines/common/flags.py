@@ -75,3 +75,30 @@ def sql_timestamp(value: dt.datetime | dt.date) -> str:
     if not isinstance(value, dt.datetime):
         value = day_start(value)
     return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+
+
+def add_labelled_data_flags(parser: argparse.ArgumentParser, window: str) -> None:
+    """The flags every task that reads labelled trips with their point-in-time features
+    takes: the three tables and the pickup-date window [start, end) named ``window``."""
+    parser.add_argument(
+        "--input-table", type=table_name, required=True, help="labelled trips, catalog.schema.table"
+    )
+    for side in ("pickup", "dropoff"):
+        parser.add_argument(
+            f"--{side}-features-table",
+            type=table_name,
+            required=True,
+            help=f"{side} zip feature table, joined point in time",
+        )
+    parser.add_argument(
+        "--start-date",
+        type=iso_date,
+        required=True,
+        help=f"first pickup day of the {window} (included), YYYY-MM-DD",
+    )
+    parser.add_argument(
+        "--end-date",
+        type=iso_date,
+        required=True,
+        help=f"end of the {window} (excluded), YYYY-MM-DD",
+    )

@@ -56,36 +56,7 @@ def build_parser() -> TaskArgumentParser:
         " worse than the champion's; otherwise keep the champion. Tags both versions with"
         " who moved the alias, when and why.",
     )
-    parser.add_argument(
-        "--input-table",
-        type=flags.table_name,
-        required=True,
-        help="labelled trips, catalog.schema.table",
-    )
-    parser.add_argument(
-        "--pickup-features-table",
-        type=flags.table_name,
-        required=True,
-        help="pickup zip feature table, joined point in time as in training",
-    )
-    parser.add_argument(
-        "--dropoff-features-table",
-        type=flags.table_name,
-        required=True,
-        help="dropoff zip feature table, joined point in time as in training",
-    )
-    parser.add_argument(
-        "--start-date",
-        type=flags.iso_date,
-        required=True,
-        help="first pickup day of the reference window (included), YYYY-MM-DD",
-    )
-    parser.add_argument(
-        "--end-date",
-        type=flags.iso_date,
-        required=True,
-        help="end of the reference window (excluded), YYYY-MM-DD",
-    )
+    flags.add_labelled_data_flags(parser, "reference window")
     parser.add_argument(
         "--model-name",
         type=flags.model_name,

@@ -61,11 +61,7 @@ def build_parser() -> TaskArgumentParser:
         "Train the fare model on trips picked up in [start, end) with point-in-time"
         " features, log it to MLflow, register a new version and alias it 'challenger'.",
     )
-    parser.add_argument("--input-table", type=flags.table_name, required=True)
-    parser.add_argument("--pickup-features-table", type=flags.table_name, required=True)
-    parser.add_argument("--dropoff-features-table", type=flags.table_name, required=True)
-    parser.add_argument("--start-date", type=flags.iso_date, required=True)
-    parser.add_argument("--end-date", type=flags.iso_date, required=True)
+    flags.add_labelled_data_flags(parser, "training range")
     parser.add_argument(
         "--model-name",
         type=flags.model_name,

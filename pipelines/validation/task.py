@@ -82,36 +82,7 @@ def build_parser() -> TaskArgumentParser:
         " (absolute, and relative to the 'champion' when there is one), log one MLflow run"
         " and tag the version with the outcome. Never moves an alias.",
     )
-    parser.add_argument(
-        "--input-table",
-        type=flags.table_name,
-        required=True,
-        help="labelled trips, catalog.schema.table",
-    )
-    parser.add_argument(
-        "--pickup-features-table",
-        type=flags.table_name,
-        required=True,
-        help="pickup zip feature table, joined point in time as in training",
-    )
-    parser.add_argument(
-        "--dropoff-features-table",
-        type=flags.table_name,
-        required=True,
-        help="dropoff zip feature table, joined point in time as in training",
-    )
-    parser.add_argument(
-        "--start-date",
-        type=flags.iso_date,
-        required=True,
-        help="first pickup day of the validation window (included), YYYY-MM-DD",
-    )
-    parser.add_argument(
-        "--end-date",
-        type=flags.iso_date,
-        required=True,
-        help="end of the validation window (excluded), YYYY-MM-DD",
-    )
+    flags.add_labelled_data_flags(parser, "validation window")
     parser.add_argument(
         "--model-name",
         type=flags.model_name,
