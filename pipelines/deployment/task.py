@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn.metrics import root_mean_squared_error
 
 from pipelines.common import flags, schemas
-from pipelines.common.errors import DeploymentRefused, SchemaMismatch
+from pipelines.common.errors import DeploymentRefused
 from pipelines.common.flags import TaskArgumentParser
 from pipelines.common.tables import TableName
 from pipelines.common.task import TaskContext, entry_point, new_parser
@@ -28,9 +28,7 @@ from pipelines.deployment.aliases import (
 )
 from pipelines.deployment.decision import PROMOTED, decide, refusal
 from pipelines.features.join import MODEL_INPUTS
-from pipelines.training.task import load_labelled_set
-
-MIN_REFERENCE_ROWS = 100
+from pipelines.training.dataset import load_labelled_set
 
 
 @dataclass(frozen=True)
@@ -79,21 +77,7 @@ def build_parser() -> TaskArgumentParser:
 
 def reference_frame(ctx: TaskContext, params: Params) -> pd.DataFrame:
     """The reference window's labelled trips: model inputs and label."""
-    frame = load_labelled_set(
-        ctx,
-        params.input_table,
-        params.pickup_features_table,
-        params.dropoff_features_table,
-        params.start_date,
-        params.end_date,
-    )
-    if len(frame) < MIN_REFERENCE_ROWS:
-        raise SchemaMismatch(
-            f"Table {params.input_table} has {len(frame)} labelled trips picked up in"
-            f" [{params.start_date}, {params.end_date}); comparing challenger and champion"
-            f" needs at least {MIN_REFERENCE_ROWS}. Check the reference window. Nothing was"
-            " changed."
-        )
+    frame = load_labelled_set(ctx, params, "comparing challenger and champion")
     return frame[[*MODEL_INPUTS, schemas.LABEL]]
 
 

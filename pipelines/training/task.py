@@ -10,16 +10,15 @@ from typing import Any
 
 import mlflow
 from mlflow.models import infer_signature
-from pyspark.sql import functions as F
 
 from pipelines.common import flags, schemas
 from pipelines.common.code_version import code_version
-from pipelines.common.errors import SchemaMismatch
 from pipelines.common.flags import TaskArgumentParser
 from pipelines.common.mlflow_setup import use_experiment
-from pipelines.common.tables import TableName, read_table
+from pipelines.common.tables import TableName
 from pipelines.common.task import TaskContext, entry_point, new_parser
-from pipelines.features.join import MODEL_INPUTS, model_frame, with_model_inputs
+from pipelines.features.join import MODEL_INPUTS
+from pipelines.training.dataset import load_labelled_set
 from pipelines.training.model import (
     Hyperparameters,
     build_model,
@@ -29,7 +28,6 @@ from pipelines.training.model import (
 )
 
 CHALLENGER = "challenger"
-MIN_TRAINING_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -84,46 +82,8 @@ def build_parser() -> TaskArgumentParser:
     return parser
 
 
-def load_labelled_set(
-    ctx: TaskContext,
-    trips_table: TableName,
-    pickup_table: TableName,
-    dropoff_table: TableName,
-    start: dt.date,
-    end: dt.date,
-):
-    """Trips picked up in [start, end) with their label and point-in-time model inputs,
-    as pandas (sorted by pickup time)."""
-    spark = ctx.spark
-    trips = read_table(spark, trips_table, schemas.TRIPS).where(
-        (F.col(schemas.PICKUP_TIME) >= F.lit(flags.day_start(start)))
-        & (F.col(schemas.PICKUP_TIME) < F.lit(flags.day_start(end)))
-        & F.col(schemas.LABEL).isNotNull()
-    )
-    joined = with_model_inputs(
-        trips,
-        read_table(spark, pickup_table, schemas.PICKUP_FEATURES),
-        read_table(spark, dropoff_table, schemas.DROPOFF_FEATURES),
-    )
-    frame = model_frame(joined, schemas.PICKUP_TIME, schemas.LABEL).toPandas()
-    return frame.sort_values(schemas.PICKUP_TIME, kind="stable").reset_index(drop=True)
-
-
 def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
-    frame = load_labelled_set(
-        ctx,
-        params.input_table,
-        params.pickup_features_table,
-        params.dropoff_features_table,
-        params.start_date,
-        params.end_date,
-    )
-    if len(frame) < MIN_TRAINING_ROWS:
-        raise SchemaMismatch(
-            f"Table {params.input_table} has {len(frame)} labelled trips picked up in"
-            f" [{params.start_date}, {params.end_date}); training needs at least"
-            f" {MIN_TRAINING_ROWS}. Check the date range or load more data."
-        )
+    frame = load_labelled_set(ctx, params, "training")
     train, test = split_by_time(frame, schemas.PICKUP_TIME, params.test_fraction)
     hp = Hyperparameters(max_iter=params.max_iter, learning_rate=params.learning_rate)
     model = build_model(hp).fit(train[MODEL_INPUTS], train[schemas.LABEL])

@@ -18,14 +18,14 @@ from mlflow.tracking import MlflowClient
 
 from pipelines.common import flags, schemas
 from pipelines.common.code_version import code_version
-from pipelines.common.errors import SchemaMismatch, UsageError, ValidationFailed
+from pipelines.common.errors import UsageError, ValidationFailed
 from pipelines.common.flags import TaskArgumentParser
 from pipelines.common.mlflow_setup import use_experiment
 from pipelines.common.tables import TableName
 from pipelines.common.task import TaskContext, entry_point, new_parser
 from pipelines.deployment.aliases import CHALLENGER, CHAMPION, resolve_version, version_for_alias
 from pipelines.features.join import MODEL_INPUTS
-from pipelines.training.task import load_labelled_set
+from pipelines.training.dataset import load_labelled_set
 from pipelines.validation import thresholds
 from pipelines.validation.thresholds import METRICS, Limits, Rule
 
@@ -42,7 +42,6 @@ WINDOW_TAG = "validation_window"
 METRIC_TAG_PREFIX = "validation_"
 
 CHAMPION_PREFIX = "champion_"
-MIN_VALIDATION_ROWS = 100
 LIMIT_NAMES = tuple(f.name for f in fields(Limits))
 
 
@@ -251,20 +250,7 @@ def evaluate_version(
 
 def validation_frame(ctx: TaskContext, params: Params) -> pd.DataFrame:
     """The window's labelled trips with exactly the model inputs and the label."""
-    frame = load_labelled_set(
-        ctx,
-        params.input_table,
-        params.pickup_features_table,
-        params.dropoff_features_table,
-        params.start_date,
-        params.end_date,
-    )
-    if len(frame) < MIN_VALIDATION_ROWS:
-        raise SchemaMismatch(
-            f"Table {params.input_table} has {len(frame)} labelled trips picked up in"
-            f" [{params.start_date}, {params.end_date}); validation needs at least"
-            f" {MIN_VALIDATION_ROWS}. Check the validation window or load more data."
-        )
+    frame = load_labelled_set(ctx, params, "validation")
     return frame[[*MODEL_INPUTS, schemas.LABEL]]
 
 

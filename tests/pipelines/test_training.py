@@ -8,7 +8,7 @@ import mlflow
 import pytest
 
 from pipelines.common.code_version import code_version
-from pipelines.common.errors import UsageError
+from pipelines.common.errors import SchemaMismatch, UsageError
 from pipelines.features.join import MODEL_INPUTS
 from pipelines.training import task as train
 from tests.conftest import Lake, run_task
@@ -52,3 +52,17 @@ def test_train_registers_a_challenger_that_loads_and_predicts(ctx, lake, schema)
 def test_train_rejects_an_out_of_range_test_fraction(ctx, lake, schema):
     with pytest.raises(UsageError, match="--test-fraction"):
         run_task(train, train_args(lake, f"{schema}.fare", "--test-fraction", "0.9"), ctx)
+
+
+def test_train_on_a_window_without_trips_names_the_table_and_writes_nothing(ctx, lake, schema):
+    name = f"{schema}.fare"
+    argv = [
+        "--input-table", str(lake.trips), *lake.feature_flags(),
+        "--start-date", "2015-06-01", "--end-date", "2015-06-08",
+        "--model-name", name, "--experiment", "/Shared/tests/training",
+    ]  # fmt: skip
+    with pytest.raises(SchemaMismatch) as raised:
+        run_task(train, argv, ctx)
+    assert str(lake.trips) in str(raised.value)
+    assert "training needs at least" in str(raised.value)
+    assert ctx.mlflow.search_model_versions(f"name = '{name}'") == []
