@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 from typing import NoReturn
 
 from pipelines.common.errors import UsageError
@@ -17,13 +18,30 @@ class TaskArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{self.format_usage().strip()}\n{self.prog}: error: {message}")
 
 
+_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:([+-])(\d{1,5})d)?")
+
+
 def iso_date(text: str) -> dt.date:
+    """``YYYY-MM-DD``, optionally shifted by whole days: ``2016-01-31-7d`` is 2016-01-24.
+
+    The shift lets a scheduled job derive its windows from one run date (Databricks
+    substitutes ``{{job.parameters.run_date}}`` before the task starts), since job
+    parameters cannot do date arithmetic themselves.
+    """
+    match = _DATE.fullmatch(text.strip())
     try:
-        return dt.date.fromisoformat(text)
+        if match is None:
+            raise ValueError(text)
+        day = dt.date.fromisoformat(match.group(1))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"'{text}' is not a date: expected YYYY-MM-DD, e.g. 2016-01-31"
+            f"'{text}' is not a date: expected YYYY-MM-DD, optionally shifted by whole days"
+            " (e.g. 2016-01-31 or 2016-01-31-7d)"
         ) from None
+    if match.group(2):
+        days = int(match.group(3))
+        day += dt.timedelta(days=days if match.group(2) == "+" else -days)
+    return day
 
 
 def table_name(text: str) -> TableName:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
+from pipelines.common import flags
 from pipelines.common.errors import UsageError
 from pipelines.common.task import execute
 from pipelines.data import task as data_task
@@ -85,6 +88,24 @@ def test_a_bad_date_is_a_usage_error(task: str) -> None:
     message = str(raised.value)
     assert "--start-date" in message
     assert "'2016-13-01' is not a date: expected YYYY-MM-DD" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2016-01-31", "2016-01-31"),
+        ("2016-01-31-7d", "2016-01-24"),
+        ("2016-02-28+2d", "2016-03-01"),
+    ],
+)
+def test_a_date_may_be_shifted_by_whole_days(text: str, expected: str) -> None:
+    assert flags.iso_date(text).isoformat() == expected
+
+
+@pytest.mark.parametrize("text", ["2016-01-31-7", "2016-01-31-7w", "{{job.parameters.run_date}}"])
+def test_a_malformed_shift_is_not_a_date(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="optionally shifted by whole days"):
+        flags.iso_date(text)
 
 
 @TASKS
