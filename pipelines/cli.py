@@ -31,6 +31,16 @@ def _parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=5000)
     ui.add_argument("--host", default="127.0.0.1")
 
+    plan = sub.add_parser(
+        "plan",
+        help="render a Pulumi stack offline: resources, task flags, grants, exports",
+        description="Run the Pulumi program under Pulumi's mock engine with the settings of"
+        " Pulumi.<stack>.yaml and print what it would register. Offline: no Pulumi CLI,"
+        " workspace or cloud account is contacted, so this is not a `pulumi preview`.",
+    )
+    plan.add_argument("--stack", required=True, help="stack name, e.g. dev, staging or prod")
+    plan.add_argument("--json", action="store_true", help="print one JSON document instead")
+
     run = sub.add_parser(
         "run",
         help="run one job task locally, e.g. mlops run train --help",
@@ -54,8 +64,28 @@ def _ui(runtime: Runtime, host: str, port: int) -> int:
     return 0  # not reached: execv replaces this process
 
 
+def _plan(stack: str, as_json: bool) -> int:
+    # Imported here: the Pulumi SDKs take seconds to import and the other commands never
+    # need them.
+    import json
+
+    from infra.render import as_json as render_json
+    from infra.render import format_text, render_stack, stack_file
+    from infra.settings import InvalidStackConfig
+
+    try:
+        render = render_stack(stack_file(stack))
+    except InvalidStackConfig as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(render_json(render), indent=2) if as_json else format_text(render))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "plan":
+        return _plan(args.stack, args.json)
     runtime = Runtime.from_environment()
     try:
         if args.command == "run":

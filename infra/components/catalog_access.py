@@ -1,0 +1,216 @@
+"""CatalogAccess: the stack's schema, the tables its jobs write, and least-privilege grants."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_databricks as databricks
+
+TYPE = "mlops-stack:catalog:CatalogAccess"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a table the stack creates."""
+
+    name: str
+    type: str
+    nullable: bool = True
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class OutputTable:
+    """A table the jobs write, created (empty) by the stack so that grants can name it."""
+
+    full_name: str
+    columns: Sequence[Column]
+    comment: str
+    readable_by_readers: bool = False
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CatalogAccessArgs:
+    """What CatalogAccess needs.
+
+    catalog: the existing catalog the stack lives in (the platform team owns it).
+    schema: the schema this stack creates and owns inside ``catalog``.
+    runner: application id of the service principal the jobs run as; ``None`` in dev,
+        where jobs run as the person who deployed them and owns every object already.
+    readers: the group that reads predictions.
+    input_tables: tables the jobs only read; they exist already, possibly elsewhere.
+    output_tables: tables the jobs write; created here, in ``catalog.schema``.
+    protect: keep the schema and tables from being deleted by Pulumi (prod).
+    sql_warehouse_id: the SQL warehouse that runs the table DDL, if any.
+    """
+
+    catalog: str
+    schema: str
+    runner: str | None
+    readers: str
+    input_tables: Sequence[str]
+    output_tables: Sequence[OutputTable]
+    protect: bool = False
+    sql_warehouse_id: str | None = None
+
+
+class CatalogAccess(pulumi.ComponentResource):
+    """The schema, the output tables and every Unity Catalog grant the stack makes.
+
+    Which grants are authoritative, and why:
+    - On what this stack owns (its schema and the tables it creates) grants are
+      authoritative (``databricks.Grants``): the stack's list is the whole list, so a
+      privilege granted by hand is revoked on the next ``pulumi up`` and drift shows in
+      ``pulumi preview``.
+    - On what others own (the catalog, input tables and their schemas) grants are
+      additive (``databricks.Grant``, one principal each): an authoritative list there would
+      revoke every other team's access to shared objects.
+    """
+
+    schema: databricks.Schema
+    tables: dict[str, databricks.SqlTable]
+    grants: list[pulumi.CustomResource]
+
+    def __init__(
+        self, name: str, args: CatalogAccessArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, opts)
+        kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        home = f"{args.catalog}.{args.schema}"
+        self.grants = []
+
+        self.schema = databricks.Schema(
+            f"{name}-schema",
+            catalog_name=args.catalog,
+            name=args.schema,
+            comment="Features, predictions and models of mlops-stack. Managed by Pulumi.",
+            force_destroy=False,
+            opts=kept,
+        )
+
+        # Catalog: not ours, so additive grants.
+        for role, principal in self._principals(args):
+            self._grant(f"{name}-catalog-{role}", principal, ["USE_CATALOG"], catalog=args.catalog)
+
+        # Schema: ours, authoritative. The runner creates tables (e.g. monitoring metrics).
+        schema_grants = []
+        if args.runner:
+            schema_grants.append(("runner", args.runner, ["USE_SCHEMA", "CREATE_TABLE"]))
+        schema_grants.append(("readers", args.readers, ["USE_SCHEMA"]))
+        self._grants(f"{name}-schema", schema_grants, schema=self.schema.id)
+
+        # Output tables: ours, authoritative. The runner rewrites them; readers read
+        # predictions only.
+        self.tables = {}
+        for table in args.output_tables:
+            catalog, schema, short = table.full_name.split(".")
+            if f"{catalog}.{schema}" != home:
+                raise ValueError(f"output table {table.full_name} is outside the schema {home}")
+            created = databricks.SqlTable(
+                f"{name}-{short}",
+                catalog_name=args.catalog,
+                schema_name=self.schema.name,
+                name=short,
+                table_type="MANAGED",
+                data_source_format="DELTA",
+                comment=table.comment,
+                columns=[
+                    databricks.SqlTableColumnArgs(
+                        name=column.name,
+                        type=column.type,
+                        nullable=column.nullable,
+                        comment=column.comment,
+                    )
+                    for column in table.columns
+                ],
+                properties=dict(table.properties) or None,
+                warehouse_id=args.sql_warehouse_id,
+                opts=kept,
+            )
+            self.tables[table.full_name] = created
+            table_grants = []
+            if args.runner:
+                table_grants.append(("runner", args.runner, ["SELECT", "MODIFY"]))
+            if table.readable_by_readers:
+                table_grants.append(("readers", args.readers, ["SELECT"]))
+            if table_grants:
+                self._grants(f"{name}-{short}", table_grants, table=created.id)
+
+        # Input tables: not ours, additive; the runner may need a way into their schema.
+        if args.runner:
+            outside_schemas = sorted({t.rpartition(".")[0] for t in args.input_tables} - {home})
+            for schema_name in outside_schemas:
+                catalog = schema_name.split(".")[0]
+                if catalog != args.catalog:
+                    self._grant(
+                        f"{name}-catalog-{catalog}-runner",
+                        args.runner,
+                        ["USE_CATALOG"],
+                        catalog=catalog,
+                    )
+                self._grant(
+                    f"{name}-schema-{schema_name.replace('.', '-')}-runner",
+                    args.runner,
+                    ["USE_SCHEMA"],
+                    schema=schema_name,
+                )
+            for table_name in args.input_tables:
+                self._grant(
+                    f"{name}-input-{table_name.replace('.', '-')}-runner",
+                    args.runner,
+                    ["SELECT"],
+                    table=table_name,
+                    depends_on=[self.schema],
+                )
+
+        self.schema_name = pulumi.Output.from_input(home)
+        self.register_outputs(
+            {
+                "schema": self.schema_name,
+                "tables": {full: table.id for full, table in self.tables.items()},
+            }
+        )
+
+    @staticmethod
+    def _principals(args: CatalogAccessArgs) -> list[tuple[str, str]]:
+        principals = [("runner", args.runner)] if args.runner else []
+        return [*principals, ("readers", args.readers)]
+
+    def _grant(
+        self,
+        name: str,
+        principal: str,
+        privileges: list[str],
+        depends_on: list[pulumi.Resource] | None = None,
+        **securable: pulumi.Input[str],
+    ) -> None:
+        self.grants.append(
+            databricks.Grant(
+                name,
+                principal=principal,
+                privileges=privileges,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on or [self.schema]),
+                **securable,
+            )
+        )
+
+    def _grants(
+        self,
+        name: str,
+        entries: list[tuple[str, str, list[str]]],
+        **securable: pulumi.Input[str],
+    ) -> None:
+        self.grants.append(
+            databricks.Grants(
+                f"{name}-grants",
+                grants=[
+                    databricks.GrantsGrantArgs(principal=principal, privileges=privileges)
+                    for _, principal, privileges in entries
+                ],
+                opts=pulumi.ResourceOptions(parent=self),
+                **securable,
+            )
+        )

@@ -1,0 +1,73 @@
+"""The stack-output contract: what every stack exports, and its JSON Schema.
+
+Dashboards and CI read ``pulumi stack output --json``; ``stack_outputs.schema.json`` beside
+this file is the published shape, and every stack's exports are checked against it.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from infra.settings import StackSettings
+
+SCHEMA_FILE = Path(__file__).with_name("stack_outputs.schema.json")
+
+
+@cache
+def output_schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_FILE.read_text())
+
+
+def stack_outputs(
+    settings: StackSettings,
+    model_url: pulumi.Input[str],
+    experiment_id: pulumi.Input[str],
+    experiment_url: pulumi.Input[str],
+    jobs: dict[str, Any],
+    wheel_path: pulumi.Input[str],
+    code_version: str,
+) -> dict[str, Any]:
+    """The exports, keyed as in the schema (``jobs`` maps schema key -> job component)."""
+    tables = settings.tables
+    return {
+        "environment": settings.environment,
+        "workspace": {"host": settings.workspace_host},
+        "catalog": settings.catalog,
+        "schema": settings.schema,
+        "model": {
+            "name": settings.model_full_name,
+            "url": model_url,
+            "championAlias": "champion",
+            "challengerAlias": "challenger",
+        },
+        "experiment": {
+            "id": experiment_id,
+            "path": settings.experiment_path,
+            "url": experiment_url,
+        },
+        "jobs": {
+            key: {"id": job.job_id, "name": job.job_name, "url": job.job_url}
+            for key, job in jobs.items()
+        },
+        "tables": {
+            "trips": tables.trips,
+            "inferenceRequests": tables.inference_requests,
+            "pickupFeatures": tables.pickup_features,
+            "dropoffFeatures": tables.dropoff_features,
+            "predictions": tables.predictions,
+        },
+        "monitor": None,
+        "code": {"version": code_version, "wheel": wheel_path},
+    }
+
+
+def validate_outputs(values: dict[str, Any]) -> None:
+    """Raise ``jsonschema.ValidationError`` if resolved exports break the contract."""
+    import jsonschema
+
+    jsonschema.validate(values, output_schema())

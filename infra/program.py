@@ -1,0 +1,164 @@
+"""The program: settings -> components -> exports. ``__main__`` and the offline render
+both run it; neither adds anything of its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_databricks as databricks
+
+from infra import naming
+from infra.components.batch_inference_job import BatchInferenceJob
+from infra.components.catalog_access import CatalogAccess, CatalogAccessArgs, Column, OutputTable
+from infra.components.feature_engineering_job import FeatureEngineeringJob
+from infra.components.ml_artifacts import MlArtifacts, MlArtifactsArgs
+from infra.components.pipeline_code import PipelineCode, PipelineCodeArgs
+from infra.components.scheduled_job import ScheduledJob, ScheduledJobArgs
+from infra.components.training_job import TrainingJob
+from infra.outputs import stack_outputs
+from infra.settings import StackSettings
+
+
+@dataclass(frozen=True)
+class CodePackage:
+    """The code the jobs run: its content hash and the local wheel to upload."""
+
+    version: str
+    wheel_file: str
+
+
+@dataclass
+class Deployment:
+    """What the program built: the provider, the top-level components, and the exports."""
+
+    provider: databricks.Provider
+    components: list[pulumi.ComponentResource] = field(default_factory=list)
+    jobs: dict[str, ScheduledJob] = field(default_factory=dict)
+    exports: dict[str, Any] = field(default_factory=dict)
+
+
+def output_tables(settings: StackSettings) -> list[OutputTable]:
+    """The tables the jobs write, with the columns of the pipelines' own table contracts."""
+    from pipelines.common import schemas
+
+    def columns(struct: Any, keys: tuple[str, ...] = ()) -> list[Column]:
+        return [
+            Column(
+                name=f.name,
+                type=f.dataType.simpleString().upper(),
+                nullable=f.name not in keys,
+                comment="primary key" if f.name in keys else None,
+            )
+            for f in struct.fields
+        ]
+
+    feature_keys = ("zip", "window_end")
+    tables = settings.tables
+    return [
+        OutputTable(
+            tables.pickup_features,
+            columns(schemas.PICKUP_FEATURES, feature_keys),
+            "Pickup-zip features per 1 h window sliding by 15 min; key (zip, window_end),"
+            " window_end is the timestamp key.",
+        ),
+        OutputTable(
+            tables.dropoff_features,
+            columns(schemas.DROPOFF_FEATURES, feature_keys),
+            "Dropoff-zip features per 30 min window; key (zip, window_end), window_end is the"
+            " timestamp key.",
+        ),
+        OutputTable(
+            tables.predictions,
+            columns(schemas.INFERENCE),
+            "Inference table: requests, prediction, model_version, timestamp, and the fare"
+            " once known.",
+            readable_by_readers=True,
+            # The quality monitor reads changes incrementally.
+            properties={"delta.enableChangeDataFeed": "true"},
+        ),
+    ]
+
+
+def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
+    """Register every resource of the stack and export the stack outputs."""
+    env, runner, groups = settings.environment, settings.principals.runner, settings.groups
+    # Credentials come from the environment (DATABRICKS_TOKEN, or OAuth client id/secret,
+    # or OIDC in CI); only the host is configuration.
+    provider = databricks.Provider(
+        naming.resource_name(env, "databricks"), host=settings.workspace_host
+    )
+    deployment = Deployment(provider=provider)
+    opts = pulumi.ResourceOptions(providers=[provider])
+
+    access = CatalogAccess(
+        naming.resource_name(env, "catalog"),
+        CatalogAccessArgs(
+            catalog=settings.catalog,
+            schema=settings.schema,
+            runner=runner,
+            readers=groups.readers,
+            input_tables=settings.tables.inputs,
+            output_tables=output_tables(settings),
+            protect=settings.protect,
+            sql_warehouse_id=settings.sql_warehouse_id,
+        ),
+        opts,
+    )
+    artifacts = MlArtifacts(
+        naming.resource_name(env, "ml"),
+        MlArtifactsArgs(
+            host=settings.workspace_host,
+            catalog=settings.catalog,
+            schema=access.schema.name,
+            model_name=settings.model_name,
+            experiment_path=settings.experiment_path,
+            runner=runner,
+            readers=groups.readers,
+            ml_team=groups.ml_team,
+            protect=settings.protect,
+        ),
+        opts,
+    )
+    pipeline_code = PipelineCode(
+        naming.resource_name(env, "code"),
+        PipelineCodeArgs(
+            catalog=settings.catalog,
+            schema=access.schema.name,
+            volume=settings.code_volume,
+            code_version=code.version,
+            wheel_file=code.wheel_file,
+            runner=runner,
+        ),
+        opts,
+    )
+    job_args = ScheduledJobArgs(
+        settings=settings,
+        wheel_path=pipeline_code.wheel_path,
+        code_version=code.version,
+        depends_on=(access, artifacts, pipeline_code),
+    )
+    jobs: dict[str, ScheduledJob] = {
+        "featureEngineering": FeatureEngineeringJob(
+            naming.resource_name(env, "feature-engineering"), job_args, opts
+        ),
+        "training": TrainingJob(naming.resource_name(env, "training"), job_args, opts),
+        "batchInference": BatchInferenceJob(
+            naming.resource_name(env, "batch-inference"), job_args, opts
+        ),
+    }
+    deployment.components = [access, artifacts, pipeline_code, *jobs.values()]
+    deployment.jobs = jobs
+    deployment.exports = stack_outputs(
+        settings,
+        model_url=artifacts.model_url,
+        experiment_id=artifacts.experiment_id,
+        experiment_url=artifacts.experiment_url,
+        jobs=jobs,
+        wheel_path=pipeline_code.wheel_path,
+        code_version=code.version,
+    )
+    for key, value in deployment.exports.items():
+        pulumi.export(key, value)
+    return deployment

@@ -1,0 +1,297 @@
+"""Offline render of a stack: the program run under Pulumi's mock engine, no CLI, no workspace.
+
+It shows what the program registers for a stack's settings (resource tree, the inputs that
+matter, the exports). It is not ``pulumi preview``: nothing is compared with a workspace,
+and ids are made up by the mocks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from infra.outputs import validate_outputs
+from infra.program import CodePackage, Deployment, deploy
+from infra.settings import (
+    PROJECT,
+    InvalidStackConfig,
+    StackSettings,
+    read_stack_file,
+    settings_from_stack_file,
+)
+from infra.wheel import PROJECT_ROOT, planned_wheel
+
+OFFLINE_NOTICE = (
+    "Offline render under Pulumi's mock engine: no Pulumi CLI, workspace or cloud account was"
+    " contacted, so this is not a `pulumi preview`; ids and URLs are made up by the mocks."
+)
+
+
+def fake_id(resource_type: str, name: str, inputs: dict[str, Any]) -> str:
+    """Ids shaped like the provider's: full names for Unity Catalog objects, numbers for
+    jobs and experiments, the path for files; stable across runs."""
+    kind = resource_type.rsplit(":", 1)[-1]
+    if kind == "Schema":
+        return f"{inputs['catalogName']}.{inputs['name']}"
+    if kind in ("SqlTable", "RegisteredModel", "Volume"):
+        return f"{inputs['catalogName']}.{inputs['schemaName']}.{inputs['name']}"
+    if kind == "File":
+        return str(inputs["path"])
+    digest = int(hashlib.sha256(name.encode()).hexdigest()[:12], 16)
+    if kind in ("Job", "MlflowExperiment"):
+        return str(digest % 10**15)
+    return f"{name}-{digest % 10**6:06d}"
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Mocks that keep every registered resource's inputs, keyed by (type, name)."""
+
+    def __init__(self) -> None:
+        self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        self.inputs[(args.typ, args.name)] = args.inputs
+        if not args.custom:
+            return None, {}
+        return fake_id(args.typ, args.name, args.inputs), dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        return {}
+
+
+@dataclass
+class RenderedResource:
+    type: str
+    name: str
+    protected: bool
+    inputs: dict[str, Any]
+    children: list[RenderedResource] = field(default_factory=list)
+
+    def walk(self) -> list[RenderedResource]:
+        found = [self]
+        for child in self.children:
+            found.extend(child.walk())
+        return found
+
+
+@dataclass
+class Render:
+    settings: StackSettings
+    roots: list[RenderedResource]
+    exports: dict[str, Any]
+
+    @property
+    def resources(self) -> list[RenderedResource]:
+        return [resource for root in self.roots for resource in root.walk()]
+
+    def find(self, resource_type: str, name: str) -> RenderedResource:
+        for resource in self.resources:
+            if resource.type == resource_type and resource.name == name:
+                return resource
+        raise KeyError(f"no {resource_type} named {name}")
+
+    def of_type(self, resource_type: str) -> list[RenderedResource]:
+        return [r for r in self.resources if r.type == resource_type]
+
+    def counts(self) -> Counter[str]:
+        return Counter(resource.type for resource in self.resources)
+
+
+def stack_file(stack: str, root: Path = PROJECT_ROOT) -> Path:
+    """The stack file of ``stack``, or ``InvalidStackConfig`` naming the stacks there are."""
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+        raise InvalidStackConfig(
+            f"there is no stack '{stack}': {path.name} does not exist beside Pulumi.yaml;"
+            f" expected one of {', '.join(known) or '(none)'}."
+        )
+    return path
+
+
+def render_stack(path: Path, code: CodePackage | None = None) -> Render:
+    """Validate a stack file's settings, then run the program under the mock engine."""
+    settings = settings_from_stack_file(path)
+    if code is None:
+        from pipelines.common.code_version import code_version
+
+        version = code_version()
+        code = CodePackage(version=version, wheel_file=str(planned_wheel(version)))
+    config = {
+        key: value if isinstance(value, str) else json.dumps(value)
+        for key, value in read_stack_file(path).items()
+        if key.startswith(f"{PROJECT}:")
+    }
+    return render_settings(settings, code, config)
+
+
+def render_settings(
+    settings: StackSettings, code: CodePackage, config: dict[str, str] | None = None
+) -> Render:
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=settings.stack, preview=False)
+    runtime_config.set_all_config(config or {})
+    built: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def run() -> pulumi.Output[Any]:
+        deployment = deploy(settings, code)
+        built["deployment"] = deployment
+        return pulumi.Output.from_input(deployment.exports).apply(
+            lambda exports: built.update(exports=exports)
+        )
+
+    with warnings.catch_warnings():
+        # pulumi_aws.s3 and friends warn about deprecations on first use; not ours.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        run()
+    deployment: Deployment = built["deployment"]
+    exports = built["exports"]
+    validate_outputs(exports)
+
+    def rendered(resource: pulumi.Resource) -> RenderedResource:
+        key = (resource._type, resource._name)
+        children = sorted(resource._childResources, key=lambda r: (r._type, r._name))
+        return RenderedResource(
+            type=resource._type,
+            name=resource._name,
+            protected=bool(resource._protect),
+            inputs=mocks.inputs.get(key, {}),
+            children=[rendered(child) for child in children],
+        )
+
+    roots = [rendered(deployment.provider)] + [rendered(c) for c in deployment.components]
+    return Render(settings=settings, roots=roots, exports=exports)
+
+
+# --- what a person reads ----------------------------------------------------------------
+
+
+def summary(resource: RenderedResource) -> list[str]:
+    """The inputs that matter for a resource, one line each."""
+    kind = resource.type.rsplit(":", 1)[-1]
+    inputs = resource.inputs
+    if kind == "Job":
+        schedule = inputs.get("schedule") or {}
+        run_as = (inputs.get("runAs") or {}).get("servicePrincipalName", "the deploying user")
+        lines = [
+            f"name {inputs.get('name')}; run as {run_as}",
+            f"schedule '{schedule.get('quartzCronExpression')}' {schedule.get('timezoneId')}"
+            f" {schedule.get('pauseStatus')}",
+        ]
+        for task in inputs.get("tasks", []):
+            wheel = task.get("pythonWheelTask", {})
+            after = [d["taskKey"] for d in task.get("dependsOns") or []]
+            named = sorted(wheel.get("namedParameters", {}).items())
+            flags = " ".join(f"--{k}={v}" for k, v in named)
+            lines.append(
+                f"task {task['taskKey']}{' after ' + ', '.join(after) if after else ''}:"
+                f" {wheel.get('entryPoint')} {flags}"
+            )
+        return lines
+    if kind == "Grants":
+        securable = _securable(inputs)
+        return [
+            f"{securable}: {g['principal']} <- {', '.join(g['privileges'])}"
+            for g in inputs.get("grants", [])
+        ]
+    if kind == "Grant":
+        return [f"{_securable(inputs)}: {inputs['principal']} <- {', '.join(inputs['privileges'])}"]
+    if kind == "Permissions":
+        return [
+            f"{acl.get('groupName') or acl.get('servicePrincipalName') or acl.get('userName')}"
+            f" <- {acl['permissionLevel']}"
+            for acl in inputs.get("accessControls", [])
+        ]
+    if kind == "SqlTable":
+        columns = ", ".join(f"{c['name']} {c['type']}" for c in inputs.get("columns", []))
+        return [f"{inputs['catalogName']}.{inputs['schemaName']}.{inputs['name']} ({columns})"]
+    if kind == "RegisteredModel":
+        owner = inputs.get("owner") or "the deployer"
+        return [f"{inputs['catalogName']}.{inputs['schemaName']}.{inputs['name']}; owner {owner}"]
+    if kind in ("Schema", "Volume"):
+        parent = inputs.get("schemaName")
+        return [".".join(p for p in (inputs["catalogName"], parent, inputs["name"]) if p)]
+    if kind == "File":
+        return [f"{inputs['path']} <- {inputs.get('source')}"]
+    if kind == "MlflowExperiment":
+        return [str(inputs["name"])]
+    if kind == "Provider":
+        return [f"host {inputs.get('host')} (credentials from the environment)"]
+    return []
+
+
+def _securable(inputs: dict[str, Any]) -> str:
+    for kind in ("catalog", "schema", "table", "volume", "model"):
+        if inputs.get(kind):
+            return f"{kind.upper()} {inputs[kind]}"
+    return "?"
+
+
+def format_text(render: Render) -> str:
+    settings = render.settings
+    lines = [
+        f"Stack '{settings.stack}' ({settings.source}), environment {settings.environment}.",
+        OFFLINE_NOTICE,
+        "",
+    ]
+
+    def show(resource: RenderedResource, depth: int) -> None:
+        pad = "  " * depth
+        flag = "  [protected]" if resource.protected else ""
+        lines.append(f"{pad}{resource.type}  {resource.name}{flag}")
+        lines.extend(f"{pad}    {line}" for line in summary(resource))
+        for child in resource.children:
+            show(child, depth + 1)
+
+    for root in render.roots:
+        show(root, 0)
+    lines += ["", "Resources by type:"]
+    lines += [f"  {count:3d}  {kind}" for kind, count in sorted(render.counts().items())]
+    lines += ["", "Exports (pulumi stack output --json):", json.dumps(render.exports, indent=2)]
+    placeholders = settings.placeholders()
+    if placeholders:
+        lines += [
+            "",
+            f"Placeholders left in {settings.source}: {', '.join(placeholders)}."
+            " `pulumi up` refuses them; fill them in before deploying.",
+        ]
+    return "\n".join(lines)
+
+
+def as_json(render: Render) -> dict[str, Any]:
+    return {
+        "stack": render.settings.stack,
+        "offline": True,
+        "notice": OFFLINE_NOTICE,
+        "resources": [
+            {
+                "type": r.type,
+                "name": r.name,
+                "protected": r.protected,
+                "parent": parent,
+                "inputs": r.inputs,
+            }
+            for root in render.roots
+            for r, parent in _with_parents(root, None)
+        ],
+        "exports": render.exports,
+        "placeholders": render.settings.placeholders(),
+    }
+
+
+def _with_parents(
+    resource: RenderedResource, parent: str | None
+) -> list[tuple[RenderedResource, str | None]]:
+    found = [(resource, parent)]
+    for child in resource.children:
+        found.extend(_with_parents(child, resource.name))
+    return found

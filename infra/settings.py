@@ -1,0 +1,764 @@
+"""The stack settings: one typed object, read and validated from a stack's config.
+
+Every key lives under the project namespace (``mlops-stack:<key>`` in ``Pulumi.<stack>.yaml``).
+All problems are collected and reported together, each naming the stack file, the key, the
+value and what was expected, before any resource is registered.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT = "mlops-stack"
+ENVIRONMENTS = ("dev", "staging", "prod")
+PLACEHOLDER_MARK = "REPLACE-ME"
+PLACEHOLDER_PRINCIPAL = "00000000-0000-0000-0000-"
+JOBS = ("feature_engineering", "training", "batch_inference")
+RUN_MODES = ("disabled", "dry_run", "enabled")
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,127}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_HOST = re.compile(
+    r"https://[A-Za-z0-9.-]+\.(cloud\.databricks\.com|azuredatabricks\.net|gcp\.databricks\.com)"
+)
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+_ML_RUNTIME = re.compile(r"\d+\.\d+\.x-(cpu-|gpu-)?ml-scala2\.1[23]")
+_TAG_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
+# Keys of other namespaces that are credentials: they must be Pulumi secrets (or come from
+# the environment), never plain text in a stack file.
+_CREDENTIAL_KEY = re.compile(r"(token|password|secret|secretkey|accesskey|clientsecret)$", re.I)
+
+
+class InvalidStackConfig(Exception):
+    """A stack's settings are wrong; the message lists every problem found."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a job runs: a Quartz cron expression in a time zone."""
+
+    cron: str
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Compute:
+    """The compute every job task runs on: one job cluster per job, or serverless."""
+
+    kind: str = "job_cluster"  # job_cluster | serverless
+    spark_version: str = "17.3.x-cpu-ml-scala2.13"
+    node_type: str = "i3.xlarge"
+    num_workers: int = 1
+    policy_id: str | None = None
+    serverless_environment_version: str = "3"
+
+
+@dataclass(frozen=True)
+class Principals:
+    """Service principals by application id: who runs ``pulumi up``, and who runs the jobs."""
+
+    deployer: str | None = None
+    runner: str | None = None
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Account groups: readers see predictions and runs; the ML team also runs the jobs."""
+
+    readers: str = "mlops-readers"
+    ml_team: str = "ml-engineers"
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Fully qualified table names. Inputs exist already; outputs are created by the stack."""
+
+    trips: str
+    inference_requests: str
+    pickup_features: str
+    dropoff_features: str
+    predictions: str
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.trips, self.inference_requests)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return (self.pickup_features, self.dropoff_features, self.predictions)
+
+
+@dataclass(frozen=True)
+class Training:
+    """The training job's windows, counted in days back from the run date."""
+
+    lookback_days: int = 90
+    holdout_days: int = 7
+    max_iter: int = 200
+    learning_rate: float = 0.1
+
+
+@dataclass(frozen=True)
+class Validation:
+    """How the candidate model is judged (see pipelines/validation/thresholds.py)."""
+
+    run_mode: str = "enabled"
+    max_rmse: float = 8.0
+    max_mae: float = 5.0
+    min_r2: float = 0.5
+    max_rmse_increase: float = 0.05
+
+
+@dataclass(frozen=True)
+class JobPolicy:
+    """Retries and time limits shared by every task."""
+
+    max_retries: int = 1
+    min_retry_interval_minutes: int = 5
+    timeout_minutes: int = 120
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Everything the program needs to know about one stack."""
+
+    stack: str
+    source: str
+    environment: str
+    workspace_host: str
+    catalog: str
+    schema: str
+    model_name: str
+    experiment_path: str
+    principals: Principals
+    groups: Groups
+    compute: Compute
+    schedules: Mapping[str, Schedule]
+    tables: Tables
+    training: Training
+    validation: Validation
+    jobs: JobPolicy
+    notification_emails: tuple[str, ...]
+    tags: Mapping[str, str]
+    sql_warehouse_id: str | None = None
+    code_volume: str = "code"
+
+    @property
+    def model_full_name(self) -> str:
+        return f"{self.catalog}.{self.schema}.{self.model_name}"
+
+    @property
+    def schedules_paused(self) -> bool:
+        """Dev jobs are run by hand; only staging and prod run on their schedules."""
+        return self.environment == "dev"
+
+    @property
+    def protect(self) -> bool:
+        """Prod's model and tables must survive a mistaken ``pulumi destroy``."""
+        return self.environment == "prod"
+
+    def placeholders(self) -> list[str]:
+        """The keys that still hold the stack files' placeholders."""
+        found = [f"{PROJECT}:workspaceHost"] if PLACEHOLDER_MARK in self.workspace_host else []
+        for role in ("deployer", "runner"):
+            value = getattr(self.principals, role)
+            if value and value.startswith(PLACEHOLDER_PRINCIPAL):
+                found.append(f"{PROJECT}:principals.{role}")
+        return found
+
+
+# --- reading -------------------------------------------------------------------------
+
+
+@dataclass
+class _Reader:
+    """Walks the raw config and collects every problem instead of stopping at the first."""
+
+    source: str
+    problems: list[str] = field(default_factory=list)
+
+    def problem(self, key: str, value: Any, expected: str) -> None:
+        shown = "missing" if value is _MISSING else f"{_show(value)}"
+        self.problems.append(f"{PROJECT}:{key} is {shown}: expected {expected}.")
+
+    def object(self, key: str, value: Any, known: Mapping[str, str]) -> dict[str, Any]:
+        """A nested object whose keys must all be known (``known`` maps key -> meaning)."""
+        if value is _MISSING:
+            return {}
+        value = _decoded(value)
+        if not isinstance(value, Mapping):
+            self.problem(key, value, f"an object with the keys {', '.join(known)}")
+            return {}
+        for name in value:
+            if name not in known:
+                self.problem(
+                    f"{key}.{name}", value[name], f"no such key; {key} takes {_list(known)}"
+                )
+        return {name: value[name] for name in value if name in known}
+
+    def text(
+        self,
+        key: str,
+        value: Any,
+        default: str | None,
+        pattern: re.Pattern[str] | None = None,
+        expected: str = "a non-empty string",
+        check: Callable[[str], bool] | None = None,
+    ) -> str | None:
+        if value is _MISSING or value is None:
+            if default is None:
+                self.problem(key, _MISSING, expected)
+            return default
+        ok = isinstance(value, str) and value.strip() != ""
+        if ok and pattern is not None:
+            ok = pattern.fullmatch(value) is not None
+        if ok and check is not None:
+            ok = check(value)
+        if not ok:
+            self.problem(key, value, expected)
+            return default
+        return value
+
+    def number(
+        self, key: str, value: Any, default: float, low: float, high: float, integer: bool
+    ) -> Any:
+        if value is _MISSING:
+            return default
+        value = _decoded(value)
+        kind = "a whole number" if integer else "a number"
+        valid = isinstance(value, int | float) and not isinstance(value, bool)
+        if valid and integer:
+            valid = float(value).is_integer()
+        if not valid or not low <= value <= high:
+            self.problem(key, value, f"{kind} from {_num(low)} to {_num(high)}")
+            return default
+        return int(value) if integer else float(value)
+
+    def choice(self, key: str, value: Any, default: str | None, choices: tuple[str, ...]) -> str:
+        expected = f"one of {_list(choices)}"
+        if value is _MISSING and default is None:
+            self.problem(key, _MISSING, expected)
+            return choices[0]
+        if value is _MISSING:
+            return default  # type: ignore[return-value]
+        if value not in choices:
+            self.problem(key, value, expected)
+            return default or choices[0]
+        return value
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "missing"
+
+
+_MISSING: Any = _Missing()
+
+
+def _decoded(value: Any) -> Any:
+    """Pulumi hands structured config to the program as JSON text; stack files as YAML."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else f"'{value}'"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _list(names: Any) -> str:
+    return ", ".join(str(name) for name in names)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+# --- the keys ------------------------------------------------------------------------
+
+TOP_LEVEL_KEYS: dict[str, str] = {
+    "environment": "dev, staging or prod",
+    "workspaceHost": "the workspace URL",
+    "catalog": "the Unity Catalog catalog (exists already)",
+    "schema": "the schema the stack creates in the catalog",
+    "modelName": "the registered model's name inside the schema",
+    "experimentPath": "the MLflow experiment's workspace path",
+    "principals": "service principals' application ids: deployer, runner",
+    "groups": "account groups: readers, mlTeam",
+    "compute": "job cluster or serverless",
+    "schedules": "cron and time zone per job",
+    "tables": "input and output table names",
+    "training": "training windows and hyperparameters",
+    "validation": "run mode and thresholds",
+    "jobs": "retries and timeouts",
+    "notifications": "addresses told of failures",
+    "tags": "tags on every job",
+    "sqlWarehouseId": "the SQL warehouse that creates the tables",
+}
+
+
+def _check_cron(expression: str) -> str | None:
+    """Why a Quartz cron expression is invalid, or None when it is valid."""
+    fields = expression.split()
+    if len(fields) not in (6, 7):
+        return (
+            f"{len(fields)} fields where Quartz needs 6 or 7"
+            " (seconds minutes hours day-of-month month day-of-week [year])"
+        )
+    limits = [(0, 59), (0, 59), (0, 23), (1, 31), (1, 12), (1, 7), (1970, 2199)]
+    names = ["seconds", "minutes", "hours", "day-of-month", "month", "day-of-week", "year"]
+    for text, (low, high), name in zip(fields, limits, names, strict=False):
+        if name in ("day-of-month", "day-of-week") and text == "?":
+            continue
+        if name in ("month", "day-of-week"):
+            text = re.sub(
+                r"(?i)\b(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC|SUN|MON|TUE|WED|THU|FRI|SAT)\b",
+                "1",
+                text,
+            )
+        if name == "day-of-month":
+            text = re.sub(r"^L(-\d+)?$|^\d+W$|^LW$", "1", text)
+        if name == "day-of-week":
+            text = re.sub(r"^(\d)(L|#\d)$", r"\1", text)
+        for part in text.split(","):
+            base, _, step = part.partition("/")
+            if step and not step.isdigit():
+                return f"the {name} field '{part}' has a step that is not a number"
+            if base == "*":
+                continue
+            bounds = base.split("-")
+            if len(bounds) > 2 or not all(bound.isdigit() for bound in bounds):
+                return f"the {name} field '{part}' is not a number, range, list or step"
+            if not all(low <= int(bound) <= high for bound in bounds):
+                return f"the {name} field '{part}' is outside {low}-{high}"
+    if (fields[3] == "?") == (fields[5] == "?"):
+        return "exactly one of day-of-month and day-of-week must be '?'"
+    return None
+
+
+def _valid_timezone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _experiment_path(path: str) -> bool:
+    parts = path.split("/")
+    return (
+        path.startswith(("/Shared/", "/Users/", "/Workspace/"))
+        and not path.endswith("/")
+        and ".." not in parts
+        and all(part.strip() == part for part in parts)
+    )
+
+
+DEFAULT_SCHEDULES = {
+    "feature_engineering": Schedule("0 0 5 * * ?"),
+    "training": Schedule("0 0 6 ? * MON"),
+    "batch_inference": Schedule("0 0 7 * * ?"),
+}
+
+
+def parse_settings(config: Mapping[str, Any], stack: str, source: str) -> StackSettings:
+    """Validate a stack's config (``<namespace>:<key>`` -> value, objects as dicts or JSON)
+    and return the settings, or raise ``InvalidStackConfig`` naming every problem."""
+    reader = _Reader(source)
+    raw: dict[str, Any] = {}
+    for full_key, value in config.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT:
+            if _CREDENTIAL_KEY.search(key) and not _is_secret(value):
+                reader.problems.append(
+                    f"{full_key} holds a credential in plain text: expected it as a Pulumi"
+                    f" secret (pulumi config set --secret {full_key}) or, better, in the"
+                    " environment (DATABRICKS_TOKEN, or OIDC in CI)."
+                )
+            continue
+        if key not in TOP_LEVEL_KEYS:
+            reader.problem(key, value, f"no such key; the settings are {_list(TOP_LEVEL_KEYS)}")
+            continue
+        if _is_secret(value):
+            reader.problem(key, "[secret]", "a plain setting: no mlops-stack setting is secret")
+            continue
+        raw[key] = value
+
+    def get(key: str) -> Any:
+        return raw.get(key, _MISSING)
+
+    environment = reader.choice("environment", get("environment"), None, ENVIRONMENTS)
+    host = reader.text(
+        "workspaceHost",
+        get("workspaceHost"),
+        None,
+        _HOST,
+        "the workspace URL, https://<name>.cloud.databricks.com (or azuredatabricks.net,"
+        " gcp.databricks.com) with no path",
+    )
+    ident = "a lower-case identifier (letters, digits, underscores)"
+    catalog = reader.text("catalog", get("catalog"), environment, _IDENTIFIER, ident)
+    schema = reader.text("schema", get("schema"), "mlops", _IDENTIFIER, ident)
+    model_name = reader.text("modelName", get("modelName"), "nyc_taxi_fare", _IDENTIFIER, ident)
+    experiment = reader.text(
+        "experimentPath",
+        get("experimentPath"),
+        f"/Shared/{PROJECT}/{environment}-experiment",
+        None,
+        "an absolute workspace path under /Shared/, /Users/ or /Workspace/, without '..'"
+        " or a trailing slash",
+        _experiment_path,
+    )
+
+    principal_keys = {"deployer": "who runs pulumi up", "runner": "who the jobs run as"}
+    given = reader.object("principals", get("principals"), principal_keys)
+    uuid = "a service principal's application id (a lower-case UUID)"
+    principals = Principals(
+        deployer=reader.text("principals.deployer", given.get("deployer"), "", _UUID, uuid) or None,
+        runner=reader.text("principals.runner", given.get("runner"), "", _UUID, uuid) or None,
+    )
+    if environment in ("staging", "prod"):
+        for role in ("deployer", "runner"):
+            if role not in given:
+                reader.problem(
+                    f"principals.{role}",
+                    _MISSING,
+                    f"{uuid}: {environment} deploys from CI and runs its jobs as a service"
+                    " principal, never as a person",
+                )
+        if principals.runner and principals.runner == principals.deployer:
+            reader.problem(
+                "principals.runner",
+                principals.runner,
+                "a different principal from principals.deployer, so that the jobs cannot"
+                " change the infrastructure they run on",
+            )
+
+    group_keys = {"readers": "see predictions and runs", "mlTeam": "also run and repair jobs"}
+    given = reader.object("groups", get("groups"), group_keys)
+    groups = Groups(
+        readers=reader.text("groups.readers", given.get("readers"), Groups.readers),
+        ml_team=reader.text("groups.mlTeam", given.get("mlTeam"), Groups.ml_team),
+    )
+
+    compute = _compute(reader, get("compute"))
+    schedules = _schedules(reader, get("schedules"))
+    tables = _tables(reader, get("tables"), catalog, schema)
+    training = _training(reader, get("training"))
+    validation = _validation(reader, get("validation"))
+    jobs = _job_policy(reader, get("jobs"))
+
+    given = reader.object("notifications", get("notifications"), {"onFailure": "email list"})
+    emails = given.get("onFailure", [])
+    if not isinstance(emails, list) or not all(
+        isinstance(email, str) and _EMAIL.fullmatch(email) for email in emails
+    ):
+        reader.problem("notifications.onFailure", emails, "a list of email addresses")
+        emails = []
+
+    tags = get("tags")
+    tags = {} if tags is _MISSING else _decoded(tags)
+    if not isinstance(tags, Mapping) or not all(
+        isinstance(key, str) and _TAG_KEY.fullmatch(key) and isinstance(value, str)
+        for key, value in tags.items()
+    ):
+        reader.problem("tags", tags, "an object of string tags, keys starting with a letter")
+        tags = {}
+    reserved = {"project", "environment", "code_version"} & set(tags)
+    if reserved:
+        reader.problem(
+            f"tags.{sorted(reserved)[0]}",
+            tags[sorted(reserved)[0]],
+            "no such tag: project, environment and code_version are set by the stack",
+        )
+
+    warehouse = reader.text(
+        "sqlWarehouseId",
+        get("sqlWarehouseId"),
+        "",
+        re.compile(r"[0-9a-f]{16}"),
+        "a SQL warehouse id (16 hex digits)",
+    )
+
+    if reader.problems:
+        count = len(reader.problems)
+        listed = " ".join(f"({n}) {p}" for n, p in enumerate(reader.problems, start=1))
+        raise InvalidStackConfig(
+            f"{source} (stack '{stack}') has {count} invalid setting{'s' * (count > 1)},"
+            f" so nothing was registered: {listed}"
+        )
+    return StackSettings(
+        stack=stack,
+        source=source,
+        environment=environment,
+        workspace_host=host or "",
+        catalog=catalog or "",
+        schema=schema or "",
+        model_name=model_name or "",
+        experiment_path=experiment or "",
+        principals=principals,
+        groups=groups,
+        compute=compute,
+        schedules=schedules,
+        tables=tables,
+        training=training,
+        validation=validation,
+        jobs=jobs,
+        notification_emails=tuple(emails),
+        tags=dict(tags),
+        sql_warehouse_id=warehouse or None,
+    )
+
+
+def _compute(reader: _Reader, value: Any) -> Compute:
+    keys = {
+        "kind": "jobCluster or serverless",
+        "sparkVersion": "an ML runtime",
+        "nodeType": "the node type",
+        "numWorkers": "workers (0: single node)",
+        "policyId": "a cluster policy",
+        "serverlessEnvironmentVersion": "serverless environment version",
+    }
+    given = reader.object("compute", value, keys)
+    kinds = {"jobCluster": "job_cluster", "serverless": "serverless"}
+    kind = reader.choice("compute.kind", given.get("kind", _MISSING), "jobCluster", tuple(kinds))
+    defaults = Compute()
+    return Compute(
+        kind=kinds[kind],
+        spark_version=reader.text(
+            "compute.sparkVersion",
+            given.get("sparkVersion"),
+            defaults.spark_version,
+            _ML_RUNTIME,
+            "a Databricks ML runtime version, e.g. 17.3.x-cpu-ml-scala2.13 (the jobs need"
+            " MLflow and scikit-learn from the ML runtime)",
+        ),
+        node_type=reader.text("compute.nodeType", given.get("nodeType"), defaults.node_type),
+        num_workers=reader.number(
+            "compute.numWorkers", given.get("numWorkers", _MISSING), 1, 0, 100, True
+        ),
+        policy_id=reader.text("compute.policyId", given.get("policyId"), "") or None,
+        serverless_environment_version=reader.text(
+            "compute.serverlessEnvironmentVersion",
+            given.get("serverlessEnvironmentVersion"),
+            defaults.serverless_environment_version,
+            re.compile(r"\d{1,2}"),
+            "a serverless environment version number, e.g. 3",
+        ),
+    )
+
+
+def _schedules(reader: _Reader, value: Any) -> dict[str, Schedule]:
+    wire = {"featureEngineering": "feature_engineering", "training": "training"}
+    wire["batchInference"] = "batch_inference"
+    given = reader.object("schedules", value, {key: "cron and timezone" for key in wire})
+    schedules = dict(DEFAULT_SCHEDULES)
+    for key, job in wire.items():
+        if key not in given:
+            continue
+        entry = reader.object(
+            f"schedules.{key}", given[key], {"cron": "Quartz cron", "timezone": "time zone"}
+        )
+        cron = entry.get("cron", _MISSING)
+        why = _check_cron(cron) if isinstance(cron, str) else "not a string"
+        if cron is _MISSING or why:
+            reader.problem(
+                f"schedules.{key}.cron",
+                cron,
+                "a Quartz cron expression such as '0 0 5 * * ?' (daily at 05:00)"
+                + (f"; here {why}" if why and cron is not _MISSING else ""),
+            )
+            cron = DEFAULT_SCHEDULES[job].cron
+        timezone = reader.text(
+            f"schedules.{key}.timezone",
+            entry.get("timezone"),
+            "UTC",
+            None,
+            "an IANA time zone such as UTC or Europe/Amsterdam",
+            _valid_timezone,
+        )
+        schedules[job] = Schedule(cron=cron, timezone=timezone or "UTC")
+    return schedules
+
+
+def _tables(reader: _Reader, value: Any, catalog: str | None, schema: str | None) -> Tables:
+    wire = {
+        "trips": "trips",
+        "inferenceRequests": "inference_requests",
+        "pickupFeatures": "pickup_features",
+        "dropoffFeatures": "dropoff_features",
+        "predictions": "predictions",
+    }
+    given = reader.object("tables", value, {key: "catalog.schema.table" for key in wire})
+    three_level = re.compile(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
+    names: dict[str, str] = {}
+    home = f"{catalog}.{schema}"
+    for key, attribute in wire.items():
+        default = f"{home}.{attribute}"
+        name = reader.text(
+            f"tables.{key}",
+            given.get(key),
+            default,
+            three_level,
+            "a fully qualified lower-case table name, catalog.schema.table",
+        )
+        names[attribute] = name or default
+    for key in ("pickupFeatures", "dropoffFeatures", "predictions"):
+        name = names[wire[key]]
+        if key in given and name.rpartition(".")[0] != home:
+            reader.problem(
+                f"tables.{key}",
+                name,
+                f"a table in the stack's own schema {home}, where the stack creates it",
+            )
+    return Tables(**names)
+
+
+def _training(reader: _Reader, value: Any) -> Training:
+    keys = {
+        "lookbackDays": "days of trips to train on",
+        "holdoutDays": "days after them to validate on",
+        "maxIter": "boosting iterations",
+        "learningRate": "learning rate",
+    }
+    given = reader.object("training", value, keys)
+    return Training(
+        lookback_days=reader.number(
+            "training.lookbackDays", given.get("lookbackDays", _MISSING), 90, 7, 3650, True
+        ),
+        holdout_days=reader.number(
+            "training.holdoutDays", given.get("holdoutDays", _MISSING), 7, 1, 365, True
+        ),
+        max_iter=reader.number(
+            "training.maxIter", given.get("maxIter", _MISSING), 200, 1, 10000, True
+        ),
+        learning_rate=reader.number(
+            "training.learningRate", given.get("learningRate", _MISSING), 0.1, 0.001, 1, False
+        ),
+    )
+
+
+def _validation(reader: _Reader, value: Any) -> Validation:
+    keys = {
+        "runMode": "disabled, dry_run or enabled",
+        "maxRmse": "largest RMSE",
+        "maxMae": "largest MAE",
+        "minR2": "smallest R2",
+        "maxRmseIncrease": "largest relative RMSE increase over the champion",
+    }
+    given = reader.object("validation", value, keys)
+    defaults = Validation()
+    return Validation(
+        run_mode=reader.choice(
+            "validation.runMode", given.get("runMode", _MISSING), "enabled", RUN_MODES
+        ),
+        max_rmse=reader.number(
+            "validation.maxRmse",
+            given.get("maxRmse", _MISSING),
+            defaults.max_rmse,
+            0.01,
+            1e6,
+            False,
+        ),
+        max_mae=reader.number(
+            "validation.maxMae", given.get("maxMae", _MISSING), defaults.max_mae, 0.01, 1e6, False
+        ),
+        min_r2=reader.number(
+            "validation.minR2", given.get("minR2", _MISSING), defaults.min_r2, -1, 1, False
+        ),
+        max_rmse_increase=reader.number(
+            "validation.maxRmseIncrease",
+            given.get("maxRmseIncrease", _MISSING),
+            defaults.max_rmse_increase,
+            0,
+            1,
+            False,
+        ),
+    )
+
+
+def _job_policy(reader: _Reader, value: Any) -> JobPolicy:
+    keys = {
+        "maxRetries": "retries per task",
+        "minRetryIntervalMinutes": "minutes between retries",
+        "timeoutMinutes": "time limit per task",
+    }
+    given = reader.object("jobs", value, keys)
+    return JobPolicy(
+        max_retries=reader.number(
+            "jobs.maxRetries", given.get("maxRetries", _MISSING), 1, 0, 5, True
+        ),
+        min_retry_interval_minutes=reader.number(
+            "jobs.minRetryIntervalMinutes",
+            given.get("minRetryIntervalMinutes", _MISSING),
+            5,
+            0,
+            120,
+            True,
+        ),
+        timeout_minutes=reader.number(
+            "jobs.timeoutMinutes", given.get("timeoutMinutes", _MISSING), 120, 5, 24 * 60, True
+        ),
+    )
+
+
+# --- where the config comes from ------------------------------------------------------
+
+
+class Secret:
+    """A ``secure:`` value from a stack file: encrypted, and never needed offline."""
+
+    def __repr__(self) -> str:
+        return "[secret]"
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, Secret)
+
+
+def read_stack_file(path: Path) -> dict[str, Any]:
+    """The ``config:`` block of a ``Pulumi.<stack>.yaml``, secure values as ``Secret``."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise InvalidStackConfig(
+            f"{path} does not exist: expected a stack file Pulumi.<stack>.yaml beside Pulumi.yaml"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise InvalidStackConfig(f"{path} is not valid YAML: {exc}") from None
+    config = document.get("config", {}) if isinstance(document, dict) else None
+    if not isinstance(config, dict):
+        raise InvalidStackConfig(f"{path}: expected a 'config:' mapping of settings")
+    return {
+        key: Secret() if isinstance(value, dict) and set(value) == {"secure"} else value
+        for key, value in config.items()
+    }
+
+
+def settings_from_stack_file(path: Path) -> StackSettings:
+    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    return parse_settings(read_stack_file(path), stack, path.name)
+
+
+def settings_from_pulumi() -> StackSettings:
+    """The settings of the stack Pulumi is running (the CLI or the mock engine)."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    config: dict[str, Any] = {}
+    for key, value in runtime_config.CONFIG.get().items():
+        config[key] = Secret() if runtime_config.is_config_secret(key) else value
+    stack = pulumi.get_stack()
+    return parse_settings(config, stack, f"Pulumi.{stack}.yaml")
