@@ -349,7 +349,7 @@ def _check_cron(expression: str) -> str | None:
 def _valid_timezone(name: str) -> bool:
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'Europe', a folder
         return False
     return True
 
@@ -429,7 +429,7 @@ def parse_settings(config: Mapping[str, Any], stack: str, source: str) -> StackS
     )
     if environment in ("staging", "prod"):
         for role in ("deployer", "runner"):
-            if role not in given:
+            if given.get(role) is None:  # absent, or left empty (null) in YAML
                 reader.problem(
                     f"principals.{role}",
                     _MISSING,
@@ -737,7 +737,8 @@ def read_stack_file(path: Path) -> dict[str, Any]:
             f"{path} does not exist: expected a stack file Pulumi.<stack>.yaml beside Pulumi.yaml"
         ) from None
     except yaml.YAMLError as exc:
-        raise InvalidStackConfig(f"{path} is not valid YAML: {exc}") from None
+        detail = " ".join(str(exc).split())  # one paragraph, as every other message
+        raise InvalidStackConfig(f"{path} is not valid YAML: {detail}") from None
     config = document.get("config", {}) if isinstance(document, dict) else None
     if not isinstance(config, dict):
         raise InvalidStackConfig(f"{path}: expected a 'config:' mapping of settings")

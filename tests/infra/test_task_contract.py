@@ -1,0 +1,119 @@
+"""Contract 1: every job task of every stack runs a `pipelines` entry point with flags that
+entry point's own parser accepts, once Databricks has substituted the dynamic values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.render import Render
+from pipelines.common.errors import UsageError
+from tests.infra.conftest import STACKS
+
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+JOB = "databricks:index/job:Job"
+# What Databricks puts in place of each dynamic value reference at run time.
+RUN_VALUES = {
+    "job.start_time.iso_date": "2026-03-02",
+    "job.parameters.run_date": None,  # the job parameter's default, itself substituted
+    "job.parameters.days": None,
+    "tasks.Train.values.model_version": "7",
+    "job.run_id": "881234",
+}
+
+
+def console_scripts() -> dict[str, str]:
+    return tomllib.loads(PYPROJECT.read_text())["project"]["scripts"]
+
+
+def substitute(text: str, job_parameters: dict[str, str]) -> str:
+    def value(match: re.Match[str]) -> str:
+        reference = match.group(1)
+        if reference.startswith("job.parameters."):
+            return substitute(job_parameters[reference.removeprefix("job.parameters.")], {})
+        if RUN_VALUES.get(reference) is None:
+            raise AssertionError(f"unknown dynamic value reference {{{{{reference}}}}}")
+        return RUN_VALUES[reference]
+
+    return re.sub(r"\{\{([^}]+)\}\}", value, text)
+
+
+def command_lines(render: Render) -> list[tuple[str, str, str, list[str]]]:
+    """(job, task, entry point, argv) for every wheel task, as the task would be started."""
+    found = []
+    for job in render.of_type(JOB):
+        parameters = {p["name"]: p["default"] for p in job.inputs.get("parameters", [])}
+        for task in job.inputs["tasks"]:
+            wheel = task["pythonWheelTask"]
+            argv = [
+                f"--{key}={substitute(value, parameters)}"
+                for key, value in wheel["namedParameters"].items()
+            ]
+            found.append((job.inputs["name"], task["taskKey"], wheel["entryPoint"], argv))
+    return found
+
+
+def parse(entry_point: str, argv: list[str]) -> Any:
+    module_name = console_scripts()[entry_point].split(":")[0]
+    module = importlib.import_module(module_name)
+    namespace = module.build_parser().parse_args(argv)
+    return namespace
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_task_flag_is_accepted_by_its_entry_point(
+    renders: dict[str, Render], stack: str
+) -> None:
+    lines = command_lines(renders[stack])
+    assert {task for _, task, _, _ in lines} == {
+        "WriteFeatures",
+        "Train",
+        "ModelValidation",
+        "ModelDeployment",
+        "ScoreBatch",
+    }
+    for job, task, entry_point, argv in lines:
+        assert entry_point in console_scripts(), f"{job}/{task}: no console script {entry_point}"
+        namespace = parse(entry_point, argv)
+        assert namespace is not None, f"{job}/{task}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_windows_come_from_the_run_date_and_the_settings(
+    renders: dict[str, Render], stack: str
+) -> None:
+    settings = renders[stack].settings
+    parsed = {task: parse(entry, argv) for _, task, entry, argv in command_lines(renders[stack])}
+    run_date = dt.date(2026, 3, 2)
+    holdout = dt.timedelta(days=settings.training.holdout_days)
+    lookback = dt.timedelta(days=settings.training.lookback_days)
+    assert parsed["Train"].end_date == run_date - holdout
+    assert parsed["Train"].start_date == run_date - holdout - lookback
+    for task in ("ModelValidation", "ModelDeployment"):
+        assert (parsed[task].start_date, parsed[task].end_date) == (run_date - holdout, run_date)
+        assert parsed[task].model_version == 7
+    for task in ("WriteFeatures", "ScoreBatch"):
+        assert parsed[task].end_date == run_date
+        assert parsed[task].start_date == run_date - dt.timedelta(days=1)
+    assert parsed["ModelValidation"].run_mode == settings.validation.run_mode
+    assert parsed["ModelValidation"].max_rmse == settings.validation.max_rmse
+    assert str(parsed["ScoreBatch"].output_table) == settings.tables.predictions
+    assert parsed["ScoreBatch"].model_alias == "champion"
+
+
+def test_the_contract_check_catches_a_flag_the_parser_does_not_know(
+    renders: dict[str, Render],
+) -> None:
+    _, _, entry_point, argv = command_lines(renders["prod"])[0]
+    with pytest.raises(UsageError, match="unrecognized arguments: --not-a-flag=1"):
+        parse(entry_point, [*argv, "--not-a-flag=1"])
+    without_input = [flag for flag in argv if not flag.startswith("--input-table=")]
+    assert len(without_input) == len(argv) - 1
+    with pytest.raises(UsageError, match="required: --input-table"):
+        parse(entry_point, without_input)
