@@ -2,7 +2,7 @@
 
 from infra.program import CodePackage, deploy
 from infra.settings import InvalidStackConfig, settings_from_pulumi
-from infra.wheel import build_wheel
+from infra.wheel import build_wheel, planned_wheel
 from pipelines.common.code_version import code_version
 
 settings = settings_from_pulumi()
@@ -14,4 +14,6 @@ if settings.placeholders():
         " `mlops plan --stack <name>` renders a stack offline without them."
     )
 version = code_version()
-deploy(settings, CodePackage(version=version, wheel_file=str(build_wheel(version))))
+build_wheel(version)
+# The path relative to the project root, where Pulumi runs: the same plan on every machine.
+deploy(settings, CodePackage(version=version, wheel_file=str(planned_wheel(version))))

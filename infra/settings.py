@@ -759,7 +759,9 @@ def settings_from_pulumi() -> StackSettings:
     from pulumi.runtime import config as runtime_config
 
     config: dict[str, Any] = {}
-    for key, value in runtime_config.CONFIG.get().items():
+    # The language host either sets the config in-process or passes it in PULUMI_CONFIG.
+    given = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    for key, value in given.items():
         config[key] = Secret() if runtime_config.is_config_secret(key) else value
     stack = pulumi.get_stack()
     return parse_settings(config, stack, f"Pulumi.{stack}.yaml")

@@ -23,9 +23,10 @@ def planned_wheel(code_version: str) -> Path:
     return Path("dist") / code_version / wheel_name()
 
 
-def build_wheel(code_version: str) -> Path:
-    """Build the wheel of the working tree (once per code version) and return its path."""
-    target = PROJECT_ROOT / planned_wheel(code_version)
+def build_wheel(code_version: str, root: Path = PROJECT_ROOT) -> Path:
+    """Build the wheel of the working tree (once per code version) under ``root`` and return
+    its path."""
+    target = root / planned_wheel(code_version)
     if target.exists():
         return target
     uv = shutil.which("uv") or str(PROJECT_ROOT / ".tools" / "bin" / "uv")
