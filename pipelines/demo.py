@@ -167,6 +167,7 @@ def run_demo(runtime: Runtime, trips_per_day: int = 1500, fresh: bool = False) -
                 outcomes.append(result)
     print(f"\nlifecycle done in {time.perf_counter() - started:.1f} s\n")
     print(_summary(ctx, outcomes))
+    print(_dev_stack_summary())
     return 0
 
 
@@ -208,6 +209,30 @@ def _summary(ctx: TaskContext, outcomes: list[dict[str, Any]]) -> str:
     lines.append("\nNext")
     lines.append("  mlops ui                    open the MLflow UI on this store")
     lines.append("  mlops run <task> --help     run one job task with the flags its job passes")
+    return "\n".join(lines)
+
+
+def _dev_stack_summary() -> str:
+    """What `pulumi up -s dev` would create, from the offline render of the dev stack."""
+    # Imported here: the Pulumi SDKs are only needed for this last look.
+    from infra.render import render_stack, stack_file
+    from infra.settings import InvalidStackConfig
+
+    try:
+        render = render_stack(stack_file("dev"))
+    except InvalidStackConfig as exc:
+        return f"\nThe dev stack does not render: {exc}"
+    lines = [
+        "\nThe dev stack (offline render of Pulumi.dev.yaml under Pulumi's mock engine;"
+        " not a preview)"
+    ]
+    for kind, count in sorted(render.counts().items()):
+        if kind.startswith("databricks:"):
+            lines.append(f"  {count:3d}  {kind.rsplit(':', 1)[-1]}")
+    jobs = [r.inputs["name"] for r in render.of_type("databricks:index/job:Job")]
+    paused = "paused" if render.settings.schedules_paused else "scheduled"
+    lines.append(f"  jobs ({paused}): {', '.join(sorted(jobs))}")
+    lines.append("  mlops plan --stack dev      every resource, task flag, grant and export")
     return "\n".join(lines)
 
 

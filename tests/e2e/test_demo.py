@@ -21,6 +21,8 @@ def test_demo_runs_twice_without_duplicating_rows(runtime, ctx, spark, capsys):
 
     assert "round 2" in first
     assert "Tables" in first and "mlops ui" in first
+    assert "The dev stack (offline render" in first and "mlops plan --stack dev" in first
+    assert "jobs (paused): dev-mlops-stack-batch-inference" in first
     assert champion is not None
     assert all(n > 0 for n in counts.values()), counts
     keys = spark.sql(
