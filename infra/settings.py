@@ -332,8 +332,8 @@ def _check_cron(expression: str) -> str | None:
             text = re.sub(r"^(\d)(L|#\d)$", r"\1", text)
         for part in text.split(","):
             base, _, step = part.partition("/")
-            if step and not step.isdigit():
-                return f"the {name} field '{part}' has a step that is not a number"
+            if step and (not step.isdigit() or int(step) == 0):
+                return f"the {name} field '{part}' has a step that is not a positive number"
             if base == "*":
                 continue
             bounds = base.split("-")
@@ -359,7 +359,7 @@ def _experiment_path(path: str) -> bool:
     return (
         path.startswith(("/Shared/", "/Users/", "/Workspace/"))
         and not path.endswith("/")
-        and ".." not in parts
+        and all(part not in ("", ".", "..") for part in parts[1:])
         and all(part.strip() == part for part in parts)
     )
 
@@ -569,6 +569,8 @@ def _schedules(reader: _Reader, value: Any) -> dict[str, Schedule]:
         entry = reader.object(
             f"schedules.{key}", given[key], {"cron": "Quartz cron", "timezone": "time zone"}
         )
+        if not isinstance(_decoded(given[key]), Mapping):
+            continue  # reported once, as not an object
         cron = entry.get("cron", _MISSING)
         why = _check_cron(cron) if isinstance(cron, str) else "not a string"
         if cron is _MISSING or why:
@@ -621,6 +623,14 @@ def _tables(reader: _Reader, value: Any, catalog: str | None, schema: str | None
                 name,
                 f"a table in the stack's own schema {home}, where the stack creates it",
             )
+    seen: dict[str, str] = {}
+    for key, attribute in wire.items():
+        name = names[attribute]
+        if name in seen:
+            reader.problem(
+                f"tables.{key}", name, f"a table of its own; tables.{seen[name]} is {name} too"
+            )
+        seen.setdefault(name, key)
     return Tables(**names)
 
 

@@ -1,0 +1,567 @@
+"""The stack settings: the committed stack files parse, and every bad setting is reported
+naming the stack file, the key, the value and what was expected, all problems at once."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.settings import (
+    InvalidStackConfig,
+    Secret,
+    StackSettings,
+    parse_settings,
+    read_stack_file,
+    settings_from_stack_file,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+STACKS = ("dev", "staging", "prod")
+DELETE = object()
+DEPLOYER = "3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"
+RUNNER = "8e7d6c5b-4a39-4281-9f0e-d1c2b3a49586"
+
+
+def config_for(stack: str, changes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A committed stack file's config with some ``mlops-stack:`` settings changed: a dotted
+    key reaches into an object; the value DELETE removes the key."""
+    config = copy.deepcopy(read_stack_file(ROOT / f"Pulumi.{stack}.yaml"))
+    for dotted, value in (changes or {}).items():
+        top, *path = dotted.split(".")
+        full = f"mlops-stack:{top}"
+        if not path:
+            if value is DELETE:
+                config.pop(full, None)
+            else:
+                config[full] = value
+            continue
+        node = config.setdefault(full, {})
+        for name in path[:-1]:
+            node = node.setdefault(name, {})
+        if value is DELETE:
+            node.pop(path[-1], None)
+        else:
+            node[path[-1]] = value
+    return config
+
+
+def parse(stack: str = "staging", changes: dict[str, Any] | None = None) -> StackSettings:
+    return parse_settings(config_for(stack, changes), stack, f"Pulumi.{stack}.yaml")
+
+
+def error(stack: str = "staging", changes: dict[str, Any] | None = None) -> str:
+    with pytest.raises(InvalidStackConfig) as caught:
+        parse(stack, changes)
+    return str(caught.value)
+
+
+# --- the committed stack files ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_committed_stack_files_parse(stack: str) -> None:
+    settings = settings_from_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+
+    assert (settings.stack, settings.source, settings.environment) == (
+        stack,
+        f"Pulumi.{stack}.yaml",
+        stack,
+    )
+    assert settings.catalog == stack
+    assert settings.model_full_name == f"{stack}.nyc_taxi.fare_model"
+    assert settings.schedules_paused is (stack == "dev")
+    assert settings.protect is (stack == "prod")
+    assert settings.tables.predictions == f"{stack}.nyc_taxi.predictions"
+    assert set(settings.schedules) == {"feature_engineering", "training", "batch_inference"}
+    if stack == "dev":
+        assert settings.principals.runner is None
+        assert settings.principals.deployer is None
+    else:
+        assert settings.principals.runner and settings.principals.deployer
+        assert settings.principals.runner != settings.principals.deployer
+
+
+def test_prod_reads_trips_from_the_shared_bronze_layer() -> None:
+    tables = parse("prod").tables
+    assert tables.trips == "prod.bronze.nyc_taxi_trips"
+    assert tables.outputs == (
+        "prod.nyc_taxi.pickup_features",
+        "prod.nyc_taxi.dropoff_features",
+        "prod.nyc_taxi.predictions",
+    )
+
+
+@pytest.mark.parametrize(
+    ("stack", "expected"),
+    [
+        ("dev", ["mlops-stack:workspaceHost"]),
+        (
+            "staging",
+            [
+                "mlops-stack:workspaceHost",
+                "mlops-stack:principals.deployer",
+                "mlops-stack:principals.runner",
+            ],
+        ),
+        (
+            "prod",
+            [
+                "mlops-stack:workspaceHost",
+                "mlops-stack:principals.deployer",
+                "mlops-stack:principals.runner",
+            ],
+        ),
+    ],
+)
+def test_committed_stack_files_hold_placeholders(stack: str, expected: list[str]) -> None:
+    assert parse(stack).placeholders() == expected
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_filled_in_stack_has_no_placeholders(stack: str) -> None:
+    changes: dict[str, Any] = {"workspaceHost": f"https://acme-{stack}.cloud.databricks.com"}
+    if stack != "dev":
+        changes |= {"principals.deployer": DEPLOYER, "principals.runner": RUNNER}
+    assert parse(stack, changes).placeholders() == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_json_text_objects_give_the_same_settings_as_objects(stack: str) -> None:
+    config = config_for(stack)
+    as_json = {
+        key: json.dumps(value) if isinstance(value, dict | list) else value
+        for key, value in config.items()
+    }
+    assert any(isinstance(value, str) and value.startswith("{") for value in as_json.values())
+
+    source = f"Pulumi.{stack}.yaml"
+    assert parse_settings(as_json, stack, source) == parse_settings(config, stack, source)
+
+
+# --- one bad setting at a time ---------------------------------------------------------
+
+SPARK = "a Databricks ML runtime version, e.g. 17.3.x-cpu-ml-scala2.13"
+CRON = "a Quartz cron expression such as '0 0 5 * * ?' (daily at 05:00); here"
+IDENT = "a lower-case identifier (letters, digits, underscores)"
+HOST = "the workspace URL, https://<name>.cloud.databricks.com"
+PATH = "an absolute workspace path under /Shared/, /Users/ or /Workspace/, without '..'"
+UUID = "a service principal's application id (a lower-case UUID)"
+STAGING_SP = f"{UUID}: staging deploys from CI and runs its jobs as a service principal"
+PROD_SP = f"{UUID}: prod deploys from CI and runs its jobs as a service principal"
+STAGING_DEPLOYER = "00000000-0000-0000-0000-00000000d001"
+
+BAD = [
+    # (stack, changes, problem as reported, after "mlops-stack:")
+    pytest.param(
+        "staging",
+        {"shedules": {"training": {"cron": "0 0 6 ? * MON"}}},
+        'shedules is {"training": {"cron": "0 0 6 ? * MON"}}: expected no such key;'
+        " the settings are environment, workspaceHost, catalog,",
+        id="unknown-top-level-key",
+    ),
+    pytest.param(
+        "staging",
+        {"compute.nodetype": "i3.xlarge"},
+        "compute.nodetype is 'i3.xlarge': expected no such key; compute takes kind,"
+        " sparkVersion, nodeType, numWorkers,",
+        id="unknown-nested-key",
+    ),
+    pytest.param(
+        "staging",
+        {"compute.numWorkers": "two"},
+        "compute.numWorkers is 'two': expected a whole number from 0 to 100.",
+        id="workers-text",
+    ),
+    pytest.param(
+        "staging",
+        {"compute.numWorkers": 2.5},
+        "compute.numWorkers is 2.5: expected a whole number from 0 to 100.",
+        id="workers-fraction",
+    ),
+    pytest.param(
+        "staging",
+        {"compute.numWorkers": True},
+        "compute.numWorkers is true: expected a whole number from 0 to 100.",
+        id="workers-bool",
+    ),
+    pytest.param(
+        "staging",
+        {"compute": ["jobCluster"]},
+        'compute is ["jobCluster"]: expected an object with the keys kind, sparkVersion,',
+        id="list-for-object",
+    ),
+    pytest.param(
+        "staging",
+        {"compute.sparkVersion": "15.4.x-scala2.12"},
+        f"compute.sparkVersion is '15.4.x-scala2.12': expected {SPARK}",
+        id="not-an-ml-runtime",
+    ),
+    pytest.param(
+        "staging",
+        {"schedules.training.cron": "0 5 * * *"},
+        f"schedules.training.cron is '0 5 * * *': expected {CRON} 5 fields where Quartz"
+        " needs 6 or 7",
+        id="cron-unix-five-fields",
+    ),
+    pytest.param(
+        "staging",
+        {"schedules.training.cron": "0 0 5 * * *"},
+        f"schedules.training.cron is '0 0 5 * * *': expected {CRON} exactly one of"
+        " day-of-month and day-of-week must be '?'",
+        id="cron-both-day-fields",
+    ),
+    pytest.param(
+        "staging",
+        {"schedules.featureEngineering.cron": "0 61 5 * * ?"},
+        f"schedules.featureEngineering.cron is '0 61 5 * * ?': expected {CRON} the minutes"
+        " field '61' is outside 0-59",
+        id="cron-minute-61",
+    ),
+    pytest.param(
+        "staging",
+        {"schedules.batchInference.cron": "0 0/x 7 * * ?"},
+        f"schedules.batchInference.cron is '0 0/x 7 * * ?': expected {CRON} the minutes"
+        " field '0/x' has a step that is not a positive number",
+        id="cron-step-not-a-number",
+    ),
+    pytest.param(
+        "staging",
+        {"schedules.training.cron": 6},
+        f"schedules.training.cron is 6: expected {CRON} not a string",
+        id="cron-not-text",
+    ),
+    pytest.param(
+        "staging",
+        {"schedules.training.timezone": "Mars/Olympus"},
+        "schedules.training.timezone is 'Mars/Olympus': expected an IANA time zone such as"
+        " UTC or Europe/Amsterdam.",
+        id="timezone-unknown",
+    ),
+    pytest.param(
+        "staging",
+        {"schedules.training.timezone": "Europe"},
+        "schedules.training.timezone is 'Europe': expected an IANA time zone",
+        id="timezone-a-region-folder",
+    ),
+    pytest.param(
+        "staging",
+        {"catalog": "Staging"},
+        f"catalog is 'Staging': expected {IDENT}.",
+        id="catalog-upper-case",
+    ),
+    pytest.param(
+        "staging",
+        {"schema": "nyc-taxi"},
+        f"schema is 'nyc-taxi': expected {IDENT}.",
+        id="schema-dash",
+    ),
+    pytest.param(
+        "staging",
+        {"modelName": "fare.model"},
+        f"modelName is 'fare.model': expected {IDENT}.",
+        id="model-dot",
+    ),
+    pytest.param(
+        "staging",
+        {"tables.trips": "bronze.trips"},
+        "tables.trips is 'bronze.trips': expected a fully qualified lower-case table name,"
+        " catalog.schema.table.",
+        id="two-level-table",
+    ),
+    pytest.param(
+        "staging",
+        {"tables.predictions": "staging.other.predictions"},
+        "tables.predictions is 'staging.other.predictions': expected a table in the stack's"
+        " own schema staging.nyc_taxi, where the stack creates it.",
+        id="output-outside-schema",
+    ),
+    pytest.param(
+        "staging",
+        {"workspaceHost": "http://acme.cloud.databricks.com"},
+        f"workspaceHost is 'http://acme.cloud.databricks.com': expected {HOST}",
+        id="host-http",
+    ),
+    pytest.param(
+        "staging",
+        {"workspaceHost": "https://acme.cloud.databricks.com/api/2.0"},
+        f"workspaceHost is 'https://acme.cloud.databricks.com/api/2.0': expected {HOST}",
+        id="host-with-path",
+    ),
+    pytest.param(
+        "staging",
+        {"workspaceHost": "https://databricks.acme.com"},
+        f"workspaceHost is 'https://databricks.acme.com': expected {HOST}",
+        id="host-not-databricks",
+    ),
+    pytest.param(
+        "staging",
+        {"experimentPath": "Shared/mlops-stack/exp"},
+        f"experimentPath is 'Shared/mlops-stack/exp': expected {PATH}",
+        id="experiment-relative",
+    ),
+    pytest.param(
+        "staging",
+        {"experimentPath": "/Shared/../Users/someone/exp"},
+        f"experimentPath is '/Shared/../Users/someone/exp': expected {PATH}",
+        id="experiment-dotdot",
+    ),
+    pytest.param(
+        "staging",
+        {"experimentPath": "/Shared/mlops-stack/"},
+        f"experimentPath is '/Shared/mlops-stack/': expected {PATH}",
+        id="experiment-trailing-slash",
+    ),
+    pytest.param(
+        "staging",
+        {"principals.runner": DELETE},
+        f"principals.runner is missing: expected {STAGING_SP}",
+        id="staging-without-runner",
+    ),
+    pytest.param(
+        "staging",
+        {"principals.runner": None},
+        f"principals.runner is missing: expected {STAGING_SP}",
+        id="staging-runner-left-empty",
+    ),
+    pytest.param(
+        "staging",
+        {"principals.deployer": DELETE},
+        f"principals.deployer is missing: expected {STAGING_SP}",
+        id="staging-without-deployer",
+    ),
+    pytest.param(
+        "prod",
+        {"principals.runner": DELETE},
+        f"principals.runner is missing: expected {PROD_SP}",
+        id="prod-without-runner",
+    ),
+    pytest.param(
+        "prod",
+        {"principals.deployer": DELETE},
+        f"principals.deployer is missing: expected {PROD_SP}",
+        id="prod-without-deployer",
+    ),
+    pytest.param(
+        "staging",
+        {"principals.runner": STAGING_DEPLOYER},
+        f"principals.runner is '{STAGING_DEPLOYER}': expected a different principal from"
+        " principals.deployer",
+        id="runner-is-deployer",
+    ),
+    pytest.param(
+        "staging",
+        {"principals.deployer": "ci-deployer"},
+        f"principals.deployer is 'ci-deployer': expected {UUID}.",
+        id="principal-not-a-uuid",
+    ),
+    pytest.param(
+        "dev",
+        {"principals": {"runner": "ml-engineer@example.com"}},
+        f"principals.runner is 'ml-engineer@example.com': expected {UUID}.",
+        id="dev-principal-not-a-uuid",
+    ),
+    pytest.param(
+        "staging",
+        {"environment": "production"},
+        "environment is 'production': expected one of dev, staging, prod.",
+        id="environment-bad",
+    ),
+    pytest.param(
+        "staging",
+        {"environment": DELETE},
+        "environment is missing: expected one of dev, staging, prod.",
+        id="environment-missing",
+    ),
+    pytest.param(
+        "staging",
+        {"notifications.onFailure": ["ml-oncall"]},
+        'notifications.onFailure is ["ml-oncall"]: expected a list of email addresses.',
+        id="email-bad",
+    ),
+    pytest.param(
+        "staging",
+        {"notifications.onFailure": "ml-oncall@example.com"},
+        "notifications.onFailure is 'ml-oncall@example.com': expected a list of email addresses.",
+        id="email-not-a-list",
+    ),
+    pytest.param(
+        "staging",
+        {"tags.project": "taxi"},
+        "tags.project is 'taxi': expected no such tag: project, environment and code_version"
+        " are set by the stack.",
+        id="reserved-tag",
+    ),
+    pytest.param(
+        "staging",
+        {"validation.runMode": "on"},
+        "validation.runMode is 'on': expected one of disabled, dry_run, enabled.",
+        id="run-mode",
+    ),
+    pytest.param(
+        "staging",
+        {"validation.minR2": 2},
+        "validation.minR2 is 2: expected a number from -1 to 1.",
+        id="min-r2-above-1",
+    ),
+    pytest.param(
+        "staging",
+        {"validation.maxRmseIncrease": -0.1},
+        "validation.maxRmseIncrease is -0.1: expected a number from 0 to 1.",
+        id="rmse-increase-negative",
+    ),
+    pytest.param(
+        "staging",
+        {"sqlWarehouseId": "warehouse-1"},
+        "sqlWarehouseId is 'warehouse-1': expected a SQL warehouse id (16 hex digits).",
+        id="warehouse-id",
+    ),
+    pytest.param(
+        "staging",
+        {"schedules.training.cron": "0 */0 6 ? * MON"},
+        "schedules.training.cron is '0 */0 6 ? * MON': expected " + CRON,
+        id="cron-step-zero",
+    ),
+    pytest.param(
+        "staging",
+        {"experimentPath": "/Shared//experiment"},
+        "experimentPath is '/Shared//experiment': expected " + PATH,
+        id="experiment-path-empty-part",
+    ),
+    pytest.param(
+        "staging",
+        {"tables.predictions": "staging.nyc_taxi.trips"},
+        "tables.predictions is 'staging.nyc_taxi.trips': expected a table of its own;"
+        " tables.trips is staging.nyc_taxi.trips too.",
+        id="output-table-is-an-input",
+    ),
+    pytest.param(
+        "staging",
+        {"schedules.training": "0 0 6 ? * MON"},
+        "schedules.training is '0 0 6 ? * MON': expected an object with the keys cron, timezone",
+        id="schedule-as-text",
+    ),
+]
+
+
+@pytest.mark.parametrize(("stack", "changes", "problem"), BAD)
+def test_a_bad_setting_is_reported(stack: str, changes: dict[str, Any], problem: str) -> None:
+    message = error(stack, changes)
+
+    assert message.startswith(f"Pulumi.{stack}.yaml (stack '{stack}') has 1 invalid setting,")
+    assert f"(1) mlops-stack:{problem}" in message
+    assert "\n" not in message
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    message = error(
+        "prod",
+        {
+            "catalog": "Prod",
+            "compute.numWorkers": "two",
+            "schedules.training.cron": "0 5 * * *",
+        },
+    )
+
+    assert message.startswith("Pulumi.prod.yaml (stack 'prod') has 3 invalid settings,")
+    assert "(1) mlops-stack:catalog is 'Prod'" in message
+    assert "(2) mlops-stack:compute.numWorkers is 'two'" in message
+    assert "(3) mlops-stack:schedules.training.cron is '0 5 * * *'" in message
+    assert "\n" not in message
+
+
+def test_good_values_are_kept() -> None:
+    settings = parse(
+        "staging",
+        {
+            "compute.kind": "serverless",
+            "compute.numWorkers": 4,
+            "schedules.training": {"cron": "0 30 6 ? * MON-FRI", "timezone": "Europe/Amsterdam"},
+            "tables.predictions": "staging.nyc_taxi.fare_predictions",
+            "notifications.onFailure": ["a@example.com", "b@example.org"],
+            "sqlWarehouseId": "0123456789abcdef",
+        },
+    )
+
+    assert settings.compute.kind == "serverless"
+    assert settings.compute.num_workers == 4
+    assert settings.schedules["training"].cron == "0 30 6 ? * MON-FRI"
+    assert settings.schedules["training"].timezone == "Europe/Amsterdam"
+    assert settings.tables.predictions == "staging.nyc_taxi.fare_predictions"
+    assert settings.notification_emails == ("a@example.com", "b@example.org")
+    assert settings.sql_warehouse_id == "0123456789abcdef"
+
+
+# --- secrets ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["databricks:token", "databricks:clientSecret"])
+def test_a_plain_text_credential_is_rejected(key: str) -> None:
+    config = config_for("staging") | {key: "dapi-plain-text-0123456789"}
+    with pytest.raises(InvalidStackConfig) as caught:
+        parse_settings(config, "staging", "Pulumi.staging.yaml")
+    message = str(caught.value)
+
+    assert message.startswith("Pulumi.staging.yaml (stack 'staging') has 1 invalid setting,")
+    assert f"{key} holds a credential in plain text" in message
+    assert f"pulumi config set --secret {key}" in message
+    assert "environment (DATABRICKS_TOKEN" in message
+    assert "dapi-plain-text" not in message
+
+
+@pytest.mark.parametrize("key", ["databricks:token", "databricks:clientSecret"])
+def test_a_secret_credential_is_accepted(key: str) -> None:
+    config = config_for("staging") | {key: Secret(), "databricks:host": "https://x"}
+    assert parse_settings(config, "staging", "Pulumi.staging.yaml").environment == "staging"
+
+
+def test_a_setting_given_as_a_secret_is_rejected() -> None:
+    message = error("staging", {"catalog": Secret()})
+    assert (
+        "(1) mlops-stack:catalog is '[secret]': expected a plain setting: no mlops-stack"
+        " setting is secret." in message
+    )
+
+
+def test_a_secure_value_in_a_stack_file_reads_as_a_secret(tmp_path: Path) -> None:
+    committed = (ROOT / "Pulumi.staging.yaml").read_text()
+    path = tmp_path / "Pulumi.staging.yaml"
+    path.write_text(committed + "  databricks:token:\n    secure: v1:abc\n")
+
+    config = read_stack_file(path)
+    assert isinstance(config["databricks:token"], Secret)
+    settings = settings_from_stack_file(path)
+    assert (settings.stack, settings.source) == ("staging", "Pulumi.staging.yaml")
+
+
+# --- reading stack files ----------------------------------------------------------------
+
+
+def test_a_missing_stack_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.qa.yaml"
+    with pytest.raises(InvalidStackConfig) as caught:
+        read_stack_file(path)
+    assert str(caught.value).startswith(f"{path} does not exist: expected a stack file")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("config:\n  mlops-stack:catalog: [dev\n", " is not valid YAML: "),
+        ("config:\n  a: 1\n b: 2\n", " is not valid YAML: "),
+        ("config: [dev]\n", ": expected a 'config:' mapping of settings"),
+    ],
+    ids=["unclosed-list", "bad-indent", "config-not-a-mapping"],
+)
+def test_an_unreadable_stack_file_is_named(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "Pulumi.qa.yaml"
+    path.write_text(text)
+    with pytest.raises(InvalidStackConfig) as caught:
+        read_stack_file(path)
+    message = str(caught.value)
+
+    assert message.startswith(f"{path}{expected}")
+    assert "\n" not in message
