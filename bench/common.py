@@ -66,7 +66,9 @@ def print_machine(packages: tuple[str, ...]) -> None:
 
 def _tree_cpu_seconds(root: psutil.Process) -> float:
     """User + system CPU of this process and every live descendant (JVM, Python workers)."""
-    total = 0.0
+    # Children that already exited and were waited for count too (a subprocess side).
+    reaped = os.times()
+    total = reaped.children_user + reaped.children_system if root.pid == os.getpid() else 0.0
     try:
         processes = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:

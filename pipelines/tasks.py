@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipelines.common.task import TaskContext, execute
+if TYPE_CHECKING:
+    from pipelines.common.task import TaskContext
 
 # task name -> module with build_parser(), Params, run() and main()
 TASK_MODULES: dict[str, str] = {
@@ -27,5 +28,8 @@ def task_module(name: str) -> ModuleType:
 
 def run_task(name: str, argv: list[str], ctx: TaskContext) -> dict[str, Any]:
     """Run one task in this process, through its own flag parser."""
+    # Imported here so that listing the tasks (the `mlops` command line) stays light.
+    from pipelines.common.task import execute
+
     module = task_module(name)
     return execute(argv, module.build_parser, module.Params, module.run, ctx)
