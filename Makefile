@@ -41,6 +41,7 @@ bench: setup
 	$(VENV)/bin/python -m bench.demo_wall_and_memory
 	$(VENV)/bin/python -m bench.features_vs_duckdb
 	$(VENV)/bin/python -m bench.inference_throughput
+	$(VENV)/bin/python -m bench.plan_wall
 
 clean:
 	rm -rf .mlops .venv .tools .pytest_cache .ruff_cache

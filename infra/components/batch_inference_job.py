@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from infra.components.scheduled_job import JobParameter, ScheduledJob, TaskSpec, run_date
+from infra.components.scheduled_job import RecentDaysJob, TaskSpec, run_date
 from infra.settings import StackSettings
 
-DAYS = "{{job.parameters.days}}"
 CHAMPION = "champion"
 
 
-class BatchInferenceJob(ScheduledJob):
+class BatchInferenceJob(RecentDaysJob):
     """One task, ``ScoreBatch``: requests picked up in [run_date - days, run_date), joined
     point in time with the features, scored by the version the ``champion`` alias names when
     the task starts. Re-scoring a day replaces it and keeps the labels that arrived."""
@@ -17,10 +16,6 @@ class BatchInferenceJob(ScheduledJob):
     TYPE = "mlops-stack:jobs:BatchInferenceJob"
     JOB = "batch_inference"
     DESCRIPTION = "Scores inference requests with the champion model into the predictions table."
-
-    @classmethod
-    def job_parameters(cls, settings: StackSettings) -> list[JobParameter]:
-        return [*super().job_parameters(settings), JobParameter("days", "1")]
 
     @classmethod
     def task_specs(cls, settings: StackSettings) -> list[TaskSpec]:
@@ -37,7 +32,7 @@ class BatchInferenceJob(ScheduledJob):
                     "output-table": tables.predictions,
                     "model-name": settings.model_full_name,
                     "model-alias": CHAMPION,
-                    "start-date": run_date(DAYS),
+                    "start-date": run_date(cls.DAYS),
                     "end-date": run_date(),
                 },
             )

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from infra.components.scheduled_job import JobParameter, ScheduledJob, TaskSpec, run_date
+from infra.components.scheduled_job import RecentDaysJob, TaskSpec, run_date
 from infra.settings import StackSettings
 
-DAYS = "{{job.parameters.days}}"
 
-
-class FeatureEngineeringJob(ScheduledJob):
+class FeatureEngineeringJob(RecentDaysJob):
     """One task, ``WriteFeatures``: the feature windows ending in the ``days`` days up to
     the run date. Each table is keyed by (zip, window_end), window_end being the timestamp
     key the point-in-time join uses. Re-running a day replaces its windows; a manual run
@@ -17,10 +15,6 @@ class FeatureEngineeringJob(ScheduledJob):
     TYPE = "mlops-stack:jobs:FeatureEngineeringJob"
     JOB = "feature_engineering"
     DESCRIPTION = "Writes the pickup and dropoff zip feature tables from the trips table."
-
-    @classmethod
-    def job_parameters(cls, settings: StackSettings) -> list[JobParameter]:
-        return [*super().job_parameters(settings), JobParameter("days", "1")]
 
     @classmethod
     def task_specs(cls, settings: StackSettings) -> list[TaskSpec]:
@@ -34,7 +28,7 @@ class FeatureEngineeringJob(ScheduledJob):
                     "input-table": tables.trips,
                     "pickup-features-table": tables.pickup_features,
                     "dropoff-features-table": tables.dropoff_features,
-                    "start-date": run_date(DAYS),
+                    "start-date": run_date(cls.DAYS),
                     "end-date": run_date(),
                 },
             )

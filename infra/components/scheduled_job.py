@@ -247,3 +247,13 @@ def _serverless_environment(
             dependencies=[wheel_path],
         ),
     )
+
+
+class RecentDaysJob(ScheduledJob):
+    """A job over the ``days`` days up to the run date: 1 on schedule, more to backfill."""
+
+    DAYS: ClassVar[str] = "{{job.parameters.days}}"
+
+    @classmethod
+    def job_parameters(cls, settings: StackSettings) -> list[JobParameter]:
+        return [*super().job_parameters(settings), JobParameter("days", "1")]
