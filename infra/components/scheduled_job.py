@@ -80,7 +80,8 @@ class ScheduledJob(pulumi.ComponentResource):
 
     @classmethod
     def task_specs(cls, settings: StackSettings) -> list[TaskSpec]:
-        raise NotImplementedError
+        """The job's tasks; every concrete job defines them."""
+        raise NotImplementedError(f"{cls.__name__} defines no tasks")
 
     @classmethod
     def job_parameters(cls, settings: StackSettings) -> list[JobParameter]:
