@@ -19,6 +19,8 @@ TASK_MODULES: dict[str, str] = {
     "deploy": "pipelines.deployment.task",
     "rollback": "pipelines.deployment.rollback",
     "batch-inference": "pipelines.inference.task",
+    "join-labels": "pipelines.monitoring.labels_task",
+    "check-violation": "pipelines.monitoring.violation_task",
 }
 
 

@@ -23,3 +23,7 @@ class ValidationFailed(PipelineError):
 
 class DeploymentRefused(PipelineError):
     """A deployment step cannot go ahead (e.g. validation failed or never ran)."""
+
+
+class ConflictingLabels(PipelineError):
+    """The labels table gives one request two different labels."""

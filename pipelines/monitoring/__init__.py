@@ -1,0 +1,2 @@
+"""Monitoring: late labels, Lakehouse-Monitoring-compatible metrics, the violation check
+that triggers retraining, and the HTML report."""

@@ -1,0 +1,117 @@
+"""The retraining trigger: one SQL query over a profile-metrics table.
+
+The metric is violated when, among the last N evaluation windows, at least M are beyond
+the threshold and the most recent one is too. An evaluation window is a window whose
+metric could be computed (windows without labels have a NULL metric and do not count).
+The query reads only Lakehouse Monitoring's column names (DESIGN contract 3), so the same
+text runs on a Databricks monitor's table and on the table ``refresh-metrics`` writes
+locally.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from pipelines.common.errors import UsageError
+from pipelines.common.tables import TableName
+
+# Metrics of the table-level rows an InferenceLog regression monitor writes.
+METRICS = (
+    "root_mean_squared_error",
+    "mean_squared_error",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "r2_score",
+)
+DIRECTIONS = {"above": ">", "below": "<"}
+_GRANULARITY = re.compile(r"^\d+ (minute|hour|day|week|month|year)s?$")
+# The rows that describe the whole table, all model versions together, no slice.
+ALL_MODELS = "*"
+
+
+@dataclass(frozen=True)
+class ViolationRule:
+    """When the monitored metric counts as violated."""
+
+    metric: str
+    threshold: float
+    violated_when: str  # "above" or "below"
+    evaluation_windows: int  # N
+    violation_windows: int  # M
+    granularity: str = "1 day"
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.metric not in METRICS:
+            problems.append(f"metric '{self.metric}' is not one of {', '.join(METRICS)}")
+        if not math.isfinite(self.threshold):
+            problems.append(f"threshold {self.threshold} is not a finite number")
+        if self.violated_when not in DIRECTIONS:
+            problems.append(f"violated-when '{self.violated_when}' is not 'above' or 'below'")
+        if self.evaluation_windows < 1:
+            problems.append(f"evaluation windows {self.evaluation_windows} is below 1")
+        if not 1 <= self.violation_windows <= self.evaluation_windows:
+            problems.append(
+                f"violation windows {self.violation_windows} is not between 1 and the"
+                f" evaluation windows ({self.evaluation_windows})"
+            )
+        if not _GRANULARITY.match(self.granularity):
+            problems.append(f"granularity '{self.granularity}' is not like '1 day' or '1 hour'")
+        if problems:
+            raise UsageError("Bad violation rule: " + "; ".join(problems) + ".")
+
+    @property
+    def comparator(self) -> str:
+        return DIRECTIONS[self.violated_when]
+
+    def describe(self) -> str:
+        return (
+            f"{self.metric} {self.violated_when} {self.threshold:g} in at least"
+            f" {self.violation_windows} of the last {self.evaluation_windows}"
+            f" {self.granularity} windows, the latest included"
+        )
+
+
+def _recent_windows(profile_table: TableName, rule: ViolationRule) -> str:
+    return f"""
+  SELECT window.start AS window_start, window.end AS window_end,
+         {rule.metric} AS metric_value
+  FROM {profile_table}
+  WHERE column_name = ':table'
+    AND slice_key IS NULL
+    AND model_id = '{ALL_MODELS}'
+    AND log_type = 'INPUT'
+    AND granularity = '{rule.granularity}'
+    AND {rule.metric} IS NOT NULL
+  ORDER BY window.start DESC
+  LIMIT {rule.evaluation_windows}"""
+
+
+def violation_query(profile_table: TableName, rule: ViolationRule) -> str:
+    """One row: evaluated_windows, violating_windows, latest_window_start,
+    latest_value, latest_violates and is_metric_violated (a boolean)."""
+    beyond = f"metric_value {rule.comparator} {rule.threshold!r}"
+    return f"""WITH recent AS ({_recent_windows(profile_table, rule)}
+),
+judged AS (
+  SELECT *, {beyond} AS beyond,
+         window_start = max(window_start) OVER () AS is_latest
+  FROM recent
+)
+SELECT
+  count(*) AS evaluated_windows,
+  count_if(beyond) AS violating_windows,
+  max(window_start) AS latest_window_start,
+  max_by(metric_value, window_start) AS latest_value,
+  coalesce(bool_or(is_latest AND beyond), false) AS latest_violates,
+  count(*) >= {rule.evaluation_windows}
+    AND count_if(beyond) >= {rule.violation_windows}
+    AND coalesce(bool_or(is_latest AND beyond), false) AS is_metric_violated
+FROM judged"""
+
+
+def recent_windows_query(profile_table: TableName, rule: ViolationRule) -> str:
+    """The windows the decision looked at, newest first, for the explanation."""
+    return _recent_windows(profile_table, rule).strip()

@@ -1,0 +1,147 @@
+"""Entry point ``check-violation``: decide from the profile-metrics table whether the
+monitored metric is violated, and publish ``is_metric_violated`` for the job's condition
+task (Databricks task values; returned locally)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import types as T
+
+from pipelines.common import flags
+from pipelines.common.flags import TaskArgumentParser
+from pipelines.common.tables import TableName, read_table
+from pipelines.common.task import TaskContext, entry_point, new_parser
+from pipelines.monitoring.violation import (
+    DIRECTIONS,
+    METRICS,
+    ViolationRule,
+    recent_windows_query,
+    violation_query,
+)
+
+TASK_VALUE = "is_metric_violated"
+_WINDOW = T.StructType(
+    [T.StructField("start", T.TimestampType()), T.StructField("end", T.TimestampType())]
+)
+
+
+def _needed_columns(metric: str) -> T.StructType:
+    """The profile-metrics columns the query reads."""
+    return T.StructType(
+        [
+            T.StructField("window", _WINDOW),
+            T.StructField("granularity", T.StringType()),
+            T.StructField("model_id", T.StringType()),
+            T.StructField("log_type", T.StringType()),
+            T.StructField("slice_key", T.StringType()),
+            T.StructField("column_name", T.StringType()),
+            T.StructField(metric, T.DoubleType()),
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class Params:
+    profile_metrics_table: TableName
+    metric: str
+    threshold: float
+    violated_when: str
+    evaluation_windows: int
+    violation_windows: int
+    granularity: str = "1 day"
+
+    def rule(self) -> ViolationRule:
+        return ViolationRule(
+            self.metric,
+            self.threshold,
+            self.violated_when,
+            self.evaluation_windows,
+            self.violation_windows,
+            self.granularity,
+        )
+
+    def validate(self) -> None:
+        self.rule()
+
+
+def build_parser() -> TaskArgumentParser:
+    parser = new_parser(
+        "check-violation",
+        "Decide whether the monitored metric is violated: at least M of the last N"
+        " evaluation windows beyond the threshold, the latest included. Publishes the task"
+        f" value {TASK_VALUE}.",
+    )
+    parser.add_argument(
+        "--profile-metrics-table",
+        type=flags.table_name,
+        required=True,
+        help="<inference table>_profile_metrics",
+    )
+    parser.add_argument("--metric", choices=METRICS, required=True)
+    parser.add_argument("--threshold", type=float, required=True)
+    parser.add_argument("--violated-when", choices=list(DIRECTIONS), default="above")
+    parser.add_argument("--evaluation-windows", type=flags.positive_int, required=True, help="N")
+    parser.add_argument("--violation-windows", type=flags.positive_int, required=True, help="M")
+    parser.add_argument("--granularity", default="1 day", help="window size, e.g. '1 day'")
+    return parser
+
+
+def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
+    spark = ctx.spark
+    rule = params.rule()
+    read_table(spark, params.profile_metrics_table, _needed_columns(rule.metric))
+    query = violation_query(params.profile_metrics_table, rule)
+    verdict = spark.sql(query).first()
+    windows = [
+        {"window_start": row["window_start"], "value": row["metric_value"]}
+        for row in spark.sql(recent_windows_query(params.profile_metrics_table, rule)).collect()
+    ]
+    violated = bool(verdict["is_metric_violated"])
+    result = {
+        TASK_VALUE: violated,
+        "reason": explain(rule, verdict.asDict()),
+        "rule": rule.describe(),
+        "evaluated_windows": verdict["evaluated_windows"],
+        "violating_windows": verdict["violating_windows"],
+        "latest_window_start": verdict["latest_window_start"],
+        "latest_value": verdict["latest_value"],
+        "windows": windows,
+        "query": query,
+    }
+    ctx.set_task_value(TASK_VALUE, violated)
+    return result
+
+
+def explain(rule: ViolationRule, verdict: dict[str, Any]) -> str:
+    """Why the verdict is what it is, in one sentence."""
+    evaluated, violating = verdict["evaluated_windows"], verdict["violating_windows"]
+    if evaluated < rule.evaluation_windows:
+        return (
+            f"not violated: only {evaluated} {rule.granularity} window(s) with"
+            f" {rule.metric} (labels joined), fewer than the {rule.evaluation_windows}"
+            " the rule needs"
+        )
+    latest = verdict["latest_value"]
+    side = f"{rule.violated_when} {rule.threshold:g}"
+    if violating < rule.violation_windows:
+        return (
+            f"not violated: {violating} of the last {evaluated} windows {side},"
+            f" fewer than {rule.violation_windows}"
+        )
+    if not verdict["latest_violates"]:
+        return (
+            f"not violated: {violating} of the last {evaluated} windows {side}, but the"
+            f" latest ({latest:.3f}) is not"
+        )
+    return f"violated: {violating} of the last {evaluated} windows {side}, the latest {latest:.3f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    return entry_point(build_parser, Params, run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
