@@ -1,5 +1,6 @@
 # The two commands of the README: `make demo` and `make test`. Both set up from nothing:
-# a pinned uv in .tools, the locked environment in .venv, and Java for Spark.
+# a pinned uv in .tools, the locked environment in .venv, and Java for Spark (and, for the
+# tests, Chromium).
 PYTHON ?= python3
 UV_VERSION := 0.13.8
 UV := .tools/bin/uv
@@ -24,7 +25,9 @@ $(SYNCED): pyproject.toml uv.lock | $(UV)
 demo: setup
 	$(VENV)/bin/mlops demo
 
+# The monitoring report's test opens it in headless Chromium (Debian's package).
 test: setup
+	@scripts/ensure-chromium.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
