@@ -20,7 +20,9 @@ TASK_MODULES: dict[str, str] = {
     "rollback": "pipelines.deployment.rollback",
     "batch-inference": "pipelines.inference.task",
     "join-labels": "pipelines.monitoring.labels_task",
+    "refresh-metrics": "pipelines.monitoring.refresh_task",
     "check-violation": "pipelines.monitoring.violation_task",
+    "monitoring-report": "pipelines.monitoring.report_task",
 }
 
 

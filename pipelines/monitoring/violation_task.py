@@ -54,17 +54,32 @@ class Params:
     granularity: str = "1 day"
 
     def rule(self) -> ViolationRule:
-        return ViolationRule(
-            self.metric,
-            self.threshold,
-            self.violated_when,
-            self.evaluation_windows,
-            self.violation_windows,
-            self.granularity,
-        )
+        return rule_of(self)
 
     def validate(self) -> None:
         self.rule()
+
+
+def rule_of(params: Any) -> ViolationRule:
+    """The rule given by a task's rule flags (see ``add_rule_flags``)."""
+    return ViolationRule(
+        params.metric,
+        params.threshold,
+        params.violated_when,
+        params.evaluation_windows,
+        params.violation_windows,
+        params.granularity,
+    )
+
+
+def add_rule_flags(parser: TaskArgumentParser) -> None:
+    """The flags of a violation rule, shared by check-violation and monitoring-report."""
+    parser.add_argument("--metric", choices=METRICS, required=True)
+    parser.add_argument("--threshold", type=float, required=True)
+    parser.add_argument("--violated-when", choices=list(DIRECTIONS), default="above")
+    parser.add_argument("--evaluation-windows", type=flags.positive_int, required=True, help="N")
+    parser.add_argument("--violation-windows", type=flags.positive_int, required=True, help="M")
+    parser.add_argument("--granularity", default="1 day", help="window size, e.g. '1 day'")
 
 
 def build_parser() -> TaskArgumentParser:
@@ -80,12 +95,7 @@ def build_parser() -> TaskArgumentParser:
         required=True,
         help="<inference table>_profile_metrics",
     )
-    parser.add_argument("--metric", choices=METRICS, required=True)
-    parser.add_argument("--threshold", type=float, required=True)
-    parser.add_argument("--violated-when", choices=list(DIRECTIONS), default="above")
-    parser.add_argument("--evaluation-windows", type=flags.positive_int, required=True, help="N")
-    parser.add_argument("--violation-windows", type=flags.positive_int, required=True, help="M")
-    parser.add_argument("--granularity", default="1 day", help="window size, e.g. '1 day'")
+    add_rule_flags(parser)
     return parser
 
 

@@ -11,7 +11,7 @@ from pyspark.sql import types as T
 from pipelines.common import schemas
 from pipelines.common.errors import ConflictingLabels, SchemaMismatch, UsageError
 from pipelines.common.tables import TableName, overwrite_table
-from pipelines.monitoring import labels_task, violation_task
+from pipelines.monitoring import labels_task, refresh_task, violation_task
 from pipelines.monitoring.violation import ViolationRule, violation_query
 from tests.conftest import run_task
 
@@ -220,3 +220,116 @@ def test_profile_columns_match_the_lakehouse_monitoring_types() -> None:
     assert needed["window"].dataType == T.StructType(
         [T.StructField("start", T.TimestampType()), T.StructField("end", T.TimestampType())]
     )
+
+
+# --- refresh-metrics -------------------------------------------------------------------
+
+
+def _scored(trip_id: int, day: int, prediction: float, label: float | None) -> tuple:
+    row = list(_inference_row(trip_id, day, label))
+    row[6] = prediction
+    return tuple(row)
+
+
+@pytest.fixture
+def monitored(ctx, schema: str) -> tuple[TableName, TableName]:
+    """Four days of 6 scored requests: labels on the first three days only, one NaN and
+    one infinite prediction on day 1; and a baseline table."""
+    spark = ctx.spark
+    inference = TableName.parse(f"{schema}.scored")
+    baseline = TableName.parse(f"{schema}.scored_baseline")
+    rows = []
+    for day in range(4):
+        for i in range(6):
+            trip = day * 10 + i
+            prediction = 10.0 + i
+            if (day, i) == (1, 0):
+                prediction = float("nan")
+            if (day, i) == (1, 1):
+                prediction = float("inf")
+            rows.append(_scored(trip, day, prediction, 11.0 + i if day < 3 else None))
+    frame = spark.createDataFrame(rows, schemas.INFERENCE)
+    overwrite_table(spark, ctx.runtime, frame, inference)
+    base = [_scored(100 + i, -5, 10.0 + i, 10.0 + i) for i in range(10)]
+    overwrite_table(spark, ctx.runtime, spark.createDataFrame(base, schemas.INFERENCE), baseline)
+    return inference, baseline
+
+
+def _refresh(ctx, inference: TableName, *extra: str) -> dict:
+    return run_task(
+        refresh_task,
+        ["--inference-table", str(inference), "--start-date", "2016-03-01",
+         "--end-date", "2016-03-05", *extra],
+        ctx,
+    )  # fmt: skip
+
+
+def test_refresh_writes_both_tables_and_a_rerun_replaces_its_windows(ctx, monitored) -> None:
+    inference, baseline = monitored
+    spark = ctx.spark
+    first = _refresh(ctx, inference, "--baseline-table", str(baseline))
+    profile_table, drift_table = refresh_task.metric_tables(inference)
+    assert first["profile_metrics_table"] == f"{inference}_profile_metrics"
+    assert (first["windows"], first["windows_without_labels"]) == (4, 1)
+    assert (first["nan_predictions"], first["infinite_predictions"]) == (1, 1)
+    table_rows = {
+        r.start.day: r
+        for r in spark.sql(
+            f"SELECT window.start AS start, count, root_mean_squared_error AS rmse"
+            f" FROM {profile_table} WHERE column_name = ':table' AND model_id = '*'"
+        ).collect()
+    }
+    assert sorted(table_rows) == [1, 2, 3, 4]
+    assert all(r["count"] == 6 for r in table_rows.values())
+    assert table_rows[1].rmse == pytest.approx(1.0)  # every prediction 1 below its label
+    assert table_rows[2].rmse == pytest.approx(1.0)  # NaN and inf left out, not NaN
+    assert table_rows[4].rmse is None  # no labels yet
+    kinds = {r.drift_type for r in spark.table(str(drift_table)).collect()}
+    assert kinds == {"CONSECUTIVE", "BASELINE"}
+
+    counts = (spark.table(str(profile_table)).count(), spark.table(str(drift_table)).count())
+    second = _refresh(ctx, inference, "--baseline-table", str(baseline))
+    assert second["profile_rows"] == first["profile_rows"]
+    assert (spark.table(str(profile_table)).count(), spark.table(str(drift_table)).count()) == (
+        counts
+    )
+
+
+def test_refreshing_one_day_keeps_the_other_windows(ctx, monitored) -> None:
+    inference, _ = monitored
+    spark = ctx.spark
+    _refresh(ctx, inference)
+    profile_table, _ = refresh_task.metric_tables(inference)
+    before = spark.table(str(profile_table)).count()
+    result = run_task(
+        refresh_task,
+        ["--inference-table", str(inference), "--start-date", "2016-03-02",
+         "--end-date", "2016-03-03"],
+        ctx,
+    )  # fmt: skip
+    assert result["windows"] == 1
+    assert spark.table(str(profile_table)).count() == before
+
+
+def test_refresh_refuses_a_bad_baseline_before_writing(ctx, monitored, schema: str) -> None:
+    inference, _ = monitored
+    spark = ctx.spark
+    wrong = TableName.parse(f"{schema}.not_a_baseline")
+    overwrite_table(
+        spark, ctx.runtime, spark.createDataFrame([(1, 2.0)], "trip_id long, x double"), wrong
+    )
+    with pytest.raises(SchemaMismatch, match="missing columns: tpep_pickup_datetime"):
+        _refresh(ctx, inference, "--baseline-table", str(wrong))
+    assert not spark.catalog.tableExists(f"{inference}_profile_metrics")
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--granularities", "1 fortnight"], "'1 fortnight' is not a comma-separated list"),
+        (["--baseline-table", "spark_catalog.x.scored"], "is the monitored table itself"),
+    ],
+)
+def test_refresh_bad_flags_are_usage_errors(ctx, flags: list[str], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        _refresh(ctx, TableName.parse("spark_catalog.x.scored"), *flags)

@@ -1,0 +1,1032 @@
+"""Profile and drift metrics in the shape of Lakehouse Monitoring's InferenceLog tables.
+
+On Databricks the quality monitor writes ``<table>_profile_metrics`` and
+``<table>_drift_metrics``; locally ``refresh-metrics`` computes the same columns (DESIGN
+contract 3) with the functions here, which take DataFrames and return DataFrames and do
+no table I/O.
+
+What is computed (per tumbling window of ``granularity``, per model version and for all
+versions together, ``model_id = "*"``):
+
+- profile: for the whole table (``column_name = ":table"``) the row count and the
+  regression metrics; for every profiled column the counts of values, nulls, NaN and
+  infinities, and for numeric columns the mean, sample standard deviation (ddof 1), min,
+  max, exact median and quantiles (Spark ``percentile()`` semantics: linear interpolation
+  between order statistics) and the exact number of distinct values;
+- drift, for every profiled column, against the previous window (``CONSECUTIVE``) and
+  against a baseline table (``BASELINE``): deltas of count, mean and percent null; for
+  numeric columns the exact two-sample Kolmogorov-Smirnov statistic with its asymptotic
+  p-value and the population stability index; for categorical columns the Jensen-Shannon
+  distance and the chi-square test of homogeneity.
+
+NULL, NaN and +/-infinity are counted (``num_nulls``, ``num_nan``, ``num_inf``) and left out
+of every other statistic and test.
+
+How, and why this way. Exact quantiles and exact KS statistics need ordered values; on a
+small local Spark (2 cores) sorting is what costs: ``percentile()`` and window functions
+over a few million values take 5-15 s where hash aggregations take under one. So the
+values are never sorted in Spark. Four aggregations do the work:
+
+1. one pass over the rows, grouped by ``ROLLUP(window, model)``: counts, means, standard
+   deviations, min/max and the regression sums;
+2. one pass over the finite numeric values: their counts per distinct value, then per
+   *bin* (a fixed, order-preserving bucketing of the values): count, distinct count,
+   smallest and largest value, for all models and for each model;
+3. one pass over the categorical values: counts per value;
+4. a last pass that fetches, for the few bins whose contents decide a result (the bin
+   holding a quantile's order statistic, a PSI edge, or possibly the KS maximum), the
+   distinct values with their counts.
+
+The driver then reads every quantile, PSI bin count and KS statistic from those
+summaries exactly: the cumulative counts at bin boundaries are exact CDF values, and a
+bin only needs its values when the result can fall inside it. The summaries are bounded
+by the number of bins (a few thousand per column and window) plus the fetched bins, not
+by the number of rows. p-values, Jensen-Shannon distances and chi-square tests come from
+SciPy on the collected counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from scipy.spatial.distance import jensenshannon
+from scipy.stats import chi2_contingency, kstwo
+
+from pipelines.common import schemas
+from pipelines.common.errors import SchemaMismatch, UsageError
+from pipelines.monitoring.violation import ALL_MODELS
+
+TABLE_COLUMN = ":table"
+LOG_TYPE = "INPUT"
+CONSECUTIVE = "CONSECUTIVE"
+BASELINE = "BASELINE"
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+PSI_BINS = 10
+PSI_FLOOR = 1e-4
+
+# Tumbling windows, aligned like Spark's F.window(ts, g): window starts are multiples of
+# the length since 1970-01-01 00:00 UTC. So days start at midnight UTC and weeks start on
+# Thursdays at 00:00 UTC (1970-01-01 was a Thursday).
+GRANULARITIES: dict[str, dt.timedelta] = {
+    "1 hour": dt.timedelta(hours=1),
+    "1 day": dt.timedelta(days=1),
+    "1 week": dt.timedelta(weeks=1),
+}
+
+WINDOW = T.StructType(
+    [T.StructField("start", T.TimestampType()), T.StructField("end", T.TimestampType())]
+)
+TEST_RESULT = T.StructType(
+    [T.StructField("statistic", T.DoubleType()), T.StructField("pvalue", T.DoubleType())]
+)
+
+_KEYS = [
+    T.StructField("window", WINDOW),
+    T.StructField("granularity", T.StringType()),
+    T.StructField("model_id", T.StringType()),
+]
+_SLICE_AND_COLUMN = [
+    T.StructField("slice_key", T.StringType()),
+    T.StructField("slice_value", T.StringType()),
+    T.StructField("column_name", T.StringType()),
+    T.StructField("data_type", T.StringType()),
+]
+PROFILE_METRICS = T.StructType(
+    [
+        *_KEYS,
+        T.StructField("log_type", T.StringType()),
+        *_SLICE_AND_COLUMN,
+        T.StructField("count", T.LongType()),
+        T.StructField("num_nulls", T.LongType()),
+        T.StructField("num_nan", T.LongType()),
+        T.StructField("num_inf", T.LongType()),
+        T.StructField("percent_null", T.DoubleType()),
+        T.StructField("avg", T.DoubleType()),
+        T.StructField("stddev", T.DoubleType()),
+        T.StructField("min", T.DoubleType()),
+        T.StructField("max", T.DoubleType()),
+        T.StructField("median", T.DoubleType()),
+        T.StructField("quantiles", T.ArrayType(T.DoubleType())),
+        T.StructField("distinct_count", T.LongType()),
+        T.StructField("mean_squared_error", T.DoubleType()),
+        T.StructField("root_mean_squared_error", T.DoubleType()),
+        T.StructField("mean_absolute_error", T.DoubleType()),
+        T.StructField("mean_absolute_percentage_error", T.DoubleType()),
+        T.StructField("r2_score", T.DoubleType()),
+    ]
+)
+DRIFT_METRICS = T.StructType(
+    [
+        *_KEYS,
+        *_SLICE_AND_COLUMN,
+        T.StructField("window_cmp", WINDOW),
+        T.StructField("drift_type", T.StringType()),
+        T.StructField("count_delta", T.DoubleType()),
+        T.StructField("avg_delta", T.DoubleType()),
+        T.StructField("percent_null_delta", T.DoubleType()),
+        T.StructField("ks_test", TEST_RESULT),
+        T.StructField("population_stability_index", T.DoubleType()),
+        T.StructField("js_distance", T.DoubleType()),
+        T.StructField("chi_squared_test", TEST_RESULT),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class MonitorSpec:
+    """Which columns of the monitored table play which part."""
+
+    timestamp_col: str
+    prediction_col: str
+    label_col: str
+    model_id_col: str
+    numeric_columns: tuple[str, ...]
+    categorical_columns: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        both = set(self.numeric_columns) & set(self.categorical_columns)
+        if both:
+            raise UsageError(
+                f"Columns {', '.join(sorted(both))} are listed as numeric and as categorical;"
+                " expected each profiled column in one list."
+            )
+
+    @property
+    def profiled(self) -> tuple[str, ...]:
+        return (*self.numeric_columns, *self.categorical_columns)
+
+
+# The inference table of this project (schemas.INFERENCE): zips are categories.
+INFERENCE_SPEC = MonitorSpec(
+    timestamp_col="timestamp",
+    prediction_col="prediction",
+    label_col=schemas.LABEL,
+    model_id_col="model_version",
+    numeric_columns=("trip_distance", "prediction", schemas.LABEL),
+    categorical_columns=("pickup_zip", "dropoff_zip"),
+)
+
+
+class MetricFrames(NamedTuple):
+    """Both metric tables for one granularity."""
+
+    profile: DataFrame
+    drift: DataFrame
+
+
+def profile_metrics(
+    rows: DataFrame,
+    spec: MonitorSpec = INFERENCE_SPEC,
+    granularity: str = "1 day",
+    since: dt.datetime | None = None,
+) -> DataFrame:
+    """Profile metrics (``PROFILE_METRICS``) of ``rows`` for the windows starting at or after
+    ``since`` (all windows when None). Runs Spark jobs now; the result is a small frame."""
+    return _compute(rows, spec, granularity, None, since, want_drift=False).profile
+
+
+def drift_metrics(
+    rows: DataFrame,
+    spec: MonitorSpec = INFERENCE_SPEC,
+    granularity: str = "1 day",
+    baseline: DataFrame | None = None,
+    since: dt.datetime | None = None,
+) -> DataFrame:
+    """Drift metrics (``DRIFT_METRICS``) of the windows starting at or after ``since``.
+
+    ``rows`` may hold the window before ``since``: it is compared with, never emitted.
+    ``baseline`` (the monitored table's columns) adds BASELINE rows."""
+    return _compute(rows, spec, granularity, baseline, since, want_profile=False).drift
+
+
+def compute_metrics(
+    rows: DataFrame,
+    spec: MonitorSpec = INFERENCE_SPEC,
+    granularity: str = "1 day",
+    baseline: DataFrame | None = None,
+    since: dt.datetime | None = None,
+) -> MetricFrames:
+    """Both tables from one set of passes over ``rows`` (cheaper than calling
+    ``profile_metrics`` and ``drift_metrics`` one after the other)."""
+    return _compute(rows, spec, granularity, baseline, since)
+
+
+# ---------------------------------------------------------------------------------------
+# Spark side: the aggregations
+# ---------------------------------------------------------------------------------------
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROS = dt.timedelta(microseconds=1)
+# The window key of the baseline's rows: far before any real window start.
+_BASELINE_W = -(2**62)
+_INF = float("inf")
+# Bin width is the typical per-window standard deviation over this: fine enough that a bin
+# holds a few dozen values of a 50,000-row window, coarse enough that a column and window
+# has a few thousand non-empty bins (measured best for the benchmark; see bench/README.md).
+_BINS_PER_STDDEV = 256
+# Bin numbers stay within a long whatever the values.
+_BIN_LIMIT = 4.0e18
+# KS: bins whose bound comes within this of the running maximum are examined value by value.
+_KS_SLACK = 1e-12
+
+
+def _micros(moment: dt.datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return (moment - _EPOCH) // _MICROS
+
+
+def _moment(micros: int) -> dt.datetime:
+    return _EPOCH + dt.timedelta(microseconds=int(micros))
+
+
+def _finite(value: Column) -> Column:
+    """``value`` when it is a finite number, else NULL."""
+    return F.when(~F.isnan(value) & (F.abs(value) != F.lit(_INF)), value)
+
+
+def _check_input(df: DataFrame, spec: MonitorSpec, source: str, *, inference: bool) -> None:
+    fields = {f.name: f.dataType for f in df.schema.fields}
+    problems: list[str] = []
+
+    def need(name: str, ok: bool, expected: str) -> None:
+        if name not in fields:
+            problems.append(f"{name} is missing (expected {expected})")
+        elif not ok:
+            problems.append(f"{name} is {fields[name].simpleString()}, expected {expected}")
+
+    def numeric(name: str) -> bool:
+        return isinstance(fields.get(name), T.NumericType)
+
+    need(
+        spec.timestamp_col,
+        isinstance(fields.get(spec.timestamp_col), T.TimestampType),
+        "timestamp",
+    )
+    if inference:
+        need(spec.prediction_col, numeric(spec.prediction_col), "a numeric type")
+        need(spec.label_col, numeric(spec.label_col), "a numeric type")
+        need(spec.model_id_col, spec.model_id_col in fields, "any type")
+    for name in spec.numeric_columns:
+        need(name, numeric(name), "a numeric type")
+    for name in spec.categorical_columns:
+        atomic = isinstance(fields.get(name), T.AtomicType)
+        need(name, atomic, "an atomic type (number, string, boolean, date)")
+    if problems:
+        raise SchemaMismatch(f"{source} cannot be monitored with this spec: {'; '.join(problems)}.")
+
+
+def _key_type(df: DataFrame, spec: MonitorSpec) -> T.DataType:
+    """Categorical values are compared as longs when every categorical column is integral,
+    else as strings."""
+    types = [df.schema[name].dataType for name in spec.categorical_columns]
+    integral = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
+    return T.LongType() if all(isinstance(t, integral) for t in types) else T.StringType()
+
+
+def _prepare(
+    rows: DataFrame,
+    spec: MonitorSpec,
+    step_us: int,
+    since_us: int | None,
+    key_type: T.DataType,
+) -> DataFrame:
+    """The columns the aggregations read, under fixed names, with the window start ``_w``
+    (microseconds since the epoch) and the model ``_m``. Rows without a timestamp belong to
+    no window and are left out; with ``since``, so are windows before the one before it."""
+    us = F.unix_micros(F.col(spec.timestamp_col))
+    window = us - F.pmod(us, F.lit(step_us))
+    kept = rows.where(F.col(spec.timestamp_col).isNotNull())
+    if since_us is not None:
+        kept = kept.where(window >= F.lit(since_us - step_us))
+    return kept.select(
+        window.alias("_w"),
+        F.col(spec.model_id_col).cast("string").alias("_m"),
+        us.alias("_ts"),
+        F.col(spec.label_col).cast("double").alias("_y"),
+        F.col(spec.prediction_col).cast("double").alias("_p"),
+        *[F.col(c).cast("double").alias(f"_n{i}") for i, c in enumerate(spec.numeric_columns)],
+        *[F.col(c).cast(key_type).alias(f"_k{j}") for j, c in enumerate(spec.categorical_columns)],
+    )
+
+
+def _prepare_baseline(baseline: DataFrame, spec: MonitorSpec, key_type: T.DataType) -> DataFrame:
+    """The baseline's rows under the same names, in one pseudo-window ``_BASELINE_W``."""
+    return baseline.select(
+        F.lit(_BASELINE_W).cast("long").alias("_w"),
+        F.lit(None).cast("string").alias("_m"),
+        F.unix_micros(F.col(spec.timestamp_col)).alias("_ts"),
+        F.lit(None).cast("double").alias("_y"),
+        F.lit(None).cast("double").alias("_p"),
+        *[F.col(c).cast("double").alias(f"_n{i}") for i, c in enumerate(spec.numeric_columns)],
+        *[F.col(c).cast(key_type).alias(f"_k{j}") for j, c in enumerate(spec.categorical_columns)],
+    )
+
+
+def _group_stats(data: DataFrame, spec: MonitorSpec) -> pd.DataFrame:
+    """Pass 1: one row per (window, model) and per window for all models (``_g`` = 1)."""
+    y, p = F.col("_y"), F.col("_p")
+    labelled = _finite(y).isNotNull() & _finite(p).isNotNull()
+    error = y - p
+    aggs = [
+        F.count(F.lit(1)).alias("rows"),
+        F.min("_ts").alias("ts_min"),
+        F.max("_ts").alias("ts_max"),
+        F.count_if(labelled).alias("n_labelled"),
+        F.sum(F.when(labelled, error * error)).alias("sse"),
+        F.sum(F.when(labelled, F.abs(error))).alias("sae"),
+        F.sum(F.when(labelled & (y != 0), F.abs(F.try_divide(error, y)))).alias("ape"),
+        F.count_if(labelled & (y != 0)).alias("n_ape"),
+        F.var_pop(F.when(labelled, y)).alias("label_var"),
+    ]
+    for i in range(len(spec.numeric_columns)):
+        x = F.col(f"_n{i}")
+        fx = _finite(x)
+        aggs += [
+            F.count(x).alias(f"nn{i}"),
+            F.count_if(F.isnan(x)).alias(f"nan{i}"),
+            F.count_if(x == F.lit(_INF)).alias(f"pinf{i}"),
+            F.count_if(x == F.lit(-_INF)).alias(f"ninf{i}"),
+            F.avg(fx).alias(f"avg{i}"),
+            F.stddev_samp(fx).alias(f"sd{i}"),
+            F.min(fx).alias(f"min{i}"),
+            F.max(fx).alias(f"max{i}"),
+        ]
+    for j in range(len(spec.categorical_columns)):
+        aggs.append(F.count(F.col(f"_k{j}")).alias(f"kn{j}"))
+    grouped = data.rollup("_w", "_m").agg(F.grouping_id().alias("_g"), *aggs)
+    # grouping_id: 0 = (window, model), 1 = (window), 3 = grand total (not needed).
+    return grouped.where(F.col("_g") < 3).toPandas()
+
+
+def _numeric_values(data: DataFrame, spec: MonitorSpec) -> DataFrame:
+    """Finite numeric values in long form: window, model, column index ``c``, value ``x``."""
+    entries = F.array(
+        *[
+            F.struct(F.lit(i).alias("c"), _finite(F.col(f"_n{i}")).alias("x"))
+            for i in range(len(spec.numeric_columns))
+        ]
+    )
+    return (
+        data.select("_w", "_m", F.explode(entries).alias("e"))
+        .select("_w", "_m", "e.c", "e.x")
+        .where(F.col("x").isNotNull())
+    )
+
+
+def _bin(scales: Sequence[float]) -> Column:
+    """An order-preserving bin number of value ``x`` of column ``c``: floor(x * scale).
+
+    Only order matters for exactness (x <= y implies bin(x) <= bin(y), true of a product by
+    a positive constant and floor in IEEE arithmetic); the scale only sets how many values
+    share a bin."""
+    scale = F.lit(scales[0])
+    for i, s in enumerate(scales[1:], start=1):
+        scale = F.when(F.col("c") == i, F.lit(s)).otherwise(scale)
+    scaled = F.least(F.greatest(F.col("x") * scale, F.lit(-_BIN_LIMIT)), F.lit(_BIN_LIMIT))
+    return F.floor(scaled).cast("long")
+
+
+def _value_counts(versions: Sequence[str]) -> list[Column]:
+    """How many rows have each value: in all, and for each model version."""
+    return [F.count(F.lit(1)).alias("n")] + [
+        F.count_if(F.col("_m") == F.lit(v)).alias(f"n{k}") for k, v in enumerate(versions)
+    ]
+
+
+def _histograms(
+    data: DataFrame, spec: MonitorSpec, versions: Sequence[str], scales: Sequence[float]
+) -> pd.DataFrame:
+    """Pass 2: per (column, window, bin), for all models ("") and each model (k): count,
+    distinct count, smallest and largest finite value."""
+    per_value = (
+        _numeric_values(data, spec)
+        .withColumn("b", _bin(scales))
+        .groupBy("c", "_w", "b", "x")
+        .agg(*_value_counts(versions))
+    )
+    aggs: list[Column] = []
+    for suffix, count in [("", "n"), *[(str(k), f"n{k}") for k in range(len(versions))]]:
+        present = F.col(count) > 0
+        aggs += [
+            F.sum(count).alias(f"cnt{suffix}"),
+            F.count_if(present).alias(f"dst{suffix}"),
+            F.min(F.when(present, F.col("x"))).alias(f"lo{suffix}"),
+            F.max(F.when(present, F.col("x"))).alias(f"hi{suffix}"),
+        ]
+    return per_value.groupBy("c", "_w", "b").agg(*aggs).toPandas()
+
+
+def _category_counts(data: DataFrame, spec: MonitorSpec, key_type: T.DataType) -> pd.DataFrame:
+    """Pass 3: counts per (column, window, model, value) of the non-null categorical values."""
+    entries = F.array(
+        *[
+            F.struct(F.lit(j).alias("c"), F.col(f"_k{j}").alias("v"))
+            for j in range(len(spec.categorical_columns))
+        ]
+    )
+    return (
+        data.select("_w", "_m", F.explode(entries).alias("e"))
+        .select("_w", "_m", "e.c", "e.v")
+        .where(F.col("v").isNotNull())
+        .groupBy("c", "_w", "_m", "v")
+        .agg(F.count(F.lit(1)).alias("n"))
+        .toPandas()
+    )
+
+
+def _bin_contents(
+    data: DataFrame,
+    spec: MonitorSpec,
+    versions: Sequence[str],
+    scales: Sequence[float],
+    wanted: set[tuple[int, int, int]],
+) -> dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]]:
+    """Pass 4: the distinct values of the ``wanted`` (column, window, bin)s with their counts
+    (row 0: all models; row k + 1: ``versions[k]``)."""
+    if not wanted:
+        return {}
+    spark: SparkSession = data.sparkSession
+    keys = spark.createDataFrame(
+        pd.DataFrame(sorted(wanted), columns=["c", "_w", "b"]),
+        T.StructType(
+            [
+                T.StructField("c", T.IntegerType()),
+                T.StructField("_w", T.LongType()),
+                T.StructField("b", T.LongType()),
+            ]
+        ),
+    )
+    found = (
+        _numeric_values(data, spec)
+        .withColumn("b", _bin(scales))
+        .join(F.broadcast(keys), ["c", "_w", "b"])
+        .groupBy("c", "_w", "b", "x")
+        .agg(*_value_counts(versions))
+        .toPandas()
+        .sort_values(["c", "_w", "b", "x"])
+    )
+    keys = found[["c", "_w", "b"]].to_numpy(dtype=np.int64)
+    xs = found["x"].to_numpy(dtype=float)
+    counts = found[["n", *[f"n{k}" for k in range(len(versions))]]].to_numpy(dtype=np.int64).T
+    starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)])
+    ends = np.r_[starts[1:], len(keys)]
+    return {
+        (int(keys[s, 0]), int(keys[s, 1]), int(keys[s, 2])): (xs[s:e], counts[:, s:e])
+        for s, e in zip(starts, ends, strict=True)
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Driver side: exact order statistics and CDFs from the bin summaries
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Dist:
+    """The finite values of one column in one window for one model id, as bins."""
+
+    column: int
+    window: int
+    model: int  # 0: all models; k + 1: versions[k]
+    bins: np.ndarray
+    counts: np.ndarray
+    distinct: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.cum = np.cumsum(self.counts)
+
+    @property
+    def n(self) -> int:
+        return int(self.cum[-1]) if len(self.cum) else 0
+
+    def bin_of_rank(self, k: int) -> int:
+        """Index of the bin holding the k-th smallest value (1-based)."""
+        return int(np.searchsorted(self.cum, k, side="left"))
+
+    def counts_through(self, bins: np.ndarray) -> np.ndarray:
+        """Number of values in bins <= each of ``bins``."""
+        idx = np.searchsorted(self.bins, bins, side="right")
+        return np.where(idx > 0, self.cum[np.maximum(idx - 1, 0)], 0)
+
+    def at(self, bins: np.ndarray, values: np.ndarray, missing: float | int) -> np.ndarray:
+        """``values`` of this distribution's bins aligned on ``bins`` (``missing`` elsewhere)."""
+        idx = np.clip(np.searchsorted(self.bins, bins), 0, max(len(self.bins) - 1, 0))
+        present = (self.bins[idx] == bins) if len(self.bins) else np.zeros(len(bins), dtype=bool)
+        return np.where(present, values[idx] if len(values) else missing, missing)
+
+
+def _empty_dist(column: int, window: int, model: int) -> _Dist:
+    empty_i = np.zeros(0, dtype=np.int64)
+    empty_f = np.zeros(0, dtype=float)
+    return _Dist(column, window, model, empty_i, empty_i, empty_i, empty_f, empty_f)
+
+
+class _Exact:
+    """Reads exact results from the bins, fetching a bin's values only when needed.
+
+    In the planning round (``contents`` is None) a method that would need a bin's values
+    records the bin in ``wanted`` and returns None; in the final round every such bin has
+    been fetched."""
+
+    def __init__(self) -> None:
+        self.contents: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] | None = None
+        self.wanted: set[tuple[int, int, int]] = set()
+
+    def values(self, d: _Dist, bin_id: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Distinct values of ``d`` in bin ``bin_id``, ascending, with their counts."""
+        key = (d.column, d.window, int(bin_id))
+        if self.contents is None:
+            self.wanted.add(key)
+            return None
+        xs, counts = self.contents[key]
+        mine = counts[d.model]
+        return xs[mine > 0], mine[mine > 0]
+
+    def order_stat(self, d: _Dist, k: int) -> float | None:
+        """The k-th smallest value (1-based) of ``d``."""
+        i = d.bin_of_rank(k)
+        before = int(d.cum[i] - d.counts[i])
+        if d.distinct[i] == 1 or k == before + 1:
+            return float(d.lo[i])
+        if k == d.cum[i]:
+            return float(d.hi[i])
+        found = self.values(d, d.bins[i])
+        if found is None:
+            return None
+        xs, counts = found
+        return float(xs[np.searchsorted(np.cumsum(counts), k - before, side="left")])
+
+    def count_le(self, d: _Dist, bin_id: int, low: float, high: float) -> int | None:
+        """Number of values of ``d`` <= x, for an x known to lie in bin ``bin_id`` and in
+        [low, high] (low == high once x is known)."""
+        i = int(np.searchsorted(d.bins, bin_id))
+        below = int(d.cum[i - 1]) if i > 0 else 0
+        if i == len(d.bins) or d.bins[i] != bin_id:
+            return below
+        if d.hi[i] <= low:
+            return below + int(d.counts[i])
+        if d.lo[i] > high:
+            return below
+        found = self.values(d, bin_id)
+        if found is None or low != high:
+            return None
+        xs, counts = found
+        return below + int(counts[xs <= low].sum())
+
+    def quantiles(self, d: _Dist, probabilities: Sequence[float]) -> list[float | None]:
+        """Spark ``percentile()``: linear interpolation between order statistics."""
+        if d.n == 0:
+            return [None] * len(probabilities)
+        result: list[float | None] = []
+        for p in probabilities:
+            position = (d.n - 1) * p
+            lower, higher = math.floor(position), math.ceil(position)
+            low = self.order_stat(d, lower + 1)
+            high = low if higher == lower else self.order_stat(d, higher + 1)
+            if low is None or high is None:
+                result.append(None)
+            elif higher == lower or low == high:
+                result.append(low)
+            else:
+                result.append((higher - position) * low + (position - lower) * high)
+        return result
+
+    def ks(self, a: _Dist, b: _Dist) -> tuple[float, float] | None:
+        """Two-sample KS statistic as ``scipy.stats.ks_2samp`` computes it, and its
+        asymptotic p-value (``ks_2samp(method="asymp")``)."""
+        if a.n == 0 or b.n == 0:
+            return None
+        bins = np.union1d(a.bins, b.bins)
+        ca, cb = a.counts_through(bins), b.counts_through(bins)
+        na, nb = a.at(bins, a.counts, 0), b.at(bins, b.counts, 0)
+        # Exact CDF differences at the largest value of every bin.
+        diffs = ca / a.n - cb / b.n
+        top, bottom = float(diffs.max()), float(diffs.min())
+        # Inside a bin each CDF stays between its values at the bin's two ends.
+        pa, pb = ca - na, cb - nb
+        bound = np.maximum(ca / a.n - pb / b.n, cb / b.n - pa / a.n)
+        same_point = (
+            (a.at(bins, a.distinct, 0) == 1)
+            & (b.at(bins, b.distinct, 0) == 1)
+            & (a.at(bins, a.lo, np.nan) == b.at(bins, b.lo, np.nan))
+        )
+        best = max(top, -bottom)
+        inside = (na > 0) & (nb > 0) & ~same_point & (bound > best - _KS_SLACK)
+        for t in np.flatnonzero(inside):
+            got_a, got_b = self.values(a, bins[t]), self.values(b, bins[t])
+            if got_a is None or got_b is None:
+                continue
+            xs = np.union1d(got_a[0], got_b[0])
+            per_a = np.zeros(len(xs), dtype=np.int64)
+            per_b = np.zeros(len(xs), dtype=np.int64)
+            per_a[np.searchsorted(xs, got_a[0])] = got_a[1]
+            per_b[np.searchsorted(xs, got_b[0])] = got_b[1]
+            inner = (pa[t] + np.cumsum(per_a)) / a.n - (pb[t] + np.cumsum(per_b)) / b.n
+            top, bottom = max(top, float(inner.max())), min(bottom, float(inner.min()))
+        if self.contents is None:
+            return None
+        statistic = max(min(max(-bottom, 0.0), 1.0), top)
+        m, n = sorted((float(a.n), float(b.n)), reverse=True)
+        pvalue = float(np.clip(kstwo.sf(statistic, np.round(m * n / (m + n))), 0.0, 1.0))
+        return float(statistic), pvalue
+
+    def psi(self, cur: _Dist, ref: _Dist) -> float | None:
+        """PSI of ``cur`` against ``ref`` over 10 bins whose edges are the deciles of ``ref``
+        (its ceil(j n / 10)-th smallest values, j = 1..9; bins (edge_j-1, edge_j], the
+        outer ones open), proportions floored at 1e-4: sum (c - r) ln(c / r)."""
+        if cur.n == 0 or ref.n == 0:
+            return None
+        le_cur, le_ref = [0], [0]
+        for j in range(1, PSI_BINS):
+            k = (j * ref.n + PSI_BINS - 1) // PSI_BINS
+            i = ref.bin_of_rank(k)
+            edge = self.order_stat(ref, k)
+            low, high = (edge, edge) if edge is not None else (ref.lo[i], ref.hi[i])
+            bin_id = int(ref.bins[i])
+            le_ref.append(self.count_le(ref, bin_id, low, high))
+            le_cur.append(self.count_le(cur, bin_id, low, high))
+        if None in le_cur or None in le_ref:
+            return None
+        c = np.maximum(np.diff([*le_cur, cur.n]) / cur.n, PSI_FLOOR)
+        r = np.maximum(np.diff([*le_ref, ref.n]) / ref.n, PSI_FLOOR)
+        return float(np.sum((c - r) * np.log(c / r)))
+
+
+def _dists(hist: pd.DataFrame, n_versions: int) -> dict[tuple[int, int, int], _Dist]:
+    dists: dict[tuple[int, int, int], _Dist] = {}
+    if hist.empty:
+        return dists
+    hist = hist.sort_values(["c", "_w", "b"])
+    for (c, w), part in hist.groupby(["c", "_w"], sort=False):
+        bins = part["b"].to_numpy(dtype=np.int64)
+        for model in range(n_versions + 1):
+            s = "" if model == 0 else str(model - 1)
+            counts = part[f"cnt{s}"].to_numpy(dtype=np.int64)
+            keep = counts > 0
+            dists[(int(c), int(w), model)] = _Dist(
+                int(c),
+                int(w),
+                model,
+                bins[keep],
+                counts[keep],
+                part[f"dst{s}"].to_numpy(dtype=np.int64)[keep],
+                part[f"lo{s}"].to_numpy(dtype=float)[keep],
+                part[f"hi{s}"].to_numpy(dtype=float)[keep],
+            )
+    return dists
+
+
+# ---------------------------------------------------------------------------------------
+# Assembly
+# ---------------------------------------------------------------------------------------
+
+
+def _float(value: Any) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    return float(value)
+
+
+def _int(value: Any) -> int | None:
+    f = _float(value)
+    return None if f is None else int(f)
+
+
+def _delta(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+@dataclass
+class _Group:
+    """Pass-1 statistics of one (window, model id)."""
+
+    window: int
+    model: int
+    stats: dict[str, Any]
+
+    @property
+    def rows(self) -> int:
+        return int(self.stats["rows"])
+
+    def count(self, kind: str, index: int) -> int:
+        """Non-null values of numeric (``"n"``) or categorical (``"k"``) column ``index``."""
+        return int(self.stats[f"nn{index}" if kind == "n" else f"kn{index}"])
+
+    def nulls(self, kind: str, index: int) -> int:
+        return self.rows - self.count(kind, index)
+
+    def percent_null(self, kind: str, index: int) -> float | None:
+        return 100.0 * self.nulls(kind, index) / self.rows if self.rows else None
+
+    def avg(self, kind: str, index: int) -> float | None:
+        return _float(self.stats[f"avg{index}"]) if kind == "n" else None
+
+    def regression(self) -> dict[str, float | None]:
+        """sklearn's definitions over rows with a finite label and prediction; MAPE over
+        those whose label is not 0 (a fraction, as sklearn returns it)."""
+        n = int(self.stats["n_labelled"])
+        if n == 0:
+            return dict.fromkeys(_REGRESSION)
+        mse = float(self.stats["sse"]) / n
+        sst = float(self.stats["label_var"]) * n
+        if n < 2:
+            r2 = None  # sklearn: not well-defined with fewer than two samples
+        elif sst == 0:
+            r2 = 1.0 if mse == 0 else 0.0  # sklearn's force_finite
+        else:
+            r2 = 1.0 - float(self.stats["sse"]) / sst
+        n_ape = int(self.stats["n_ape"])
+        return {
+            "mean_squared_error": mse,
+            "root_mean_squared_error": math.sqrt(mse),
+            "mean_absolute_error": float(self.stats["sae"]) / n,
+            "mean_absolute_percentage_error": (float(self.stats["ape"]) / n_ape if n_ape else None),
+            "r2_score": r2,
+        }
+
+
+_REGRESSION = (
+    "mean_squared_error",
+    "root_mean_squared_error",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "r2_score",
+)
+
+
+def _groups(stats: pd.DataFrame) -> tuple[dict[tuple[int, int], _Group], list[str]]:
+    """Pass-1 rows keyed by (window, model index), and the model versions seen."""
+    versions = sorted(
+        {
+            str(v)
+            for v, g, w in zip(stats["_m"], stats["_g"], stats["_w"], strict=True)
+            if g == 0 and w != _BASELINE_W and isinstance(v, str)
+        }
+    )
+    index = {v: k + 1 for k, v in enumerate(versions)}
+    groups: dict[tuple[int, int], _Group] = {}
+    for record in stats.to_dict("records"):
+        w = int(record["_w"])
+        if record["_g"] == 1:
+            model = 0
+        elif isinstance(record["_m"], str) and w != _BASELINE_W:
+            model = index[record["_m"]]
+        else:
+            continue  # rows without a model version count only under "*"
+        groups[(w, model)] = _Group(w, model, record)
+    return groups, versions
+
+
+def _scales(groups: dict[tuple[int, int], _Group], n_numeric: int) -> list[float]:
+    """Per numeric column: bins per unit, from the median per-window standard deviation."""
+    scales = []
+    for i in range(n_numeric):
+        sds = [
+            s
+            for g in groups.values()
+            if g.model == 0 and (s := _float(g.stats[f"sd{i}"])) is not None and s > 0
+        ]
+        scales.append(_BINS_PER_STDDEV / float(np.median(sds)) if sds else 1.0)
+    return scales
+
+
+def _category_tables(
+    counts: pd.DataFrame, versions: Sequence[str]
+) -> dict[tuple[int, int, int], pd.Series]:
+    """Value counts keyed by (column, window, model index); model 0 sums every row."""
+    tables: dict[tuple[int, int, int], pd.Series] = {}
+    if counts.empty:
+        return tables
+    index = {v: k + 1 for k, v in enumerate(versions)}
+    for (c, w), part in counts.groupby(["c", "_w"], sort=False):
+        tables[(int(c), int(w), 0)] = part.groupby("v")["n"].sum()
+        for m, sub in part.groupby("_m", sort=False):
+            if m in index:
+                tables[(int(c), int(w), index[m])] = sub.set_index("v")["n"]
+    return tables
+
+
+def _categorical_drift(
+    cur: pd.Series | None, ref: pd.Series | None
+) -> tuple[float | None, tuple[float, float] | None]:
+    """Jensen-Shannon distance (base 2) and chi-square test of homogeneity (no continuity
+    correction) of two value-count tables."""
+    if cur is None or ref is None or cur.sum() == 0 or ref.sum() == 0:
+        return None, None
+    both = pd.concat([cur, ref], axis=1).fillna(0).to_numpy(dtype=float)
+    js = float(jensenshannon(both[:, 0], both[:, 1], base=2))
+    test = chi2_contingency(both.T, correction=False)
+    return js, (float(test.statistic), float(test.pvalue))
+
+
+@dataclass
+class _Context:
+    spec: MonitorSpec
+    granularity: str
+    step: int
+    data_types: dict[str, str]
+    groups: dict[tuple[int, int], _Group]
+    versions: list[str]
+    dists: dict[tuple[int, int, int], _Dist]
+    categories: dict[tuple[int, int, int], pd.Series]
+    exact: _Exact
+
+    def model_id(self, model: int) -> str:
+        return ALL_MODELS if model == 0 else self.versions[model - 1]
+
+    def dist(self, column: int, window: int, model: int) -> _Dist:
+        return self.dists.get((column, window, model)) or _empty_dist(column, window, model)
+
+    def window(self, start: int) -> tuple[dt.datetime, dt.datetime]:
+        return (_moment(start), _moment(start + self.step))
+
+
+def _emitted(ctx: _Context, since_us: int | None) -> list[_Group]:
+    return sorted(
+        (
+            g
+            for g in ctx.groups.values()
+            if g.window != _BASELINE_W and (since_us is None or g.window >= since_us)
+        ),
+        key=lambda g: (g.window, g.model),
+    )
+
+
+def _comparisons(
+    ctx: _Context, group: _Group, has_baseline: bool
+) -> Iterator[tuple[str, int, tuple[dt.datetime | None, dt.datetime | None]]]:
+    """(drift type, compared window key, window_cmp) for one emitted group."""
+    previous = group.window - ctx.step
+    if (previous, group.model) in ctx.groups:
+        yield CONSECUTIVE, previous, ctx.window(previous)
+    if has_baseline and (_BASELINE_W, 0) in ctx.groups:
+        base = ctx.groups[(_BASELINE_W, 0)].stats
+        ts_min, ts_max = _int(base["ts_min"]), _int(base["ts_max"])
+        yield (
+            BASELINE,
+            _BASELINE_W,
+            (
+                None if ts_min is None else _moment(ts_min),
+                None if ts_max is None else _moment(ts_max),
+            ),
+        )
+
+
+def _plan(ctx: _Context, emitted: list[_Group], has_baseline: bool, want: tuple[bool, bool]):
+    """Run every exact computation once without bin contents, to learn which bins to fetch."""
+    want_profile, want_drift = want
+    for g in emitted:
+        for i in range(len(ctx.spec.numeric_columns)):
+            d = ctx.dist(i, g.window, g.model)
+            if want_profile:
+                ctx.exact.quantiles(d, QUANTILES)
+            if want_drift:
+                for _, cmp_window, _ in _comparisons(ctx, g, has_baseline):
+                    ref_model = g.model if cmp_window != _BASELINE_W else 0
+                    ref = ctx.dist(i, cmp_window, ref_model)
+                    ctx.exact.ks(d, ref)
+                    ctx.exact.psi(d, ref)
+
+
+def _profile_rows(ctx: _Context, emitted: list[_Group]) -> list[tuple]:
+    rows = []
+    for g in emitted:
+        keys = (ctx.window(g.window), ctx.granularity, ctx.model_id(g.model), LOG_TYPE, None, None)
+        regression = g.regression()
+        rows.append(
+            (
+                *keys, TABLE_COLUMN, None, g.rows, None, None, None, None,
+                None, None, None, None, None, None, None,
+                *(regression[name] for name in _REGRESSION),
+            )
+        )  # fmt: skip
+        for i, name in enumerate(ctx.spec.numeric_columns):
+            s = g.stats
+            d = ctx.dist(i, g.window, g.model)
+            quantiles = ctx.exact.quantiles(d, QUANTILES)
+            nan, pinf, ninf = int(s[f"nan{i}"]), int(s[f"pinf{i}"]), int(s[f"ninf{i}"])
+            distinct = int(d.distinct.sum()) + (nan > 0) + (pinf > 0) + (ninf > 0)
+            rows.append(
+                (
+                    *keys, name, ctx.data_types[name], g.count("n", i), g.nulls("n", i),
+                    nan, pinf + ninf, g.percent_null("n", i), _float(s[f"avg{i}"]),
+                    _float(s[f"sd{i}"]), _float(s[f"min{i}"]), _float(s[f"max{i}"]),
+                    quantiles[QUANTILES.index(0.5)],
+                    None if d.n == 0 else quantiles, distinct,
+                    *([None] * len(_REGRESSION)),
+                )
+            )  # fmt: skip
+        for j, name in enumerate(ctx.spec.categorical_columns):
+            table = ctx.categories.get((j, g.window, g.model))
+            rows.append(
+                (
+                    *keys, name, ctx.data_types[name], g.count("k", j), g.nulls("k", j),
+                    0, 0, g.percent_null("k", j), None, None, None, None, None, None,
+                    0 if table is None else int((table > 0).sum()),
+                    *([None] * len(_REGRESSION)),
+                )
+            )  # fmt: skip
+    return rows
+
+
+def _drift_rows(ctx: _Context, emitted: list[_Group], has_baseline: bool) -> list[tuple]:
+    rows = []
+    for g in emitted:
+        keys = (ctx.window(g.window), ctx.granularity, ctx.model_id(g.model), None, None)
+        for drift_type, cmp_window, window_cmp in _comparisons(ctx, g, has_baseline):
+            ref_model = g.model if drift_type == CONSECUTIVE else 0
+            ref = ctx.groups[(cmp_window, ref_model)]
+            for kind, names in (
+                ("n", ctx.spec.numeric_columns),
+                ("k", ctx.spec.categorical_columns),
+            ):
+                for i, name in enumerate(names):
+                    ks = psi = js = chi2 = None
+                    if kind == "n":
+                        cur_d = ctx.dist(i, g.window, g.model)
+                        ref_d = ctx.dist(i, cmp_window, ref_model)
+                        ks, psi = ctx.exact.ks(cur_d, ref_d), ctx.exact.psi(cur_d, ref_d)
+                    else:
+                        js, chi2 = _categorical_drift(
+                            ctx.categories.get((i, g.window, g.model)),
+                            ctx.categories.get((i, cmp_window, ref_model)),
+                        )
+                    rows.append(
+                        (
+                            *keys, name, ctx.data_types[name], window_cmp, drift_type,
+                            float(g.count(kind, i) - ref.count(kind, i)),
+                            _delta(g.avg(kind, i), ref.avg(kind, i)),
+                            _delta(g.percent_null(kind, i), ref.percent_null(kind, i)),
+                            ks, psi, js, chi2,
+                        )
+                    )  # fmt: skip
+    return rows
+
+
+def _compute(
+    rows: DataFrame,
+    spec: MonitorSpec,
+    granularity: str,
+    baseline: DataFrame | None,
+    since: dt.datetime | None,
+    *,
+    want_profile: bool = True,
+    want_drift: bool = True,
+) -> MetricFrames:
+    if granularity not in GRANULARITIES:
+        raise UsageError(
+            f"Granularity '{granularity}' is not supported: expected one of"
+            f" {', '.join(repr(g) for g in GRANULARITIES)}."
+        )
+    _check_input(rows, spec, "The monitored rows", inference=True)
+    if baseline is not None:
+        _check_input(baseline, spec, "The baseline table", inference=False)
+    spark = rows.sparkSession
+    step = GRANULARITIES[granularity] // _MICROS
+    since_us = None if since is None else _micros(since)
+    key_type = _key_type(rows, spec)
+    data = _prepare(rows, spec, step, since_us, key_type)
+    if baseline is not None and want_drift:
+        data = data.unionByName(_prepare_baseline(baseline, spec, key_type))
+    else:
+        baseline = None
+
+    groups, versions = _groups(_group_stats(data, spec))
+    scales = _scales(groups, len(spec.numeric_columns))
+    hist = _histograms(data, spec, versions, scales) if spec.numeric_columns else pd.DataFrame()
+    categories = (
+        _category_counts(data, spec, key_type) if spec.categorical_columns else pd.DataFrame()
+    )
+    ctx = _Context(
+        spec=spec,
+        granularity=granularity,
+        step=step,
+        data_types={name: rows.schema[name].dataType.simpleString() for name in spec.profiled},
+        groups=groups,
+        versions=versions,
+        dists=_dists(hist, len(versions)),
+        categories=_category_tables(categories, versions),
+        exact=_Exact(),
+    )
+    emitted = _emitted(ctx, since_us)
+    has_baseline = baseline is not None
+    _plan(ctx, emitted, has_baseline, (want_profile, want_drift))
+    ctx.exact.contents = _bin_contents(data, spec, versions, scales, ctx.exact.wanted)
+    profile = _profile_rows(ctx, emitted) if want_profile else []
+    drift = _drift_rows(ctx, emitted, has_baseline) if want_drift else []
+    return MetricFrames(
+        spark.createDataFrame(profile, PROFILE_METRICS),
+        spark.createDataFrame(drift, DRIFT_METRICS),
+    )

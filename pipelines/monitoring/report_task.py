@@ -1,0 +1,94 @@
+"""Entry point ``monitoring-report``: one self-contained HTML page from the metric tables:
+the monitored metric per window against its threshold, drift per column, row counts and
+model versions over time, and the violation check's verdict."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import functions as F
+
+from pipelines.common import flags
+from pipelines.common.flags import TaskArgumentParser
+from pipelines.common.tables import TableName, table_exists
+from pipelines.common.task import TaskContext, entry_point, new_parser
+from pipelines.monitoring import violation_task
+from pipelines.monitoring.refresh_task import metric_tables
+from pipelines.monitoring.report import flatten_windows, render_report, write_report
+from pipelines.monitoring.violation import ViolationRule, violation_query
+
+
+@dataclass(frozen=True)
+class Params:
+    inference_table: TableName
+    output: Path
+    metric: str
+    threshold: float
+    violated_when: str
+    evaluation_windows: int
+    violation_windows: int
+    granularity: str = "1 day"
+
+    def rule(self) -> ViolationRule:
+        return violation_task.rule_of(self)
+
+    def validate(self) -> None:
+        self.rule()
+
+
+def build_parser() -> TaskArgumentParser:
+    parser = new_parser(
+        "monitoring-report",
+        "Write a self-contained HTML report from <inference table>_profile_metrics and"
+        " _drift_metrics, judged by the same rule as check-violation.",
+    )
+    parser.add_argument(
+        "--inference-table", type=flags.table_name, required=True, help="the monitored table"
+    )
+    violation_task.add_rule_flags(parser)
+    parser.add_argument("--output", type=Path, required=True, help="where to write the HTML")
+    return parser
+
+
+def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
+    spark = ctx.spark
+    rule: ViolationRule = params.rule()
+    profile_table, drift_table = metric_tables(params.inference_table)
+    verdict = None
+    profile = drift = None
+    if table_exists(spark, profile_table):
+        checked = spark.sql(violation_query(profile_table, rule)).first().asDict()
+        verdict = violation_task.explain(rule, checked)
+        profile = spark.table(str(profile_table)).where(F.col("slice_key").isNull()).toPandas()
+    if table_exists(spark, drift_table):
+        drift = spark.table(str(drift_table)).where(F.col("slice_key").isNull()).toPandas()
+    html = render_report(
+        flatten_windows(profile) if profile is not None else None,
+        flatten_windows(drift) if drift is not None else None,
+        table=str(params.inference_table),
+        metric=rule.metric,
+        threshold=rule.threshold,
+        violated_when=rule.violated_when,
+        evaluation_windows=rule.evaluation_windows,
+        violation_windows=rule.violation_windows,
+        verdict=verdict,
+        generated_at=dt.datetime.now(dt.UTC),
+        granularity=rule.granularity,
+    )
+    path = write_report(params.output, html)
+    windows = 0
+    if profile is not None:
+        windows = int(((profile["column_name"] == ":table") & (profile["model_id"] == "*")).sum())
+    return {"path": str(path.resolve()), "windows": windows, "verdict": verdict}
+
+
+def main(argv: list[str] | None = None) -> int:
+    return entry_point(build_parser, Params, run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
