@@ -24,3 +24,17 @@ def model_url(host: str, full_name: str) -> str:
 
 def table_url(host: str, full_name: str) -> str:
     return f"{host}/explore/data/{full_name.replace('.', '/')}"
+
+
+def metric_tables(table: str, output_schema: str | None = None) -> tuple[str, str]:
+    """The profile and drift metric tables a quality monitor writes for ``table``:
+    ``<output schema>.<table>_profile_metrics`` and ``..._drift_metrics``. The stack puts
+    them in the monitored table's own schema, beside it (DESIGN contract 3)."""
+    home, _, short = table.rpartition(".")
+    schema = output_schema or home
+    return f"{schema}.{short}_profile_metrics", f"{schema}.{short}_drift_metrics"
+
+
+def monitoring_assets_dir(environment: str) -> str:
+    """The workspace folder of a stack's monitor dashboard and other monitoring assets."""
+    return f"/Workspace/Shared/{PROJECT}/{environment}/monitoring"

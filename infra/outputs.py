@@ -31,8 +31,10 @@ def stack_outputs(
     jobs: dict[str, Any],
     wheel_path: pulumi.Input[str],
     code_version: str,
+    monitor: Any | None = None,
 ) -> dict[str, Any]:
-    """The exports, keyed as in the schema (``jobs`` maps schema key -> job component)."""
+    """The exports, keyed as in the schema (``jobs`` maps schema key -> job component;
+    ``monitor`` is the ``MonitoredTable``, or None when the stack monitors nothing)."""
     tables = settings.tables
     return {
         "environment": settings.environment,
@@ -61,8 +63,30 @@ def stack_outputs(
             "dropoffFeatures": tables.dropoff_features,
             "predictions": tables.predictions,
         },
-        "monitor": None,
+        "monitor": None if monitor is None else monitor_outputs(settings, monitor),
         "code": {"version": code_version, "wheel": wheel_path},
+    }
+
+
+def monitor_outputs(settings: StackSettings, monitor: Any) -> dict[str, Any]:
+    """The quality monitor's exports: where its dashboard and tables are, and the rule the
+    retraining job applies to them."""
+    rule = settings.monitoring
+    return {
+        "table": settings.tables.predictions,
+        "dashboardId": monitor.dashboard_id,
+        "profileMetricsTable": monitor.profile_metrics_table,
+        "driftMetricsTable": monitor.drift_metrics_table,
+        "assetsDir": monitor.assets_dir,
+        "granularities": list(rule.granularities),
+        "retrainWhen": {
+            "metric": rule.metric,
+            "violatedWhen": rule.violated_when,
+            "threshold": rule.threshold,
+            "granularity": rule.granularity,
+            "evaluationWindows": rule.evaluation_windows,
+            "violationWindows": rule.violation_windows,
+        },
     }
 
 

@@ -14,6 +14,7 @@ from infra.components.batch_inference_job import BatchInferenceJob
 from infra.components.catalog_access import CatalogAccess, CatalogAccessArgs, Column, OutputTable
 from infra.components.feature_engineering_job import FeatureEngineeringJob
 from infra.components.ml_artifacts import MlArtifacts, MlArtifactsArgs
+from infra.components.monitored_table import MonitoredTable, MonitoredTableArgs
 from infra.components.pipeline_code import PipelineCode, PipelineCodeArgs
 from infra.components.scheduled_job import ScheduledJob, ScheduledJobArgs
 from infra.components.training_job import TrainingJob
@@ -77,6 +78,7 @@ def output_tables(settings: StackSettings) -> list[OutputTable]:
             readable_by_readers=True,
             # The quality monitor reads changes incrementally.
             properties={"delta.enableChangeDataFeed": "true"},
+            monitor_refreshed_by_runner=settings.monitoring.enabled,
         ),
     ]
 
@@ -149,6 +151,20 @@ def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
         ),
     }
     deployment.components = [access, artifacts, pipeline_code, *jobs.values()]
+    monitored = None
+    if settings.monitoring.enabled:
+        monitored = MonitoredTable(
+            naming.resource_name(env, "monitoring"),
+            MonitoredTableArgs(
+                settings=settings,
+                table=access.tables[settings.tables.predictions],
+                training=jobs["training"],
+                job=job_args,
+            ),
+            opts,
+        )
+        deployment.components.append(monitored)
+        jobs["monitoring"] = monitored.retraining
     deployment.jobs = jobs
     deployment.exports = stack_outputs(
         settings,
@@ -158,6 +174,7 @@ def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
         jobs=jobs,
         wheel_path=pipeline_code.wheel_path,
         code_version=code.version,
+        monitor=monitored,
     )
     for key, value in deployment.exports.items():
         pulumi.export(key, value)

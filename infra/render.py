@@ -18,6 +18,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from infra import naming
 from infra.outputs import validate_outputs
 from infra.program import CodePackage, Deployment, deploy
 from infra.settings import (
@@ -51,6 +52,23 @@ def fake_id(resource_type: str, name: str, inputs: dict[str, Any]) -> str:
     return f"{name}-{digest % 10**6:06d}"
 
 
+def fake_outputs(resource_type: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Outputs the provider computes on create, shaped like the real ones, for the
+    resources whose computed outputs the program uses (wire names)."""
+    kind = resource_type.rsplit(":", 1)[-1]
+    if kind == "QualityMonitor":
+        table = str(inputs["tableName"])
+        profile, drift = naming.metric_tables(table, str(inputs["outputSchemaName"]))
+        return {
+            "monitorId": table,
+            "profileMetricsTableName": profile,
+            "driftMetricsTableName": drift,
+            "dashboardId": hashlib.sha256(name.encode()).hexdigest()[:32],
+            "status": "MONITOR_STATUS_ACTIVE",
+        }
+    return {}
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Mocks that keep every registered resource's inputs, keyed by (type, name)."""
 
@@ -61,7 +79,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.inputs[(args.typ, args.name)] = args.inputs
         if not args.custom:
             return None, {}
-        return fake_id(args.typ, args.name, args.inputs), dict(args.inputs)
+        state = {**args.inputs, **fake_outputs(args.typ, args.name, args.inputs)}
+        return fake_id(args.typ, args.name, args.inputs), state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
         return {}
@@ -188,14 +207,12 @@ def summary(resource: RenderedResource) -> list[str]:
             f" {schedule.get('pauseStatus')}",
         ]
         for task in inputs.get("tasks", []):
-            wheel = task.get("pythonWheelTask", {})
-            after = [d["taskKey"] for d in task.get("dependsOns") or []]
-            named = sorted(wheel.get("namedParameters", {}).items())
-            flags = " ".join(f"--{k}={v}" for k, v in named)
-            lines.append(
-                f"task {task['taskKey']}{' after ' + ', '.join(after) if after else ''}:"
-                f" {wheel.get('entryPoint')} {flags}"
-            )
+            after = [
+                d["taskKey"] + (f" is {d['outcome']}" if d.get("outcome") else "")
+                for d in task.get("dependsOns") or []
+            ]
+            head = f"task {task['taskKey']}{' after ' + ', '.join(after) if after else ''}:"
+            lines.append(f"{head} {_task_action(task)}")
         return lines
     if kind == "Grants":
         securable = _securable(inputs)
@@ -226,7 +243,52 @@ def summary(resource: RenderedResource) -> list[str]:
         return [str(inputs["name"])]
     if kind == "Provider":
         return [f"host {inputs.get('host')} (credentials from the environment)"]
+    if kind == "QualityMonitor":
+        return _monitor_summary(inputs)
     return []
+
+
+def _task_action(task: dict[str, Any]) -> str:
+    """What a job task does, in one line."""
+    if "conditionTask" in task:
+        condition = task["conditionTask"]
+        return f"if {condition['left']} {condition['op']} {condition['right']}"
+    if "runJobTask" in task:
+        run = task["runJobTask"]
+        # The mock engine hands numbers over as floats.
+        job_id = run.get("jobId")
+        shown = int(job_id) if isinstance(job_id, float) else job_id
+        given = " ".join(f"{k}={v}" for k, v in sorted((run.get("jobParameters") or {}).items()))
+        return f"run job {shown} and wait{' with ' + given if given else ''}"
+    wheel = task.get("pythonWheelTask", {})
+    named = sorted(wheel.get("namedParameters", {}).items())
+    # Each flag is one argument; quote a value with spaces so that it reads as one.
+    flags = " ".join(f"--{k}='{v}'" if " " in v else f"--{k}={v}" for k, v in named)
+    return f"{wheel.get('entryPoint')} {flags}"
+
+
+def _monitor_summary(inputs: dict[str, Any]) -> list[str]:
+    log = inputs.get("inferenceLog") or {}
+    schedule = inputs.get("schedule")
+    refresh = (
+        f"'{schedule['quartzCronExpression']}' {schedule['timezoneId']}"
+        f" {schedule.get('pauseStatus')}"
+        if schedule
+        else "none of its own (the retraining job refreshes it)"
+    )
+    emails = ((inputs.get("notifications") or {}).get("onFailure") or {}).get("emailAddresses")
+    return [
+        f"inference log on {inputs.get('tableName')}, {log.get('problemType')}",
+        f"prediction {log.get('predictionCol')}, label {log.get('labelCol')}, model id"
+        f" {log.get('modelIdCol')}, timestamp {log.get('timestampCol')}",
+        f"granularities {', '.join(log.get('granularities', []))}; metric tables in"
+        f" {inputs.get('outputSchemaName')}; assets {inputs.get('assetsDir')}",
+        f"baseline {inputs.get('baselineTableName') or 'none'}; slices"
+        f" {', '.join(inputs.get('slicingExprs') or []) or 'none'}",
+        f"refresh schedule {refresh}",
+        f"on failure tell {', '.join(emails) if emails else 'nobody'}; warehouse"
+        f" {inputs.get('warehouseId') or 'the first running one'}",
+    ]
 
 
 def _securable(inputs: dict[str, Any]) -> str:

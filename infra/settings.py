@@ -19,8 +19,18 @@ PROJECT = "mlops-stack"
 ENVIRONMENTS = ("dev", "staging", "prod")
 PLACEHOLDER_MARK = "REPLACE-ME"
 PLACEHOLDER_PRINCIPAL = "00000000-0000-0000-0000-"
-JOBS = ("feature_engineering", "training", "batch_inference")
+JOBS = ("feature_engineering", "training", "batch_inference", "monitoring")
 RUN_MODES = ("disabled", "dry_run", "enabled")
+# What the quality monitor and the violation check support (pipelines.monitoring.violation).
+GRANULARITIES = ("1 hour", "1 day", "1 week")
+ERROR_METRICS = (
+    "root_mean_squared_error",
+    "mean_squared_error",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+)
+METRICS = (*ERROR_METRICS, "r2_score")
+DIRECTIONS = ("above", "below")
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,127}")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -30,6 +40,8 @@ _HOST = re.compile(
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
 _ML_RUNTIME = re.compile(r"\d+\.\d+\.x-(cpu-|gpu-)?ml-scala2\.1[23]")
 _TAG_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
+_TABLE = re.compile(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
+_TABLE_EXPECTED = "a fully qualified lower-case table name, catalog.schema.table"
 # Keys of other namespaces that are credentials: they must be Pulumi secrets (or come from
 # the environment), never plain text in a stack file.
 _CREDENTIAL_KEY = re.compile(r"(token|password|secret|secretkey|accesskey|clientsecret)$", re.I)
@@ -125,6 +137,43 @@ class JobPolicy:
 
 
 @dataclass(frozen=True)
+class Monitoring:
+    """The quality monitor on the predictions table and the retraining rule.
+
+    enabled: register the monitor and the retraining job at all.
+    granularities: window sizes the monitor computes metrics for; the violation check uses
+        the first.
+    metric: the table-level regression metric the rule watches.
+    violated_when: ``above`` for the error metrics, ``below`` for r2_score.
+    threshold: the metric's limit.
+    evaluation_windows: N, the last windows with the metric that the rule looks at.
+    violation_windows: M (1..N), how many of them must be beyond the threshold, the latest
+        included, for the job to retrain.
+    lookback_days: days of labels and metrics each run of the retraining job refreshes.
+    baseline_table: reference rows for baseline drift (optional).
+    slicing_exprs: column expressions the Databricks monitor also slices by.
+    refresh_schedule: the monitor's own refresh schedule, besides the retraining job's.
+    """
+
+    enabled: bool = True
+    granularities: tuple[str, ...] = ("1 day",)
+    metric: str = "root_mean_squared_error"
+    violated_when: str = "above"
+    threshold: float = 0.0
+    evaluation_windows: int = 7
+    violation_windows: int = 3
+    lookback_days: int = 30
+    baseline_table: str | None = None
+    slicing_exprs: tuple[str, ...] = ()
+    refresh_schedule: Schedule | None = None
+
+    @property
+    def granularity(self) -> str:
+        """The window size the violation check evaluates."""
+        return self.granularities[0]
+
+
+@dataclass(frozen=True)
 class StackSettings:
     """Everything the program needs to know about one stack."""
 
@@ -148,6 +197,7 @@ class StackSettings:
     tags: Mapping[str, str]
     sql_warehouse_id: str | None = None
     code_volume: str = "code"
+    monitoring: Monitoring = Monitoring(enabled=False)
 
     @property
     def model_full_name(self) -> str:
@@ -304,6 +354,7 @@ TOP_LEVEL_KEYS: dict[str, str] = {
     "notifications": "addresses told of failures",
     "tags": "tags on every job",
     "sqlWarehouseId": "the SQL warehouse that creates the tables",
+    "monitoring": "the quality monitor and the retraining rule",
 }
 
 
@@ -368,6 +419,7 @@ DEFAULT_SCHEDULES = {
     "feature_engineering": Schedule("0 0 5 * * ?"),
     "training": Schedule("0 0 6 ? * MON"),
     "batch_inference": Schedule("0 0 7 * * ?"),
+    "monitoring": Schedule("0 0 8 * * ?"),
 }
 
 
@@ -457,6 +509,7 @@ def parse_settings(config: Mapping[str, Any], stack: str, source: str) -> StackS
     training = _training(reader, get("training"))
     validation = _validation(reader, get("validation"))
     jobs = _job_policy(reader, get("jobs"))
+    monitoring = _monitoring(reader, get("monitoring"), tables)
 
     given = reader.object("notifications", get("notifications"), {"onFailure": "email list"})
     emails = given.get("onFailure", [])
@@ -517,6 +570,7 @@ def parse_settings(config: Mapping[str, Any], stack: str, source: str) -> StackS
         notification_emails=tuple(emails),
         tags=dict(tags),
         sql_warehouse_id=warehouse or None,
+        monitoring=monitoring,
     )
 
 
@@ -561,36 +615,41 @@ def _compute(reader: _Reader, value: Any) -> Compute:
 def _schedules(reader: _Reader, value: Any) -> dict[str, Schedule]:
     wire = {"featureEngineering": "feature_engineering", "training": "training"}
     wire["batchInference"] = "batch_inference"
+    wire["monitoring"] = "monitoring"
     given = reader.object("schedules", value, {key: "cron and timezone" for key in wire})
     schedules = dict(DEFAULT_SCHEDULES)
     for key, job in wire.items():
-        if key not in given:
-            continue
-        entry = reader.object(
-            f"schedules.{key}", given[key], {"cron": "Quartz cron", "timezone": "time zone"}
-        )
-        if not isinstance(_decoded(given[key]), Mapping):
-            continue  # reported once, as not an object
-        cron = entry.get("cron", _MISSING)
-        why = _check_cron(cron) if isinstance(cron, str) else "not a string"
-        if cron is _MISSING or why:
-            reader.problem(
-                f"schedules.{key}.cron",
-                cron,
-                "a Quartz cron expression such as '0 0 5 * * ?' (daily at 05:00)"
-                + (f"; here {why}" if why and cron is not _MISSING else ""),
+        if key in given:
+            schedules[job] = _schedule(
+                reader, f"schedules.{key}", given[key], DEFAULT_SCHEDULES[job]
             )
-            cron = DEFAULT_SCHEDULES[job].cron
-        timezone = reader.text(
-            f"schedules.{key}.timezone",
-            entry.get("timezone"),
-            "UTC",
-            None,
-            "an IANA time zone such as UTC or Europe/Amsterdam",
-            _valid_timezone,
-        )
-        schedules[job] = Schedule(cron=cron, timezone=timezone or "UTC")
     return schedules
+
+
+def _schedule(reader: _Reader, key: str, value: Any, default: Schedule) -> Schedule:
+    """One ``{cron, timezone}`` object; ``default`` stands in for what is wrong."""
+    entry = reader.object(key, value, {"cron": "Quartz cron", "timezone": "time zone"})
+    if not isinstance(_decoded(value), Mapping):
+        return default  # reported once, as not an object
+    cron = entry.get("cron", _MISSING)
+    why = _check_cron(cron) if isinstance(cron, str) else "not a string"
+    if cron is _MISSING or why:
+        reader.problem(
+            f"{key}.cron",
+            cron,
+            "a Quartz cron expression such as '0 0 5 * * ?' (daily at 05:00)"
+            + (f"; here {why}" if why and cron is not _MISSING else ""),
+        )
+        cron = default.cron
+    timezone = reader.text(
+        f"{key}.timezone",
+        entry.get("timezone"),
+        "UTC",
+        None,
+        "an IANA time zone such as UTC or Europe/Amsterdam",
+        _valid_timezone,
+    )
+    return Schedule(cron=cron, timezone=timezone or "UTC")
 
 
 def _tables(reader: _Reader, value: Any, catalog: str | None, schema: str | None) -> Tables:
@@ -602,7 +661,6 @@ def _tables(reader: _Reader, value: Any, catalog: str | None, schema: str | None
         "predictions": "predictions",
     }
     given = reader.object("tables", value, {key: "catalog.schema.table" for key in wire})
-    three_level = re.compile(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
     names: dict[str, str] = {}
     home = f"{catalog}.{schema}"
     for key, attribute in wire.items():
@@ -611,8 +669,8 @@ def _tables(reader: _Reader, value: Any, catalog: str | None, schema: str | None
             f"tables.{key}",
             given.get(key),
             default,
-            three_level,
-            "a fully qualified lower-case table name, catalog.schema.table",
+            _TABLE,
+            _TABLE_EXPECTED,
         )
         names[attribute] = name or default
     for key in ("pickupFeatures", "dropoffFeatures", "predictions"):
@@ -719,6 +777,160 @@ def _job_policy(reader: _Reader, value: Any) -> JobPolicy:
         timeout_minutes=reader.number(
             "jobs.timeoutMinutes", given.get("timeoutMinutes", _MISSING), 120, 5, 24 * 60, True
         ),
+    )
+
+
+def _monitoring(reader: _Reader, value: Any, tables: Tables) -> Monitoring:
+    keys = {
+        "enabled": "true or false",
+        "granularities": "window sizes",
+        "metric": "the watched metric",
+        "violatedWhen": "above or below",
+        "threshold": "the metric's limit",
+        "evaluationWindows": "N",
+        "violationWindows": "M",
+        "lookbackDays": "days refreshed per run",
+        "baselineTable": "reference rows",
+        "slicingExprs": "slices of the Databricks monitor",
+        "refreshSchedule": "the monitor's own cron and timezone",
+    }
+    if value is _MISSING:
+        reader.problem(
+            "monitoring",
+            _MISSING,
+            "an object with at least a threshold for the retraining rule, or"
+            " {enabled: false} to deploy the stack without a monitor",
+        )
+        return Monitoring(enabled=False)
+    given = reader.object("monitoring", value, keys)
+    defaults = Monitoring()
+
+    enabled = given.get("enabled", True)
+    if not isinstance(enabled, bool):
+        reader.problem("monitoring.enabled", enabled, "true or false")
+        enabled = True
+
+    granularities = _decoded(given.get("granularities", list(defaults.granularities)))
+    if (
+        not isinstance(granularities, list)
+        or not granularities
+        or not all(isinstance(g, str) and g in GRANULARITIES for g in granularities)
+        or len(set(granularities)) != len(granularities)
+    ):
+        reader.problem(
+            "monitoring.granularities",
+            granularities,
+            f"a non-empty list of distinct window sizes from {_list(GRANULARITIES)};"
+            " the first is the one the violation check evaluates",
+        )
+        granularities = list(defaults.granularities)
+
+    metric = reader.choice(
+        "monitoring.metric", given.get("metric", _MISSING), defaults.metric, METRICS
+    )
+    # An error metric is violated when it grows, r2_score when it falls: the other
+    # direction would retrain on every good day and never on a bad one.
+    natural = "below" if metric == "r2_score" else "above"
+    violated_when = reader.choice(
+        "monitoring.violatedWhen", given.get("violatedWhen", _MISSING), natural, DIRECTIONS
+    )
+    if violated_when != natural:
+        better = "higher" if metric == "r2_score" else "lower"
+        reader.problem(
+            "monitoring.violatedWhen",
+            violated_when,
+            f"'{natural}' for {metric}, where {better} is better (or leave it out)",
+        )
+        violated_when = natural
+
+    low, high = (-1.0, 1.0) if metric == "r2_score" else (0.0, 1e6)
+    threshold = given.get("threshold", _MISSING)
+    if threshold is _MISSING and enabled:
+        reader.problem(
+            "monitoring.threshold",
+            _MISSING,
+            f"a number from {_num(low)} to {_num(high)}: the {metric} beyond which a"
+            " window counts as violating",
+        )
+    threshold = reader.number("monitoring.threshold", threshold, 0.0, low, high, False)
+
+    evaluation = reader.number(
+        "monitoring.evaluationWindows",
+        given.get("evaluationWindows", _MISSING),
+        defaults.evaluation_windows,
+        1,
+        365,
+        True,
+    )
+    violation = reader.number(
+        "monitoring.violationWindows",
+        given.get("violationWindows", _MISSING),
+        min(defaults.violation_windows, evaluation),
+        1,
+        365,
+        True,
+    )
+    if violation > evaluation:
+        reader.problem(
+            "monitoring.violationWindows",
+            violation,
+            f"a whole number from 1 to monitoring.evaluationWindows ({evaluation}): no more"
+            " windows can violate than are evaluated",
+        )
+        violation = evaluation
+
+    lookback = reader.number(
+        "monitoring.lookbackDays",
+        given.get("lookbackDays", _MISSING),
+        defaults.lookback_days,
+        1,
+        3650,
+        True,
+    )
+    baseline = reader.text(
+        "monitoring.baselineTable", given.get("baselineTable"), "", _TABLE, _TABLE_EXPECTED
+    )
+    if baseline and baseline == tables.predictions:
+        reader.problem(
+            "monitoring.baselineTable",
+            baseline,
+            "a table of reference rows (e.g. scored validation data), not tables.predictions,"
+            " the monitored table itself",
+        )
+        baseline = ""
+
+    slicing = _decoded(given.get("slicingExprs", []))
+    if not isinstance(slicing, list) or not all(
+        isinstance(expr, str) and expr.strip() for expr in slicing
+    ):
+        reader.problem(
+            "monitoring.slicingExprs",
+            slicing,
+            "a list of column expressions such as 'pickup_zip' or 'trip_distance > 10'",
+        )
+        slicing = []
+
+    refresh = None
+    if given.get("refreshSchedule") is not None:
+        refresh = _schedule(
+            reader,
+            "monitoring.refreshSchedule",
+            given["refreshSchedule"],
+            DEFAULT_SCHEDULES["monitoring"],
+        )
+
+    return Monitoring(
+        enabled=enabled,
+        granularities=tuple(granularities),
+        metric=metric,
+        violated_when=violated_when,
+        threshold=threshold,
+        evaluation_windows=evaluation,
+        violation_windows=violation,
+        lookback_days=lookback,
+        baseline_table=baseline or None,
+        slicing_exprs=tuple(slicing),
+        refresh_schedule=refresh,
     )
 
 

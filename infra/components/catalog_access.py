@@ -23,13 +23,18 @@ class Column:
 
 @dataclass(frozen=True)
 class OutputTable:
-    """A table the jobs write, created (empty) by the stack so that grants can name it."""
+    """A table the jobs write, created (empty) by the stack so that grants can name it.
+
+    monitor_refreshed_by_runner: a quality monitor watches the table and a job refreshes
+        it as the runner, who then also needs MANAGE on this table (see MonitoredTable).
+    """
 
     full_name: str
     columns: Sequence[Column]
     comment: str
     readable_by_readers: bool = False
     properties: Mapping[str, str] = field(default_factory=dict)
+    monitor_refreshed_by_runner: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,8 +107,8 @@ class CatalogAccess(pulumi.ComponentResource):
         schema_grants.append(("readers", args.readers, ["USE_SCHEMA"]))
         self._grants(f"{name}-schema", schema_grants, schema=self.schema.id)
 
-        # Output tables: ours, authoritative. The runner rewrites them; readers read
-        # predictions only.
+        # Output tables: ours, authoritative. The runner rewrites them (and refreshes the
+        # monitor of a monitored one); readers read predictions only.
         self.tables = {}
         for table in args.output_tables:
             catalog, schema, short = table.full_name.split(".")
@@ -133,7 +138,10 @@ class CatalogAccess(pulumi.ComponentResource):
             self.tables[table.full_name] = created
             table_grants = []
             if args.runner:
-                table_grants.append(("runner", args.runner, ["SELECT", "MODIFY"]))
+                privileges = ["SELECT", "MODIFY"]
+                if table.monitor_refreshed_by_runner:
+                    privileges.append("MANAGE")
+                table_grants.append(("runner", args.runner, privileges))
             if table.readable_by_readers:
                 table_grants.append(("readers", args.readers, ["SELECT"]))
             if table_grants:

@@ -1,15 +1,17 @@
 """What every job of the stack shares: wheel tasks with named flags, compute, schedule,
 retries, notifications, run-as identity, permissions and tags.
 
-The concrete jobs (``FeatureEngineeringJob``, ``TrainingJob``, ``BatchInferenceJob``) only
-say which tasks they run with which flags.
+The concrete jobs (``FeatureEngineeringJob``, ``TrainingJob``, ``BatchInferenceJob``,
+``RetrainingJob``) only say which tasks they run with which flags. Most tasks run a console
+script of the wheel (``TaskSpec``); a job may also branch on a value (``ConditionTaskSpec``)
+and start another job (``RunJobTaskSpec``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pulumi
 import pulumi_databricks as databricks
@@ -32,18 +34,61 @@ def run_date(days_back: int | str = 0) -> str:
 
 
 @dataclass(frozen=True)
+class Dependency:
+    """A task this one waits for. ``outcome`` ("true" or "false") may only follow a
+    condition task: the task then runs only when the condition came out that way."""
+
+    task_key: str
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """One task: the console script of the wheel it runs and its named flags.
 
     ``parameters`` become ``--<key>=<value>`` on the entry point's command line
     (``python_wheel_task.named_parameters``), so keys are the flags without dashes.
+    ``depends_on`` names the tasks it waits for (a ``Dependency`` to pick an outcome).
     """
 
     key: str
     entry_point: str
     parameters: Mapping[str, str]
-    depends_on: tuple[str, ...] = ()
+    depends_on: tuple[str | Dependency, ...] = ()
     description: str = ""
+
+
+@dataclass(frozen=True)
+class ConditionTaskSpec:
+    """A task that compares two values, e.g. a task value with ``true``; it needs no
+    compute and has no retries. Tasks after it choose an outcome with ``Dependency``."""
+
+    key: str
+    left: str
+    op: str  # EQUAL_TO, NOT_EQUAL, GREATER_THAN, ...
+    right: str
+    depends_on: tuple[str | Dependency, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RunJobTaskSpec:
+    """A task that starts another job of the stack and waits for its run.
+
+    job_id: the other job's id (the ``databricks.Job`` id output, as a number).
+    job_parameters: the other job's parameters for that run.
+    timeout_seconds: how long to wait: the other job's own time limit.
+    """
+
+    key: str
+    job_id: pulumi.Input[int]
+    job_parameters: Mapping[str, str]
+    timeout_seconds: int
+    depends_on: tuple[str | Dependency, ...] = ()
+    description: str = ""
+
+
+AnyTaskSpec = TaskSpec | ConditionTaskSpec | RunJobTaskSpec
 
 
 @dataclass(frozen=True)
@@ -83,16 +128,36 @@ class ScheduledJob(pulumi.ComponentResource):
         """The job's tasks; every concrete job defines them."""
         raise NotImplementedError(f"{cls.__name__} defines no tasks")
 
+    def build_tasks(self, settings: StackSettings) -> list[AnyTaskSpec]:
+        """The tasks of this instance: ``task_specs`` unless a job's tasks need other
+        resources (e.g. the id of a job they start)."""
+        return list(self.task_specs(settings))
+
     @classmethod
     def job_parameters(cls, settings: StackSettings) -> list[JobParameter]:
         return [JobParameter("run_date", RUN_DATE_DEFAULT)]
+
+    @classmethod
+    def access_controls(
+        cls, settings: StackSettings
+    ) -> list[databricks.PermissionsAccessControlArgs]:
+        """Who may see and run the job: readers view it, the ML team runs and repairs it."""
+        return [
+            databricks.PermissionsAccessControlArgs(
+                group_name=settings.groups.readers, permission_level="CAN_VIEW"
+            ),
+            databricks.PermissionsAccessControlArgs(
+                group_name=settings.groups.ml_team, permission_level="CAN_MANAGE_RUN"
+            ),
+        ]
 
     def __init__(
         self, name: str, args: ScheduledJobArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(self.TYPE, name, None, opts)
         settings = args.settings
-        self.tasks = self.task_specs(settings)
+        self.tasks = self.build_tasks(settings)
+        self.timeout_seconds = job_timeout_seconds(settings, self.tasks)
         self.job_name = naming.resource_name(settings.environment, self.JOB.replace("_", "-"))
         self.job = databricks.Job(
             f"{name}-job",
@@ -111,14 +176,7 @@ class ScheduledJob(pulumi.ComponentResource):
         self.permissions = databricks.Permissions(
             f"{name}-permissions",
             job_id=self.job.id,
-            access_controls=[
-                databricks.PermissionsAccessControlArgs(
-                    group_name=settings.groups.readers, permission_level="CAN_VIEW"
-                ),
-                databricks.PermissionsAccessControlArgs(
-                    group_name=settings.groups.ml_team, permission_level="CAN_MANAGE_RUN"
-                ),
-            ],
+            access_controls=self.access_controls(settings),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.job_id = self.job.id
@@ -135,7 +193,7 @@ def job_args(
     job_name: str,
     description: str,
     job_key: str,
-    tasks: Sequence[TaskSpec],
+    tasks: Sequence[AnyTaskSpec],
     parameters: Sequence[JobParameter],
     wheel_path: pulumi.Input[str],
     code_version: str,
@@ -146,6 +204,35 @@ def job_args(
     schedule = settings.schedules[job_key]
     task_args = []
     for spec in tasks:
+        common: dict[str, Any] = {
+            "task_key": spec.key,
+            "description": spec.description or None,
+            "depends_ons": [_dependency(after) for after in spec.depends_on] or None,
+        }
+        if isinstance(spec, ConditionTaskSpec):
+            # No compute, and Databricks allows no retries on a condition task.
+            task_args.append(
+                databricks.JobTaskArgs(
+                    condition_task=databricks.JobTaskConditionTaskArgs(
+                        left=spec.left, op=spec.op, right=spec.right
+                    ),
+                    **common,
+                )
+            )
+            continue
+        if isinstance(spec, RunJobTaskSpec):
+            # No retries: the started job retries its own tasks, and retrying here would
+            # start the whole job again.
+            task_args.append(
+                databricks.JobTaskArgs(
+                    run_job_task=databricks.JobTaskRunJobTaskArgs(
+                        job_id=spec.job_id, job_parameters=dict(spec.job_parameters)
+                    ),
+                    timeout_seconds=spec.timeout_seconds,
+                    **common,
+                )
+            )
+            continue
         compute: dict[str, object] = (
             {"environment_key": ENVIRONMENT_KEY}
             if serverless
@@ -156,12 +243,6 @@ def job_args(
         )
         task_args.append(
             databricks.JobTaskArgs(
-                task_key=spec.key,
-                description=spec.description or None,
-                depends_ons=[
-                    databricks.JobTaskDependsOnArgs(task_key=key) for key in spec.depends_on
-                ]
-                or None,
                 python_wheel_task=databricks.JobTaskPythonWheelTaskArgs(
                     package_name=PACKAGE,
                     entry_point=spec.entry_point,
@@ -171,6 +252,7 @@ def job_args(
                 min_retry_interval_millis=policy.min_retry_interval_minutes * 60_000,
                 retry_on_timeout=False,
                 timeout_seconds=policy.timeout_minutes * 60,
+                **common,
                 **compute,
             )
         )
@@ -191,7 +273,7 @@ def job_args(
         ),
         max_concurrent_runs=1,
         queue=databricks.JobQueueArgs(enabled=True),
-        timeout_seconds=policy.timeout_minutes * 60 * len(tasks),
+        timeout_seconds=job_timeout_seconds(settings, tasks),
         email_notifications=databricks.JobEmailNotificationsArgs(
             on_failures=emails, no_alert_for_skipped_runs=True
         )
@@ -202,6 +284,24 @@ def job_args(
         else None,
         tags=job_tags(settings, code_version),
     )
+
+
+def job_timeout_seconds(settings: StackSettings, tasks: Sequence[AnyTaskSpec]) -> int:
+    """The job's time limit: every task's own limit in turn (a condition takes none)."""
+    task_limit = settings.jobs.timeout_minutes * 60
+    total = 0
+    for spec in tasks:
+        if isinstance(spec, RunJobTaskSpec):
+            total += spec.timeout_seconds
+        elif isinstance(spec, TaskSpec):
+            total += task_limit
+    return total
+
+
+def _dependency(after: str | Dependency) -> databricks.JobTaskDependsOnArgs:
+    if isinstance(after, str):
+        return databricks.JobTaskDependsOnArgs(task_key=after)
+    return databricks.JobTaskDependsOnArgs(task_key=after.task_key, outcome=after.outcome)
 
 
 def job_tags(settings: StackSettings, code_version: str) -> dict[str, str]:
@@ -256,5 +356,11 @@ class RecentDaysJob(ScheduledJob):
     DAYS: ClassVar[str] = "{{job.parameters.days}}"
 
     @classmethod
+    def default_days(cls, settings: StackSettings) -> int:
+        """How many days a scheduled run covers."""
+        return 1
+
+    @classmethod
     def job_parameters(cls, settings: StackSettings) -> list[JobParameter]:
-        return [*super().job_parameters(settings), JobParameter("days", "1")]
+        days = JobParameter("days", str(cls.default_days(settings)))
+        return [*super().job_parameters(settings), days]

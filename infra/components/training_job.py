@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pulumi_databricks as databricks
+
 from infra.components.scheduled_job import ScheduledJob, TaskSpec, run_date
 from infra.settings import StackSettings
 
@@ -17,11 +19,32 @@ class TrainingJob(ScheduledJob):
       against the thresholds in the settings;
     - ``ModelDeployment`` promotes it to ``champion`` if it passed and is no worse than the
       current champion on the same days, and refuses otherwise.
+
+    When the stack monitors its predictions, the retraining job (``RetrainingJob``) starts
+    this job with a run-job task, which starts the run as the retraining job's run-as
+    identity, the runner. CAN_MANAGE_RUN is the lowest job permission that may start a run
+    (Databricks, "Jobs access control"), so the runner gets that level here, and only then;
+    in dev the jobs run as whoever deployed them, who owns this job already.
     """
 
     TYPE = "mlops-stack:jobs:TrainingJob"
     JOB = "training"
     DESCRIPTION = "Trains, validates and deploys the fare model (champion/challenger)."
+
+    @classmethod
+    def access_controls(
+        cls, settings: StackSettings
+    ) -> list[databricks.PermissionsAccessControlArgs]:
+        access = super().access_controls(settings)
+        runner = settings.principals.runner
+        if settings.monitoring.enabled and runner:
+            access.insert(
+                0,
+                databricks.PermissionsAccessControlArgs(
+                    service_principal_name=runner, permission_level="CAN_MANAGE_RUN"
+                ),
+            )
+        return access
 
     @classmethod
     def task_specs(cls, settings: StackSettings) -> list[TaskSpec]:

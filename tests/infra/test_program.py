@@ -25,11 +25,18 @@ COMPONENT_TYPES = {
     "mlops-stack:jobs:FeatureEngineeringJob",
     "mlops-stack:jobs:TrainingJob",
     "mlops-stack:jobs:BatchInferenceJob",
+    "mlops-stack:monitoring:MonitoredTable",
 }
+NESTED_COMPONENT_TYPES = {"mlops-stack:jobs:RetrainingJob"}
 
 
 def jobs(render: Render) -> dict[str, dict]:
     return {job.inputs["name"]: job.inputs for job in render.of_type(JOB)}
+
+
+def wheel_tasks(job: dict) -> list[dict]:
+    """The tasks that run the wheel (not the condition and run-job tasks)."""
+    return [task for task in job["tasks"] if "pythonWheelTask" in task]
 
 
 # --- structure and naming --------------------------------------------------------------
@@ -42,14 +49,17 @@ def test_each_stack_builds_every_component_with_its_children(
     render = renders[stack]
     components = [root for root in render.roots if not root.type.startswith("pulumi:")]
     assert {c.type for c in components} == COMPONENT_TYPES
-    for component in components:
+    nested = [c for root in components for c in root.children if c.type.startswith("mlops-stack:")]
+    assert {c.type for c in nested} == NESTED_COMPONENT_TYPES
+    for component in components + nested:
         assert re.fullmatch(r"mlops-stack:[a-z]+:[A-Z][A-Za-z]+", component.type)
         assert component.children, f"{component.type} registered no children"
         for child in component.children:
-            assert child.type.startswith("databricks:index/"), child.type
+            assert child.type.startswith("databricks:index/") or child in nested, child.type
             assert child.name.startswith(component.name + "-"), child.name
     counts = render.counts()
-    assert counts[JOB] == 3
+    assert counts[JOB] == 4
+    assert counts["databricks:index/qualityMonitor:QualityMonitor"] == 1
     assert counts["databricks:index/sqlTable:SqlTable"] == 3
     assert counts["databricks:index/registeredModel:RegisteredModel"] == 1
     assert counts["databricks:index/mlflowExperiment:MlflowExperiment"] == 1
@@ -64,6 +74,7 @@ def test_names_follow_env_project_item(renders: dict[str, Render], stack: str) -
         f"{stack}-mlops-stack-feature-engineering",
         f"{stack}-mlops-stack-training",
         f"{stack}-mlops-stack-batch-inference",
+        f"{stack}-mlops-stack-monitoring",
     }
 
 
@@ -106,7 +117,7 @@ def test_jobs_carry_retries_timeouts_notifications_tags_and_permissions(
         emails = list(settings.notification_emails)
         assert (job.get("emailNotifications") or {}).get("onFailures", []) == emails, name
         assert {p["name"] for p in job["parameters"]} >= {"run_date"}
-        for task in job["tasks"]:
+        for task in wheel_tasks(job):
             assert task["maxRetries"] == settings.jobs.max_retries
             assert task["timeoutSeconds"] == settings.jobs.timeout_minutes * 60
             assert (
@@ -116,12 +127,19 @@ def test_jobs_carry_retries_timeouts_notifications_tags_and_permissions(
     permissions = [
         r for r in render.of_type("databricks:index/permissions:Permissions") if "jobId" in r.inputs
     ]
-    assert len(permissions) == 3
+    assert len(permissions) == 4
+    everyone = [
+        {"groupName": settings.groups.readers, "permissionLevel": "CAN_VIEW"},
+        {"groupName": settings.groups.ml_team, "permissionLevel": "CAN_MANAGE_RUN"},
+    ]
+    runner = settings.principals.runner
     for permission in permissions:
-        assert permission.inputs["accessControls"] == [
-            {"groupName": settings.groups.readers, "permissionLevel": "CAN_VIEW"},
-            {"groupName": settings.groups.ml_team, "permissionLevel": "CAN_MANAGE_RUN"},
-        ]
+        expected = everyone
+        # The retraining job starts the training job as the runner (test_monitoring.py).
+        if permission.name == f"{stack}-mlops-stack-training-permissions" and runner:
+            expected = [{"servicePrincipalName": runner, "permissionLevel": "CAN_MANAGE_RUN"}]
+            expected += everyone
+        assert permission.inputs["accessControls"] == expected, permission.name
 
 
 def test_training_job_chains_train_validation_deployment(renders: dict[str, Render]) -> None:
@@ -144,7 +162,7 @@ def test_job_clusters_use_the_ml_runtime_in_dedicated_mode(renders: dict[str, Re
             assert "-ml-" in new_cluster["sparkVersion"]
             assert new_cluster["dataSecurityMode"] == "SINGLE_USER"
             assert new_cluster["numWorkers"] == compute.num_workers
-            for task in job["tasks"]:
+            for task in wheel_tasks(job):
                 assert task["jobClusterKey"] == cluster["jobClusterKey"], name
     single_node = jobs(renders["dev"])["dev-mlops-stack-training"]["jobClusters"][0]
     assert single_node["newCluster"]["customTags"] == {"ResourceClass": "SingleNode"}
@@ -157,7 +175,7 @@ def test_serverless_compute_installs_the_wheel_through_the_job_environment() -> 
         (environment,) = job["environments"]
         assert environment["spec"]["dependencies"] == [render.exports["code"]["wheel"]]
         assert environment["spec"]["environmentVersion"] == "3"
-        for task in job["tasks"]:
+        for task in wheel_tasks(job):
             assert task["environmentKey"] == environment["environmentKey"]
             assert "libraries" not in task
 
@@ -175,7 +193,7 @@ def test_every_task_pins_the_uploaded_wheel_of_this_code_version(
     assert wheel.inputs["source"] == CODE.wheel_file
     assert render.exports["code"] == {"version": CODE.version, "wheel": path}
     for job in jobs(render).values():
-        for task in job["tasks"]:
+        for task in wheel_tasks(job):
             assert task["libraries"] == [{"whl": path}]
 
 
@@ -200,6 +218,15 @@ ALLOWED = {
     "MODEL": {"EXECUTE"},
     "VOLUME": {"READ_VOLUME"},
 }
+# The one exception: the runner refreshes the predictions table's quality monitor, which
+# takes MANAGE on that table (see MonitoredTable); on no other table, for nobody else.
+REFRESH_MONITOR = {"MANAGE"}
+
+
+def allowed(render: Render, kind: str, name: str, principal: str) -> set[str]:
+    s = render.settings
+    refreshes = (kind, name, principal) == ("TABLE", s.tables.predictions, s.principals.runner)
+    return ALLOWED[kind] | (REFRESH_MONITOR if refreshes else set())
 
 
 def granted(render: Render) -> dict[tuple[str, str, str], set[str]]:
@@ -224,6 +251,8 @@ def test_grants_are_exactly_the_least_privilege_set(renders: dict[str, Render], 
         ("SCHEMA", home, readers): {"USE_SCHEMA"},
         ("TABLE", s.tables.predictions, readers): {"SELECT"},
         ("MODEL", s.model_full_name, readers): {"EXECUTE"},
+        ("TABLE", f"{s.tables.predictions}_profile_metrics", readers): {"SELECT"},
+        ("TABLE", f"{s.tables.predictions}_drift_metrics", readers): {"SELECT"},
     }
     if runner:
         expected |= {
@@ -234,6 +263,8 @@ def test_grants_are_exactly_the_least_privilege_set(renders: dict[str, Render], 
         }
         for table in s.tables.outputs:
             expected[("TABLE", table, runner)] = {"SELECT", "MODIFY"}
+        expected[("TABLE", s.tables.predictions, runner)] |= {"MANAGE"}
+        expected[("TABLE", f"{s.tables.predictions}_profile_metrics", runner)] = {"SELECT"}
         for table in s.tables.inputs:
             expected[("TABLE", table, runner)] = {"SELECT"}
             if table.rpartition(".")[0] != home:
@@ -245,8 +276,9 @@ def test_grants_are_exactly_the_least_privilege_set(renders: dict[str, Render], 
 def test_no_grant_is_broader_than_its_securable_needs(
     renders: dict[str, Render], stack: str
 ) -> None:
-    for (kind, name, principal), privileges in granted(renders[stack]).items():
-        assert privileges <= ALLOWED[kind], (kind, name, principal, privileges)
+    render = renders[stack]
+    for (kind, name, principal), privileges in granted(render).items():
+        assert privileges <= allowed(render, kind, name, principal), (kind, name, principal)
         assert "ALL_PRIVILEGES" not in privileges
         assert principal.lower() not in {"account users", "users", "all users"}
 
@@ -262,7 +294,13 @@ def test_the_readers_never_modify_and_the_runner_modifies_only_the_outputs(
         if principal == s.groups.readers:
             assert privileges <= {"USE_CATALOG", "USE_SCHEMA", "SELECT", "EXECUTE"}
             if kind == "TABLE":
-                assert name == s.tables.predictions
+                # The predictions, and the monitor's metric tables for the dashboard.
+                assert (
+                    name.removesuffix("_profile_metrics").removesuffix("_drift_metrics")
+                    == s.tables.predictions
+                ), name
+        if "MANAGE" in privileges:
+            assert (principal, name) == (s.principals.runner, s.tables.predictions), name
 
 
 def test_the_runner_owns_the_model_in_staging_and_prod(renders: dict[str, Render]) -> None:
@@ -317,7 +355,13 @@ def test_exports_follow_the_published_schema(renders: dict[str, Render], stack: 
     validate_outputs(exports)
     assert exports["environment"] == stack
     assert exports["model"]["name"] == renders[stack].settings.model_full_name
-    assert set(exports["jobs"]) == {"featureEngineering", "training", "batchInference"}
+    assert set(exports["jobs"]) == {
+        "featureEngineering",
+        "training",
+        "batchInference",
+        "monitoring",
+    }
+    assert exports["monitor"]["table"] == renders[stack].settings.tables.predictions
 
 
 def test_the_schema_rejects_a_broken_export(renders: dict[str, Render]) -> None:

@@ -12,6 +12,8 @@ import pytest
 
 from infra.settings import (
     InvalidStackConfig,
+    Monitoring,
+    Schedule,
     Secret,
     StackSettings,
     parse_settings,
@@ -76,7 +78,24 @@ def test_committed_stack_files_parse(stack: str) -> None:
     assert settings.schedules_paused is (stack == "dev")
     assert settings.protect is (stack == "prod")
     assert settings.tables.predictions == f"{stack}.nyc_taxi.predictions"
-    assert set(settings.schedules) == {"feature_engineering", "training", "batch_inference"}
+    assert set(settings.schedules) == {
+        "feature_engineering",
+        "training",
+        "batch_inference",
+        "monitoring",
+    }
+    assert settings.schedules["monitoring"] == Schedule("0 0 8 * * ?", "UTC")
+    assert settings.monitoring == Monitoring(
+        enabled=True,
+        granularities=("1 day",),
+        metric="root_mean_squared_error",
+        violated_when="above",
+        threshold=5.0,
+        evaluation_windows=7,
+        violation_windows=3,
+        lookback_days=30,
+        refresh_schedule=Schedule("0 0 9 ? * SUN", "UTC"),
+    )
     if stack == "dev":
         assert settings.principals.runner is None
         assert settings.principals.deployer is None
@@ -444,6 +463,188 @@ BAD = [
         "schedules.training is '0 0 6 ? * MON': expected an object with the keys cron, timezone",
         id="schedule-as-text",
     ),
+    # --- monitoring -------------------------------------------------------------------
+    pytest.param(
+        "staging",
+        {"monitoring": DELETE},
+        "monitoring is missing: expected an object with at least a threshold for the"
+        " retraining rule, or {enabled: false} to deploy the stack without a monitor.",
+        id="monitoring-missing",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.threshold": DELETE},
+        "monitoring.threshold is missing: expected a number from 0 to 1000000: the"
+        " root_mean_squared_error beyond which a window counts as violating.",
+        id="threshold-missing",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.threshold": "six"},
+        "monitoring.threshold is 'six': expected a number from 0 to 1000000.",
+        id="threshold-text",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.threshold": -1},
+        "monitoring.threshold is -1: expected a number from 0 to 1000000.",
+        id="threshold-negative-error",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.metric": "r2_score", "monitoring.threshold": 1.5},
+        "monitoring.threshold is 1.5: expected a number from -1 to 1.",
+        id="threshold-r2-above-1",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.metric": "rmse"},
+        "monitoring.metric is 'rmse': expected one of root_mean_squared_error,"
+        " mean_squared_error, mean_absolute_error, mean_absolute_percentage_error, r2_score.",
+        id="metric-unknown",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.violatedWhen": "over"},
+        "monitoring.violatedWhen is 'over': expected one of above, below.",
+        id="violated-when-unknown",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.violatedWhen": "below"},
+        "monitoring.violatedWhen is 'below': expected 'above' for root_mean_squared_error,"
+        " where lower is better (or leave it out).",
+        id="error-metric-violated-below",
+    ),
+    pytest.param(
+        "staging",
+        {
+            "monitoring.metric": "r2_score",
+            "monitoring.threshold": 0.5,
+            "monitoring.violatedWhen": "above",
+        },
+        "monitoring.violatedWhen is 'above': expected 'below' for r2_score, where higher is"
+        " better (or leave it out).",
+        id="r2-violated-above",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.granularities": "1 day"},
+        "monitoring.granularities is '1 day': expected a non-empty list of distinct window"
+        " sizes from 1 hour, 1 day, 1 week; the first is the one the violation check evaluates.",
+        id="granularities-not-a-list",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.granularities": ["1 day", "5 minutes"]},
+        'monitoring.granularities is ["1 day", "5 minutes"]: expected a non-empty list of'
+        " distinct window sizes from 1 hour, 1 day, 1 week;",
+        id="granularity-unsupported",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.granularities": []},
+        "monitoring.granularities is []: expected a non-empty list",
+        id="granularities-empty",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.granularities": ["1 day", "1 day"]},
+        'monitoring.granularities is ["1 day", "1 day"]: expected a non-empty list of distinct',
+        id="granularities-repeated",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.evaluationWindows": 0},
+        "monitoring.evaluationWindows is 0: expected a whole number from 1 to 365.",
+        id="evaluation-windows-zero",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.violationWindows": 0},
+        "monitoring.violationWindows is 0: expected a whole number from 1 to 365.",
+        id="violation-windows-zero",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.evaluationWindows": 5, "monitoring.violationWindows": 6},
+        "monitoring.violationWindows is 6: expected a whole number from 1 to"
+        " monitoring.evaluationWindows (5): no more windows can violate than are evaluated.",
+        id="m-above-n",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.violationWindows": 2.5},
+        "monitoring.violationWindows is 2.5: expected a whole number from 1 to 365.",
+        id="violation-windows-fraction",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.lookbackDays": 0},
+        "monitoring.lookbackDays is 0: expected a whole number from 1 to 3650.",
+        id="lookback-zero",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.baselineTable": "baseline"},
+        "monitoring.baselineTable is 'baseline': expected a fully qualified lower-case table"
+        " name, catalog.schema.table.",
+        id="baseline-one-level",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.baselineTable": "staging.nyc_taxi.predictions"},
+        "monitoring.baselineTable is 'staging.nyc_taxi.predictions': expected a table of"
+        " reference rows (e.g. scored validation data), not tables.predictions, the monitored"
+        " table itself.",
+        id="baseline-is-the-monitored-table",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.slicingExprs": "pickup_zip"},
+        "monitoring.slicingExprs is 'pickup_zip': expected a list of column expressions such"
+        " as 'pickup_zip' or 'trip_distance > 10'.",
+        id="slicing-not-a-list",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.slicingExprs": ["pickup_zip", ""]},
+        'monitoring.slicingExprs is ["pickup_zip", ""]: expected a list of column expressions',
+        id="slicing-empty-expression",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.refreshSchedule.cron": "0 9 * * 0"},
+        f"monitoring.refreshSchedule.cron is '0 9 * * 0': expected {CRON} 5 fields where"
+        " Quartz needs 6 or 7",
+        id="refresh-cron-unix",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.refreshSchedule": "weekly"},
+        "monitoring.refreshSchedule is 'weekly': expected an object with the keys cron, timezone",
+        id="refresh-schedule-as-text",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.enabled": "yes"},
+        "monitoring.enabled is 'yes': expected true or false.",
+        id="enabled-not-a-bool",
+    ),
+    pytest.param(
+        "staging",
+        {"monitoring.treshold": 6.0},
+        "monitoring.treshold is 6.0: expected no such key; monitoring takes enabled,"
+        " granularities, metric, violatedWhen, threshold,",
+        id="monitoring-unknown-key",
+    ),
+    pytest.param(
+        "staging",
+        {"schedules.monitoring.cron": "0 0 25 * * ?"},
+        f"schedules.monitoring.cron is '0 0 25 * * ?': expected {CRON} the hours field '25'"
+        " is outside 0-23",
+        id="retraining-cron-hour-25",
+    ),
 ]
 
 
@@ -493,6 +694,72 @@ def test_good_values_are_kept() -> None:
     assert settings.tables.predictions == "staging.nyc_taxi.fare_predictions"
     assert settings.notification_emails == ("a@example.com", "b@example.org")
     assert settings.sql_warehouse_id == "0123456789abcdef"
+
+
+def test_monitoring_values_are_kept() -> None:
+    monitoring = parse(
+        "prod",
+        {
+            "monitoring.granularities": ["1 hour", "1 day"],
+            "monitoring.metric": "mean_absolute_error",
+            "monitoring.threshold": 4,
+            "monitoring.evaluationWindows": 10,
+            "monitoring.violationWindows": 10,
+            "monitoring.lookbackDays": 14,
+            "monitoring.baselineTable": "prod.bronze.fare_baseline",
+            "monitoring.slicingExprs": ["pickup_zip", "trip_distance > 10"],
+            "schedules.monitoring": {"cron": "0 30 8 * * ?", "timezone": "Europe/Amsterdam"},
+        },
+    ).monitoring
+
+    assert monitoring.granularities == ("1 hour", "1 day")
+    assert monitoring.granularity == "1 hour"
+    assert (monitoring.metric, monitoring.violated_when) == ("mean_absolute_error", "above")
+    assert monitoring.threshold == 4.0 and isinstance(monitoring.threshold, float)
+    assert (monitoring.evaluation_windows, monitoring.violation_windows) == (10, 10)
+    assert monitoring.lookback_days == 14
+    assert monitoring.baseline_table == "prod.bronze.fare_baseline"
+    assert monitoring.slicing_exprs == ("pickup_zip", "trip_distance > 10")
+    assert parse("prod", {"schedules.monitoring.cron": "0 30 8 * * ?"}).schedules[
+        "monitoring"
+    ] == Schedule("0 30 8 * * ?", "UTC")
+
+
+def test_r2_score_is_violated_below_its_threshold_by_default() -> None:
+    monitoring = parse("staging", {"monitoring.metric": "r2_score", "monitoring.threshold": 0.4})
+    assert monitoring.monitoring.violated_when == "below"
+    assert monitoring.monitoring.threshold == 0.4
+
+
+def test_the_default_m_never_exceeds_a_small_n() -> None:
+    monitoring = parse(
+        "staging", {"monitoring.evaluationWindows": 2, "monitoring.violationWindows": DELETE}
+    ).monitoring
+    assert (monitoring.evaluation_windows, monitoring.violation_windows) == (2, 2)
+
+
+def test_monitoring_can_be_disabled_without_a_threshold() -> None:
+    settings = parse("prod", {"monitoring": {"enabled": False}})
+    assert settings.monitoring.enabled is False
+    assert settings.schedules["monitoring"].cron == "0 0 8 * * ?"
+
+
+def test_every_monitoring_problem_is_reported_at_once() -> None:
+    message = error(
+        "staging",
+        {
+            "monitoring.metric": "r2_score",
+            "monitoring.violatedWhen": "above",
+            "monitoring.threshold": 7,
+            "monitoring.evaluationWindows": 3,
+            "monitoring.violationWindows": 4,
+        },
+    )
+
+    assert message.startswith("Pulumi.staging.yaml (stack 'staging') has 3 invalid settings,")
+    assert "(1) mlops-stack:monitoring.violatedWhen is 'above'" in message
+    assert "(2) mlops-stack:monitoring.threshold is 7" in message
+    assert "(3) mlops-stack:monitoring.violationWindows is 4" in message
 
 
 # --- secrets ----------------------------------------------------------------------------

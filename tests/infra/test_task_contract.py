@@ -1,5 +1,6 @@
-"""Contract 1: every job task of every stack runs a `pipelines` entry point with flags that
-entry point's own parser accepts, once Databricks has substituted the dynamic values."""
+"""Contract 1: every wheel task of every stack runs a `pipelines` entry point with flags
+that entry point's own parser accepts, once Databricks has substituted the dynamic values.
+(Condition and run-job tasks run no code of ours; test_monitoring.py covers them.)"""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from infra.render import Render
 from pipelines.common.errors import UsageError
-from tests.infra.conftest import STACKS
+from tests.infra.conftest import STACKS, render_with
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 JOB = "databricks:index/job:Job"
@@ -50,6 +51,8 @@ def command_lines(render: Render) -> list[tuple[str, str, str, list[str]]]:
     for job in render.of_type(JOB):
         parameters = {p["name"]: p["default"] for p in job.inputs.get("parameters", [])}
         for task in job.inputs["tasks"]:
+            if "pythonWheelTask" not in task:
+                continue
             wheel = task["pythonWheelTask"]
             argv = [
                 f"--{key}={substitute(value, parameters)}"
@@ -77,6 +80,9 @@ def test_every_task_flag_is_accepted_by_its_entry_point(
         "ModelValidation",
         "ModelDeployment",
         "ScoreBatch",
+        "JoinLabels",
+        "RefreshMetrics",
+        "CheckViolation",
     }
     for job, task, entry_point, argv in lines:
         assert entry_point in console_scripts(), f"{job}/{task}: no console script {entry_point}"
@@ -105,6 +111,54 @@ def test_windows_come_from_the_run_date_and_the_settings(
     assert parsed["ModelValidation"].max_rmse == settings.validation.max_rmse
     assert str(parsed["ScoreBatch"].output_table) == settings.tables.predictions
     assert parsed["ScoreBatch"].model_alias == "champion"
+    lookback = dt.timedelta(days=settings.monitoring.lookback_days)
+    for task in ("JoinLabels", "RefreshMetrics"):
+        assert parsed[task].start_date == run_date - lookback
+        assert parsed[task].end_date == run_date
+        assert str(parsed[task].inference_table) == settings.tables.predictions
+    assert str(parsed["JoinLabels"].labels_table) == settings.tables.trips
+    assert tuple(parsed["RefreshMetrics"].granularities) == settings.monitoring.granularities
+    assert parsed["RefreshMetrics"].baseline_table is None
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_violation_check_applies_the_rule_of_the_settings(
+    renders: dict[str, Render], stack: str
+) -> None:
+    rule = renders[stack].settings.monitoring
+    parsed = {task: parse(entry, argv) for _, task, entry, argv in command_lines(renders[stack])}
+    check = parsed["CheckViolation"]
+    assert check.metric == rule.metric
+    assert check.threshold == rule.threshold
+    assert check.violated_when == rule.violated_when
+    assert (check.evaluation_windows, check.violation_windows) == (
+        rule.evaluation_windows,
+        rule.violation_windows,
+    )
+    assert check.granularity == rule.granularity
+    assert (
+        str(check.profile_metrics_table) == renders[stack].exports["monitor"]["profileMetricsTable"]
+    )
+
+
+def test_a_baseline_and_several_granularities_reach_the_refresh_task() -> None:
+    render = render_with(
+        "prod",
+        monitoring={
+            "granularities": ["1 hour", "1 day"],
+            "threshold": 0.5,
+            "metric": "r2_score",
+            "baselineTable": "prod.bronze.fare_baseline",
+        },
+    )
+    parsed = {task: parse(entry, argv) for _, task, entry, argv in command_lines(render)}
+    assert tuple(parsed["RefreshMetrics"].granularities) == ("1 hour", "1 day")
+    assert str(parsed["RefreshMetrics"].baseline_table) == "prod.bronze.fare_baseline"
+    assert parsed["CheckViolation"].granularity == "1 hour"
+    assert (parsed["CheckViolation"].metric, parsed["CheckViolation"].violated_when) == (
+        "r2_score",
+        "below",
+    )
 
 
 def test_the_contract_check_catches_a_flag_the_parser_does_not_know(

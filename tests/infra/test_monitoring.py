@@ -1,0 +1,336 @@
+"""MonitoredTable under Pulumi's mock engine: the quality monitor on the predictions table,
+the grants on its metric tables, and the retraining job that starts the training job."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+from infra.outputs import validate_outputs
+from infra.render import Render, format_text
+from pipelines.common import schemas
+from tests.infra.conftest import STACKS, render_with
+
+MONITOR = "databricks:index/qualityMonitor:QualityMonitor"
+JOB = "databricks:index/job:Job"
+GRANTS = "databricks:index/grants:Grants"
+PERMISSIONS = "databricks:index/permissions:Permissions"
+
+
+def monitor(render: Render) -> dict:
+    (found,) = render.of_type(MONITOR)
+    return found.inputs
+
+
+def job(render: Render, item: str) -> dict:
+    return render.find(JOB, f"{render.settings.stack}-mlops-stack-{item}").inputs
+
+
+def retraining(render: Render) -> dict:
+    return job(render, "monitoring-retraining-job")
+
+
+def tasks(render: Render) -> dict[str, dict]:
+    return {task["taskKey"]: task for task in retraining(render)["tasks"]}
+
+
+# --- the quality monitor -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_monitor_watches_the_predictions_as_a_regression_inference_log(
+    renders: dict[str, Render], stack: str
+) -> None:
+    render = renders[stack]
+    s = render.settings
+    inputs = monitor(render)
+
+    assert inputs["tableName"] == s.tables.predictions
+    assert inputs["outputSchemaName"] == f"{s.catalog}.{s.schema}"
+    assert inputs["assetsDir"] == f"/Workspace/Shared/mlops-stack/{stack}/monitoring"
+    assert inputs["inferenceLog"] == {
+        "problemType": "PROBLEM_TYPE_REGRESSION",
+        "predictionCol": "prediction",
+        "labelCol": "fare_amount",
+        "modelIdCol": "model_version",
+        "timestampCol": "timestamp",
+        "granularities": ["1 day"],
+    }
+    columns = set(schemas.INFERENCE.fieldNames())
+    log = inputs["inferenceLog"]
+    assert {log["predictionCol"], log["labelCol"], log["modelIdCol"], log["timestampCol"]} <= (
+        columns
+    )
+    assert "baselineTableName" not in inputs and "slicingExprs" not in inputs
+    assert "warehouseId" not in inputs
+    emails = list(s.notification_emails)
+    if emails:
+        assert inputs["notifications"] == {"onFailure": {"emailAddresses": emails}}
+    else:
+        assert "notifications" not in inputs
+
+
+def test_the_monitors_own_schedule_is_paused_in_dev_only(renders: dict[str, Render]) -> None:
+    for stack, expected in (("dev", "PAUSED"), ("staging", "UNPAUSED"), ("prod", "UNPAUSED")):
+        assert monitor(renders[stack])["schedule"] == {
+            "quartzCronExpression": "0 0 9 ? * SUN",
+            "timezoneId": "UTC",
+            "pauseStatus": expected,
+        }
+
+
+def test_the_monitored_table_holds_the_monitor_its_grants_and_the_job(
+    renders: dict[str, Render],
+) -> None:
+    render = renders["prod"]
+    (monitored,) = [r for r in render.roots if r.type == "mlops-stack:monitoring:MonitoredTable"]
+    names = {child.name for child in monitored.children}
+    assert names == {
+        "prod-mlops-stack-monitoring-monitor",
+        "prod-mlops-stack-monitoring-profile-metrics-grants",
+        "prod-mlops-stack-monitoring-drift-metrics-grants",
+        "prod-mlops-stack-monitoring-dashboard-permissions",
+        "prod-mlops-stack-monitoring-retraining",
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_readers_may_view_the_dashboard_and_the_ml_team_rerun_it(
+    renders: dict[str, Render], stack: str
+) -> None:
+    render = renders[stack]
+    s = render.settings
+    dashboard = render.find(PERMISSIONS, f"{stack}-mlops-stack-monitoring-dashboard-permissions")
+    assert dashboard.inputs["dashboardId"] == render.exports["monitor"]["dashboardId"]
+    assert dashboard.inputs["accessControls"] == [
+        {"groupName": s.groups.readers, "permissionLevel": "CAN_READ"},
+        {"groupName": s.groups.ml_team, "permissionLevel": "CAN_RUN"},
+    ]
+
+
+def test_baseline_slices_warehouse_and_granularities_reach_the_monitor() -> None:
+    render = render_with(
+        "staging",
+        sqlWarehouseId="0123456789abcdef",
+        monitoring={
+            "granularities": ["1 hour", "1 day"],
+            "threshold": 5.0,
+            "baselineTable": "staging.nyc_taxi.fare_baseline",
+            "slicingExprs": ["pickup_zip", "trip_distance > 10"],
+        },
+    )
+    inputs = monitor(render)
+    assert inputs["inferenceLog"]["granularities"] == ["1 hour", "1 day"]
+    assert inputs["baselineTableName"] == "staging.nyc_taxi.fare_baseline"
+    assert inputs["slicingExprs"] == ["pickup_zip", "trip_distance > 10"]
+    assert inputs["warehouseId"] == "0123456789abcdef"
+    assert "schedule" not in inputs  # no refreshSchedule: the retraining job refreshes it
+    flags = tasks(render)["RefreshMetrics"]["pythonWheelTask"]["namedParameters"]
+    assert flags["granularities"] == "1 hour,1 day"
+    assert flags["baseline-table"] == "staging.nyc_taxi.fare_baseline"
+    assert (
+        tasks(render)["CheckViolation"]["pythonWheelTask"]["namedParameters"]["granularity"]
+        == "1 hour"
+    )
+
+
+# --- the retraining job ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_retraining_job_checks_then_retrains_only_when_violated(
+    renders: dict[str, Render], stack: str
+) -> None:
+    render = renders[stack]
+    inputs = retraining(render)
+    assert inputs["name"] == f"{stack}-mlops-stack-monitoring"
+    assert [t["taskKey"] for t in inputs["tasks"]] == [
+        "JoinLabels",
+        "RefreshMetrics",
+        "CheckViolation",
+        "IsViolated",
+        "Retrain",
+    ]
+    after = {t["taskKey"]: t.get("dependsOns") or [] for t in inputs["tasks"]}
+    assert after == {
+        "JoinLabels": [],
+        "RefreshMetrics": [{"taskKey": "JoinLabels"}],
+        "CheckViolation": [{"taskKey": "RefreshMetrics"}],
+        "IsViolated": [{"taskKey": "CheckViolation"}],
+        "Retrain": [{"taskKey": "IsViolated", "outcome": "true"}],
+    }
+    by_key = tasks(render)
+    assert by_key["IsViolated"]["conditionTask"] == {
+        "left": "{{tasks.CheckViolation.values.is_metric_violated}}",
+        "op": "EQUAL_TO",
+        "right": "true",
+    }
+    for key in ("IsViolated", "Retrain"):
+        task = by_key[key]
+        assert "pythonWheelTask" not in task and "jobClusterKey" not in task, key
+        assert "libraries" not in task and "maxRetries" not in task, key
+    assert [p["name"] for p in inputs["parameters"]] == ["run_date", "days"]
+    days = {p["name"]: p["default"] for p in inputs["parameters"]}["days"]
+    assert days == str(render.settings.monitoring.lookback_days)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_retrain_starts_the_training_job_for_the_same_run_date(
+    renders: dict[str, Render], stack: str
+) -> None:
+    render = renders[stack]
+    run_job = tasks(render)["Retrain"]["runJobTask"]
+    training_id = render.exports["jobs"]["training"]["id"]
+    # The mock engine hands numbers over as floats; the provider wants the job id as one.
+    assert run_job["jobId"] == int(training_id)
+    assert run_job["jobParameters"] == {"run_date": "{{job.parameters.run_date}}"}
+    training = job(render, "training-job")
+    training_limit = training["timeoutSeconds"]
+    assert tasks(render)["Retrain"]["timeoutSeconds"] == training_limit
+    task_limit = render.settings.jobs.timeout_minutes * 60
+    assert retraining(render)["timeoutSeconds"] == 3 * task_limit + training_limit
+
+
+def test_the_retraining_job_runs_daily_after_batch_inference(renders: dict[str, Render]) -> None:
+    for stack, expected in (("dev", "PAUSED"), ("staging", "UNPAUSED"), ("prod", "UNPAUSED")):
+        schedule = retraining(renders[stack])["schedule"]
+        assert schedule == {
+            "quartzCronExpression": "0 0 8 * * ?",
+            "timezoneId": "UTC",
+            "pauseStatus": expected,
+        }
+
+
+# --- privileges ----------------------------------------------------------------------------
+
+
+def grants_on(render: Render, table: str) -> list[dict]:
+    (found,) = [g for g in render.of_type(GRANTS) if g.inputs.get("table") == table]
+    return found.inputs["grants"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_metric_tables_are_read_by_readers_and_the_profile_by_the_runner(
+    renders: dict[str, Render], stack: str
+) -> None:
+    render = renders[stack]
+    s = render.settings
+    exported = render.exports["monitor"]
+    profile, drift = exported["profileMetricsTable"], exported["driftMetricsTable"]
+    assert (profile, drift) == (
+        f"{s.tables.predictions}_profile_metrics",
+        f"{s.tables.predictions}_drift_metrics",
+    )
+    runner, readers = s.principals.runner, s.groups.readers
+    expected_profile = [{"principal": readers, "privileges": ["SELECT"]}]
+    if runner:
+        expected_profile.insert(0, {"principal": runner, "privileges": ["SELECT"]})
+    assert grants_on(render, profile) == expected_profile
+    assert grants_on(render, drift) == [{"principal": readers, "privileges": ["SELECT"]}]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_runner_may_refresh_the_monitor_and_start_training(
+    renders: dict[str, Render], stack: str
+) -> None:
+    render = renders[stack]
+    s = render.settings
+    runner = s.principals.runner
+    on_predictions = {
+        g["principal"]: g["privileges"] for g in grants_on(render, s.tables.predictions)
+    }
+    assert on_predictions[runner] == ["SELECT", "MODIFY", "MANAGE"]
+    assert on_predictions[s.groups.readers] == ["SELECT"]
+    training = render.find(PERMISSIONS, f"{stack}-mlops-stack-training-permissions")
+    assert training.inputs["accessControls"][0] == {
+        "servicePrincipalName": runner,
+        "permissionLevel": "CAN_MANAGE_RUN",
+    }
+    for other in ("feature-engineering", "batch-inference", "monitoring-retraining"):
+        permissions = render.find(PERMISSIONS, f"{stack}-mlops-stack-{other}-permissions")
+        assert all(
+            "servicePrincipalName" not in acl for acl in permissions.inputs["accessControls"]
+        )
+
+
+def test_dev_grants_the_deploying_person_nothing_extra(renders: dict[str, Render]) -> None:
+    render = renders["dev"]
+    assert render.settings.principals.runner is None
+    predictions = grants_on(render, render.settings.tables.predictions)
+    assert predictions == [{"principal": "mlops-readers", "privileges": ["SELECT"]}]
+    training = render.find(PERMISSIONS, "dev-mlops-stack-training-permissions")
+    assert all("servicePrincipalName" not in acl for acl in training.inputs["accessControls"])
+
+
+# --- exports and the plan ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_monitor_exports_follow_the_schema(renders: dict[str, Render], stack: str) -> None:
+    render = renders[stack]
+    exports = render.exports
+    validate_outputs(exports)
+    rule = render.settings.monitoring
+    assert exports["monitor"]["dashboardId"]
+    assert exports["monitor"]["retrainWhen"] == {
+        "metric": rule.metric,
+        "violatedWhen": rule.violated_when,
+        "threshold": rule.threshold,
+        "granularity": rule.granularity,
+        "evaluationWindows": rule.evaluation_windows,
+        "violationWindows": rule.violation_windows,
+    }
+    assert exports["jobs"]["monitoring"]["name"] == f"{stack}-mlops-stack-monitoring"
+
+
+def test_the_schema_ties_the_retraining_job_to_the_monitor(renders: dict[str, Render]) -> None:
+    exports = json.loads(json.dumps(renders["prod"].exports))
+    without_job = json.loads(json.dumps(exports))
+    del without_job["jobs"]["monitoring"]
+    with pytest.raises(jsonschema.ValidationError):
+        validate_outputs(without_job)
+    without_monitor = json.loads(json.dumps(exports))
+    without_monitor["monitor"] = None
+    with pytest.raises(jsonschema.ValidationError):
+        validate_outputs(without_monitor)
+    extra = json.loads(json.dumps(exports))
+    extra["monitor"]["token"] = "x"
+    with pytest.raises(jsonschema.ValidationError):
+        validate_outputs(extra)
+
+
+def test_a_stack_without_monitoring_registers_none_of_it() -> None:
+    render = render_with("prod", monitoring={"enabled": False})
+    types = render.counts()
+    assert types[MONITOR] == 0
+    assert types[JOB] == 3
+    assert not any(r.type == "mlops-stack:monitoring:MonitoredTable" for r in render.roots)
+    assert render.exports["monitor"] is None
+    assert "monitoring" not in render.exports["jobs"]
+    validate_outputs(render.exports)
+    s = render.settings
+    on_predictions = {
+        g["principal"]: g["privileges"] for g in grants_on(render, s.tables.predictions)
+    }
+    assert on_predictions[s.principals.runner] == ["SELECT", "MODIFY"]
+    training = render.find(PERMISSIONS, "prod-mlops-stack-training-permissions")
+    assert all("servicePrincipalName" not in acl for acl in training.inputs["accessControls"])
+
+
+def test_the_plan_shows_the_monitor_and_the_branching_tasks(renders: dict[str, Render]) -> None:
+    text = format_text(renders["dev"])
+    training_id = renders["dev"].exports["jobs"]["training"]["id"]
+    assert "mlops-stack:monitoring:MonitoredTable  dev-mlops-stack-monitoring" in text
+    assert "inference log on dev.nyc_taxi.predictions, PROBLEM_TYPE_REGRESSION" in text
+    assert "refresh schedule '0 0 9 ? * SUN' UTC PAUSED" in text
+    assert (
+        "task IsViolated after CheckViolation:"
+        " if {{tasks.CheckViolation.values.is_metric_violated}} EQUAL_TO true" in text
+    )
+    assert (
+        f"task Retrain after IsViolated is true: run job {training_id} and wait with"
+        " run_date={{job.parameters.run_date}}" in text
+    )
+    assert "--granularities='1 day'" in text and "--threshold=5.0" in text
