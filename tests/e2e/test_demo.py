@@ -25,6 +25,20 @@ def test_demo_runs_twice_without_duplicating_rows(runtime, ctx, spark, capsys):
     assert "jobs (paused): dev-mlops-stack-batch-inference" in first
     assert champion is not None
     assert all(n > 0 for n in counts.values()), counts
+    # Monitoring: quiet before the drift, violated after it, and the retraining job ran.
+    assert "round 2: not violated" in first
+    assert "round 3: violated: " in first
+    assert "window(s) without labels yet" in first
+    assert "retrain: train" in first and "retraining: " in first
+    assert "retraining: not needed" not in first
+    report = runtime.home / "reports" / demo.REPORT_NAME
+    assert f"report: {report}" in first
+    assert 'data-chart="metric"' in report.read_text()
+    windows = spark.sql(
+        f"SELECT count(*) AS n, count(DISTINCT window.start) AS k FROM {demo.PROFILE_METRICS}"
+        " WHERE column_name = ':table' AND model_id = '*'"
+    ).first()
+    assert windows.n == windows.k == 42  # Jan 22 .. Mar 03, one row per day
     keys = spark.sql(
         f"SELECT count(*) AS n, count(DISTINCT trip_id) AS k FROM {demo.INFERENCE}"
     ).first()
@@ -34,7 +48,8 @@ def test_demo_runs_twice_without_duplicating_rows(runtime, ctx, spark, capsys):
     capsys.readouterr()
     assert _table_counts(spark) == counts
     versions = ctx.mlflow.search_model_versions(f"name = '{demo.MODEL}'")
-    assert len(versions) == 4
+    # Two rounds train once each, and the drift round retrains once: three per run.
+    assert len(versions) == 6
 
 
 @pytest.mark.parametrize(
