@@ -45,6 +45,7 @@ bench: setup
 	$(VENV)/bin/python -m bench.features_vs_duckdb
 	$(VENV)/bin/python -m bench.inference_throughput
 	$(VENV)/bin/python -m bench.plan_wall
+	$(VENV)/bin/python -m bench.monitoring_metrics
 
 clean:
 	rm -rf .mlops .venv .tools .pytest_cache .ruff_cache

@@ -2,47 +2,60 @@
 
 On Databricks the quality monitor writes ``<table>_profile_metrics`` and
 ``<table>_drift_metrics``; locally ``refresh-metrics`` computes the same columns (DESIGN
-contract 3) with the functions here, which take DataFrames and return DataFrames and do
-no table I/O.
+contract 3) with the functions here, which take DataFrames, return DataFrames and do no
+table I/O. ``compute_metrics`` returns both tables from one set of passes.
 
-What is computed (per tumbling window of ``granularity``, per model version and for all
-versions together, ``model_id = "*"``):
+Definitions (where Lakehouse Monitoring leaves a choice, the one made here):
 
-- profile: for the whole table (``column_name = ":table"``) the row count and the
-  regression metrics; for every profiled column the counts of values, nulls, NaN and
-  infinities, and for numeric columns the mean, sample standard deviation (ddof 1), min,
-  max, exact median and quantiles (Spark ``percentile()`` semantics: linear interpolation
-  between order statistics) and the exact number of distinct values;
-- drift, for every profiled column, against the previous window (``CONSECUTIVE``) and
-  against a baseline table (``BASELINE``): deltas of count, mean and percent null; for
-  numeric columns the exact two-sample Kolmogorov-Smirnov statistic with its asymptotic
-  p-value and the population stability index; for categorical columns the Jensen-Shannon
-  distance and the chi-square test of homogeneity.
-
-NULL, NaN and +/-infinity are counted (``num_nulls``, ``num_nan``, ``num_inf``) and left out
-of every other statistic and test.
+- windows are tumbling and aligned like ``F.window(ts, g)``: they start at multiples of the
+  granularity since 1970-01-01 00:00 UTC, so weeks start on Thursdays. Rows without a
+  timestamp belong to no window. ``model_id`` is the model version, or ``"*"`` for every
+  row of the window (rows whose version is NULL count under ``"*"`` only);
+- ``count`` is the number of non-null values (NaN and infinities included); NULL, NaN and
+  +/-infinity are counted (``num_nulls``, ``num_nan``, ``num_inf``) and left out of every
+  other statistic and test; ``percent_null`` = 100 * num_nulls / rows of the window;
+- ``stddev`` is the sample standard deviation (ddof 1); ``median`` and ``quantiles`` (at
+  ``QUANTILES``) are exact, as Spark's ``percentile()`` computes them (linear
+  interpolation between order statistics); ``distinct_count`` counts the distinct finite
+  values, plus one each for NaN, +inf and -inf when present;
+- ``:table`` rows: ``count`` is the window's rows; the regression metrics are
+  scikit-learn's over the rows whose label and prediction are finite, NULL when there is
+  none (no labels yet); MAPE skips labels equal to 0 and is a fraction, as sklearn
+  returns it; R2 is NULL below two rows and 1.0 or 0.0 for constant labels (sklearn's
+  ``force_finite``);
+- KS: the two-sample statistic exactly as ``scipy.stats.ks_2samp`` computes it, and the
+  p-value of ``ks_2samp(method="asymp")``: ``kstwo.sf(D, round(n m / (n + m)))``;
+- PSI: 10 bins whose edges are the ceil(j n / 10)-th smallest reference values (j = 1..9),
+  bins (e_j-1, e_j] with open outer bins, proportions floored at 1e-4,
+  sum (p - q) ln(p / q);
+- JS distance: ``scipy.spatial.distance.jensenshannon(base=2)`` of the value counts;
+  chi-square: ``scipy.stats.chi2_contingency`` of the 2 x k counts, no continuity
+  correction;
+- consecutive drift compares a window with the previous one when that one has rows for
+  the model id; baseline drift compares every window and model id with the whole baseline
+  table (``window_cmp``: its first and last timestamp), when the baseline has rows. A test
+  needs values on both sides, else it is NULL.
 
 How, and why this way. Exact quantiles and exact KS statistics need ordered values; on a
 small local Spark (2 cores) sorting is what costs: ``percentile()`` and window functions
-over a few million values take 5-15 s where hash aggregations take under one. So the
-values are never sorted in Spark. Four aggregations do the work:
+over a few million values take 5-15 s where hash aggregations take under one. So values
+are never sorted in Spark. Four aggregations do the work:
 
 1. one pass over the rows, grouped by ``ROLLUP(window, model)``: counts, means, standard
    deviations, min/max and the regression sums;
 2. one pass over the finite numeric values: their counts per distinct value, then per
-   *bin* (a fixed, order-preserving bucketing of the values): count, distinct count,
+   *bin* (an order-preserving bucketing, ``floor(x * scale)``): count, distinct count,
    smallest and largest value, for all models and for each model;
 3. one pass over the categorical values: counts per value;
 4. a last pass that fetches, for the few bins whose contents decide a result (the bin
-   holding a quantile's order statistic, a PSI edge, or possibly the KS maximum), the
-   distinct values with their counts.
+   holding a quantile's order statistic or a PSI edge, or one where the KS maximum may
+   lie), their distinct values with counts.
 
-The driver then reads every quantile, PSI bin count and KS statistic from those
-summaries exactly: the cumulative counts at bin boundaries are exact CDF values, and a
-bin only needs its values when the result can fall inside it. The summaries are bounded
-by the number of bins (a few thousand per column and window) plus the fetched bins, not
-by the number of rows. p-values, Jensen-Shannon distances and chi-square tests come from
-SciPy on the collected counts.
+The driver reads every quantile, PSI count and KS statistic from those summaries
+exactly: cumulative counts at bin boundaries are exact CDF values, and a bin's values are
+only needed when the result can fall inside it. What is collected is bounded by the
+number of bins (a few thousand per column and window) and the fetched bins, not by the
+number of rows. p-values, JS distances and chi-square tests come from SciPy on the counts.
 """
 
 from __future__ import annotations
@@ -190,7 +203,8 @@ def profile_metrics(
     since: dt.datetime | None = None,
 ) -> DataFrame:
     """Profile metrics (``PROFILE_METRICS``) of ``rows`` for the windows starting at or after
-    ``since`` (all windows when None). Runs Spark jobs now; the result is a small frame."""
+    ``since`` (all windows when None; a naive ``since`` is read as UTC). Runs its Spark
+    jobs now and returns a small frame of the results."""
     return _compute(rows, spec, granularity, None, since, want_drift=False).profile
 
 
@@ -229,10 +243,10 @@ _MICROS = dt.timedelta(microseconds=1)
 # The window key of the baseline's rows: far before any real window start.
 _BASELINE_W = -(2**62)
 _INF = float("inf")
-# Bin width is the typical per-window standard deviation over this: fine enough that a bin
-# holds a few dozen values of a 50,000-row window, coarse enough that a column and window
-# has a few thousand non-empty bins (measured best for the benchmark; see bench/README.md).
-_BINS_PER_STDDEV = 256
+# Bin width is the typical per-window standard deviation over this: a bin near the mode of a
+# 50,000-row window holds about 20 values, a column and window has a few thousand non-empty
+# bins. Finer bins make pass 2's result bigger, coarser ones pass 4's (bench/README.md).
+_BINS_PER_STDDEV = 1024
 # Bin numbers stay within a long whatever the values.
 _BIN_LIMIT = 4.0e18
 # KS: bins whose bound comes within this of the running maximum are examined value by value.
@@ -444,6 +458,16 @@ def _category_counts(data: DataFrame, spec: MonitorSpec, key_type: T.DataType) -
     )
 
 
+def _runs(keys: np.ndarray) -> Iterator[tuple[tuple[int, ...], int, int]]:
+    """(key, start, end) of the runs of equal rows in a sorted 2-D integer key array."""
+    if len(keys) == 0:
+        return
+    starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)])
+    ends = np.r_[starts[1:], len(keys)]
+    for s, e in zip(starts, ends, strict=True):
+        yield tuple(int(v) for v in keys[s]), int(s), int(e)
+
+
 def _bin_contents(
     data: DataFrame,
     spec: MonitorSpec,
@@ -456,7 +480,7 @@ def _bin_contents(
     if not wanted:
         return {}
     spark: SparkSession = data.sparkSession
-    keys = spark.createDataFrame(
+    wanted_bins = spark.createDataFrame(
         pd.DataFrame(sorted(wanted), columns=["c", "_w", "b"]),
         T.StructType(
             [
@@ -469,7 +493,7 @@ def _bin_contents(
     found = (
         _numeric_values(data, spec)
         .withColumn("b", _bin(scales))
-        .join(F.broadcast(keys), ["c", "_w", "b"])
+        .join(F.broadcast(wanted_bins), ["c", "_w", "b"])
         .groupBy("c", "_w", "b", "x")
         .agg(*_value_counts(versions))
         .toPandas()
@@ -478,12 +502,7 @@ def _bin_contents(
     keys = found[["c", "_w", "b"]].to_numpy(dtype=np.int64)
     xs = found["x"].to_numpy(dtype=float)
     counts = found[["n", *[f"n{k}" for k in range(len(versions))]]].to_numpy(dtype=np.int64).T
-    starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)])
-    ends = np.r_[starts[1:], len(keys)]
-    return {
-        (int(keys[s, 0]), int(keys[s, 1]), int(keys[s, 2])): (xs[s:e], counts[:, s:e])
-        for s, e in zip(starts, ends, strict=True)
-    }
+    return {key: (xs[s:e], counts[:, s:e]) for key, s, e in _runs(keys)}
 
 
 # ---------------------------------------------------------------------------------------
@@ -515,17 +534,6 @@ class _Dist:
         """Index of the bin holding the k-th smallest value (1-based)."""
         return int(np.searchsorted(self.cum, k, side="left"))
 
-    def counts_through(self, bins: np.ndarray) -> np.ndarray:
-        """Number of values in bins <= each of ``bins``."""
-        idx = np.searchsorted(self.bins, bins, side="right")
-        return np.where(idx > 0, self.cum[np.maximum(idx - 1, 0)], 0)
-
-    def at(self, bins: np.ndarray, values: np.ndarray, missing: float | int) -> np.ndarray:
-        """``values`` of this distribution's bins aligned on ``bins`` (``missing`` elsewhere)."""
-        idx = np.clip(np.searchsorted(self.bins, bins), 0, max(len(self.bins) - 1, 0))
-        present = (self.bins[idx] == bins) if len(self.bins) else np.zeros(len(bins), dtype=bool)
-        return np.where(present, values[idx] if len(values) else missing, missing)
-
 
 def _empty_dist(column: int, window: int, model: int) -> _Dist:
     empty_i = np.zeros(0, dtype=np.int64)
@@ -543,6 +551,7 @@ class _Exact:
     def __init__(self) -> None:
         self.contents: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] | None = None
         self.wanted: set[tuple[int, int, int]] = set()
+        self._ks_memo: dict[tuple[int, ...], tuple[float, float, list[tuple[int, int, int]]]] = {}
 
     def values(self, d: _Dist, bin_id: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Distinct values of ``d`` in bin ``bin_id``, ascending, with their counts."""
@@ -603,29 +612,14 @@ class _Exact:
                 result.append((higher - position) * low + (position - lower) * high)
         return result
 
-    def ks(self, a: _Dist, b: _Dist) -> tuple[float, float] | None:
+    def ks(self, a: _Dist, b: _Dist) -> tuple[float, float | None] | None:
         """Two-sample KS statistic as ``scipy.stats.ks_2samp`` computes it, and its
         asymptotic p-value (``ks_2samp(method="asymp")``)."""
         if a.n == 0 or b.n == 0:
             return None
-        bins = np.union1d(a.bins, b.bins)
-        ca, cb = a.counts_through(bins), b.counts_through(bins)
-        na, nb = a.at(bins, a.counts, 0), b.at(bins, b.counts, 0)
-        # Exact CDF differences at the largest value of every bin.
-        diffs = ca / a.n - cb / b.n
-        top, bottom = float(diffs.max()), float(diffs.min())
-        # Inside a bin each CDF stays between its values at the bin's two ends.
-        pa, pb = ca - na, cb - nb
-        bound = np.maximum(ca / a.n - pb / b.n, cb / b.n - pa / a.n)
-        same_point = (
-            (a.at(bins, a.distinct, 0) == 1)
-            & (b.at(bins, b.distinct, 0) == 1)
-            & (a.at(bins, a.lo, np.nan) == b.at(bins, b.lo, np.nan))
-        )
-        best = max(top, -bottom)
-        inside = (na > 0) & (nb > 0) & ~same_point & (bound > best - _KS_SLACK)
-        for t in np.flatnonzero(inside):
-            got_a, got_b = self.values(a, bins[t]), self.values(b, bins[t])
+        top, bottom, inside = self._ks_bins(a, b)
+        for bin_id, before_a, before_b in inside:
+            got_a, got_b = self.values(a, bin_id), self.values(b, bin_id)
             if got_a is None or got_b is None:
                 continue
             xs = np.union1d(got_a[0], got_b[0])
@@ -633,14 +627,53 @@ class _Exact:
             per_b = np.zeros(len(xs), dtype=np.int64)
             per_a[np.searchsorted(xs, got_a[0])] = got_a[1]
             per_b[np.searchsorted(xs, got_b[0])] = got_b[1]
-            inner = (pa[t] + np.cumsum(per_a)) / a.n - (pb[t] + np.cumsum(per_b)) / b.n
+            inner = (before_a + np.cumsum(per_a)) / a.n - (before_b + np.cumsum(per_b)) / b.n
             top, bottom = max(top, float(inner.max())), min(bottom, float(inner.min()))
         if self.contents is None:
             return None
         statistic = max(min(max(-bottom, 0.0), 1.0), top)
         m, n = sorted((float(a.n), float(b.n)), reverse=True)
-        pvalue = float(np.clip(kstwo.sf(statistic, np.round(m * n / (m + n))), 0.0, 1.0))
+        effective = np.round(m * n / (m + n))
+        # Below one effective observation (1 value against 1) there is no p-value.
+        pvalue = (
+            float(np.clip(kstwo.sf(statistic, effective), 0.0, 1.0)) if effective >= 1 else None
+        )
         return float(statistic), pvalue
+
+    def _ks_bins(self, a: _Dist, b: _Dist) -> tuple[float, float, list[tuple[int, int, int]]]:
+        """Extremes of F_a - F_b at the largest value of every bin (exact), and the bins
+        inside which the difference could go further: (bin, values of a and of b before
+        it). Remembered between the planning and the final round."""
+        key = (a.column, a.window, a.model, b.window, b.model)
+        if key in self._ks_memo:
+            return self._ks_memo[key]
+        bins = np.union1d(a.bins, b.bins)
+        pos_a, pos_b = np.searchsorted(bins, a.bins), np.searchsorted(bins, b.bins)
+        na = np.zeros(len(bins), dtype=np.int64)
+        nb = np.zeros(len(bins), dtype=np.int64)
+        na[pos_a], nb[pos_b] = a.counts, b.counts
+        ca, cb = np.cumsum(na), np.cumsum(nb)
+        diffs = ca / a.n - cb / b.n
+        top, bottom = float(diffs.max()), float(diffs.min())
+        # Inside a bin each CDF stays between its values at the bin's two ends.
+        pa, pb = ca - na, cb - nb
+        bound = np.maximum(ca / a.n - pb / b.n, cb / b.n - pa / a.n)
+        inside = (na > 0) & (nb > 0) & (bound > max(top, -bottom) - _KS_SLACK)
+        # A bin holding one and the same value in both samples has no inside.
+        lo_a = np.full(len(bins), np.nan)
+        lo_b = np.full(len(bins), np.nan)
+        one_a = np.zeros(len(bins), dtype=bool)
+        one_b = np.zeros(len(bins), dtype=bool)
+        lo_a[pos_a], lo_b[pos_b] = a.lo, b.lo
+        one_a[pos_a], one_b[pos_b] = a.distinct == 1, b.distinct == 1
+        inside &= ~(one_a & one_b & (lo_a == lo_b))
+        found = (
+            top,
+            bottom,
+            [(int(bins[t]), int(pa[t]), int(pb[t])) for t in np.flatnonzero(inside)],
+        )
+        self._ks_memo[key] = found
+        return found
 
     def psi(self, cur: _Dist, ref: _Dist) -> float | None:
         """PSI of ``cur`` against ``ref`` over 10 bins whose edges are the deciles of ``ref``
@@ -802,32 +835,38 @@ def _scales(groups: dict[tuple[int, int], _Group], n_numeric: int) -> list[float
     return scales
 
 
-def _category_tables(
-    counts: pd.DataFrame, versions: Sequence[str]
-) -> dict[tuple[int, int, int], pd.Series]:
+# Categorical value counts: (values ascending, their counts).
+_Counts = tuple[np.ndarray, np.ndarray]
+
+
+def _category_tables(counts: pd.DataFrame, versions: Sequence[str]) -> dict[tuple, _Counts]:
     """Value counts keyed by (column, window, model index); model 0 sums every row."""
-    tables: dict[tuple[int, int, int], pd.Series] = {}
     if counts.empty:
-        return tables
+        return {}
     index = {v: k + 1 for k, v in enumerate(versions)}
-    for (c, w), part in counts.groupby(["c", "_w"], sort=False):
-        tables[(int(c), int(w), 0)] = part.groupby("v")["n"].sum()
-        for m, sub in part.groupby("_m", sort=False):
-            if m in index:
-                tables[(int(c), int(w), index[m])] = sub.set_index("v")["n"]
-    return tables
+    every = counts.groupby(["c", "_w", "v"], sort=True, as_index=False)["n"].sum()
+    every["model"] = 0
+    mine = counts.assign(model=counts["_m"].map(index)).dropna(subset=["model"])
+    both = pd.concat([every, mine[["c", "_w", "v", "n", "model"]]], ignore_index=True)
+    both = both.astype({"model": np.int64}).sort_values(["c", "_w", "model", "v"])
+    keys = both[["c", "_w", "model"]].to_numpy(dtype=np.int64)
+    values, n = both["v"].to_numpy(), both["n"].to_numpy(dtype=np.int64)
+    return {key: (values[s:e], n[s:e]) for key, s, e in _runs(keys)}
 
 
 def _categorical_drift(
-    cur: pd.Series | None, ref: pd.Series | None
+    cur: _Counts | None, ref: _Counts | None
 ) -> tuple[float | None, tuple[float, float] | None]:
     """Jensen-Shannon distance (base 2) and chi-square test of homogeneity (no continuity
     correction) of two value-count tables."""
-    if cur is None or ref is None or cur.sum() == 0 or ref.sum() == 0:
+    if cur is None or ref is None:
         return None, None
-    both = pd.concat([cur, ref], axis=1).fillna(0).to_numpy(dtype=float)
-    js = float(jensenshannon(both[:, 0], both[:, 1], base=2))
-    test = chi2_contingency(both.T, correction=False)
+    values = np.union1d(cur[0], ref[0])
+    table = np.zeros((2, len(values)))
+    table[0, np.searchsorted(values, cur[0])] = cur[1]
+    table[1, np.searchsorted(values, ref[0])] = ref[1]
+    js = float(jensenshannon(table[0], table[1], base=2))
+    test = chi2_contingency(table, correction=False)
     return js, (float(test.statistic), float(test.pvalue))
 
 
@@ -840,7 +879,7 @@ class _Context:
     groups: dict[tuple[int, int], _Group]
     versions: list[str]
     dists: dict[tuple[int, int, int], _Dist]
-    categories: dict[tuple[int, int, int], pd.Series]
+    categories: dict[tuple, _Counts]
     exact: _Exact
 
     def model_id(self, model: int) -> str:
@@ -934,7 +973,7 @@ def _profile_rows(ctx: _Context, emitted: list[_Group]) -> list[tuple]:
                 (
                     *keys, name, ctx.data_types[name], g.count("k", j), g.nulls("k", j),
                     0, 0, g.percent_null("k", j), None, None, None, None, None, None,
-                    0 if table is None else int((table > 0).sum()),
+                    0 if table is None else len(table[0]),
                     *([None] * len(_REGRESSION)),
                 )
             )  # fmt: skip
