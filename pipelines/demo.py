@@ -184,7 +184,8 @@ def monitoring_steps(r: Round, rule: ViolationRule) -> list[Step]:
               "--granularities", rule.granularity, *_dates(r.monitored)],
              _describe_metrics),
         Step("check-violation",
-             ["--profile-metrics-table", PROFILE_METRICS, *rule_flags(rule)],
+             ["--profile-metrics-table", PROFILE_METRICS, *rule_flags(rule),
+              "--end-date", r.monitored[1].isoformat()],
              lambda res: res["reason"]),
     ]  # fmt: skip
 

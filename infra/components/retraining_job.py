@@ -95,8 +95,8 @@ class RetrainingJob(RecentDaysJob):
                 key="CheckViolation",
                 entry_point="mlops-check-violation",
                 depends_on=("RefreshMetrics",),
-                description="Decide whether the monitored metric is violated; publish"
-                " is_metric_violated.",
+                description="Decide whether the monitored metric is violated in the windows"
+                " before run_date; publish is_metric_violated.",
                 parameters={
                     "profile-metrics-table": profile_table,
                     "metric": monitoring.metric,
@@ -105,6 +105,9 @@ class RetrainingJob(RecentDaysJob):
                     "evaluation-windows": str(monitoring.evaluation_windows),
                     "violation-windows": str(monitoring.violation_windows),
                     "granularity": monitoring.granularity,
+                    # Judge the windows before the run date, so a backfill sees them as
+                    # they were then and today's partial window is left out.
+                    "end-date": run_date(),
                 },
             ),
         ]

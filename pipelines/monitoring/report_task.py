@@ -32,6 +32,7 @@ class Params:
     evaluation_windows: int
     violation_windows: int
     granularity: str = "1 day"
+    end_date: dt.date | None = None
 
     def rule(self) -> ViolationRule:
         return violation_task.rule_of(self)
@@ -61,7 +62,7 @@ def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
     verdict = None
     profile = drift = None
     if table_exists(spark, profile_table):
-        checked = spark.sql(violation_query(profile_table, rule)).first().asDict()
+        checked = spark.sql(violation_query(profile_table, rule, params.end_date)).first().asDict()
         verdict = violation_task.explain(rule, checked)
         profile = spark.table(str(profile_table)).where(F.col("slice_key").isNull()).toPandas()
     if table_exists(spark, drift_table):

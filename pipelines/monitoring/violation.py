@@ -10,6 +10,7 @@ locally.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from dataclasses import dataclass
@@ -74,7 +75,12 @@ class ViolationRule:
         )
 
 
-def _recent_windows(profile_table: TableName, rule: ViolationRule) -> str:
+def _recent_windows(profile_table: TableName, rule: ViolationRule, before: dt.date | None) -> str:
+    # A window that starts on or after `before` is not judged: a re-run or backfill for an
+    # earlier date sees the windows as they were then.
+    cutoff = ""
+    if before is not None:
+        cutoff = f"\n    AND window.start < TIMESTAMP '{before.isoformat()} 00:00:00'"
     return f"""
   SELECT window.start AS window_start, window.end AS window_end,
          {rule.metric} AS metric_value
@@ -84,16 +90,19 @@ def _recent_windows(profile_table: TableName, rule: ViolationRule) -> str:
     AND model_id = '{ALL_MODELS}'
     AND log_type = 'INPUT'
     AND granularity = '{rule.granularity}'
-    AND {rule.metric} IS NOT NULL
+    AND {rule.metric} IS NOT NULL{cutoff}
   ORDER BY window.start DESC
   LIMIT {rule.evaluation_windows}"""
 
 
-def violation_query(profile_table: TableName, rule: ViolationRule) -> str:
+def violation_query(
+    profile_table: TableName, rule: ViolationRule, before: dt.date | None = None
+) -> str:
     """One row: evaluated_windows, violating_windows, latest_window_start,
-    latest_value, latest_violates and is_metric_violated (a boolean)."""
+    latest_value, latest_violates and is_metric_violated (a boolean). Only windows that
+    start before ``before`` (when given) are judged."""
     beyond = f"metric_value {rule.comparator} {rule.threshold!r}"
-    return f"""WITH recent AS ({_recent_windows(profile_table, rule)}
+    return f"""WITH recent AS ({_recent_windows(profile_table, rule, before)}
 ),
 judged AS (
   SELECT *, {beyond} AS beyond,
@@ -112,6 +121,8 @@ SELECT
 FROM judged"""
 
 
-def recent_windows_query(profile_table: TableName, rule: ViolationRule) -> str:
+def recent_windows_query(
+    profile_table: TableName, rule: ViolationRule, before: dt.date | None = None
+) -> str:
     """The windows the decision looked at, newest first, for the explanation."""
-    return _recent_windows(profile_table, rule).strip()
+    return _recent_windows(profile_table, rule, before).strip()

@@ -4,6 +4,7 @@ task (Databricks task values; returned locally)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,7 @@ class Params:
     evaluation_windows: int
     violation_windows: int
     granularity: str = "1 day"
+    end_date: dt.date | None = None
 
     def rule(self) -> ViolationRule:
         return rule_of(self)
@@ -80,6 +82,12 @@ def add_rule_flags(parser: TaskArgumentParser) -> None:
     parser.add_argument("--evaluation-windows", type=flags.positive_int, required=True, help="N")
     parser.add_argument("--violation-windows", type=flags.positive_int, required=True, help="M")
     parser.add_argument("--granularity", default="1 day", help="window size, e.g. '1 day'")
+    parser.add_argument(
+        "--end-date",
+        type=flags.iso_date,
+        default=None,
+        help="judge only the windows that start before this date (default: all windows)",
+    )
 
 
 def build_parser() -> TaskArgumentParser:
@@ -103,11 +111,13 @@ def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
     spark = ctx.spark
     rule = params.rule()
     read_table(spark, params.profile_metrics_table, _needed_columns(rule.metric))
-    query = violation_query(params.profile_metrics_table, rule)
+    query = violation_query(params.profile_metrics_table, rule, params.end_date)
     verdict = spark.sql(query).first()
     windows = [
         {"window_start": row["window_start"], "value": row["metric_value"]}
-        for row in spark.sql(recent_windows_query(params.profile_metrics_table, rule)).collect()
+        for row in spark.sql(
+            recent_windows_query(params.profile_metrics_table, rule, params.end_date)
+        ).collect()
     ]
     violated = bool(verdict["is_metric_violated"])
     result = {

@@ -136,6 +136,8 @@ def test_the_violation_check_applies_the_rule_of_the_settings(
         rule.violation_windows,
     )
     assert check.granularity == rule.granularity
+    # The windows judged end at the run date (its default: the run's start date).
+    assert check.end_date == dt.date.fromisoformat(RUN_VALUES["job.start_time.iso_date"])
     assert (
         str(check.profile_metrics_table) == renders[stack].exports["monitor"]["profileMetricsTable"]
     )

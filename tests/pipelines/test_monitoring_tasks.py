@@ -333,3 +333,15 @@ def test_refresh_refuses_a_bad_baseline_before_writing(ctx, monitored, schema: s
 def test_refresh_bad_flags_are_usage_errors(ctx, flags: list[str], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         _refresh(ctx, TableName.parse("spark_catalog.x.scored"), *flags)
+
+
+def test_end_date_judges_the_windows_as_they_were_then(ctx, schema: str) -> None:
+    # Quiet for a week, then three bad days: a re-run for Mar 08 must not see them.
+    table = _profile(ctx, schema, [4.0] * 7 + [6.0] * 3)
+    now = _check(ctx, table, *RMSE_RULE)
+    then = _check(ctx, table, *RMSE_RULE, "--end-date", "2016-03-08")
+    assert now["is_metric_violated"] is True
+    assert then["is_metric_violated"] is False
+    assert "0 of the last 7 windows above 5" in then["reason"]
+    assert then["latest_window_start"] == dt.datetime(2016, 3, 7)
+    assert "window.start < TIMESTAMP '2016-03-08 00:00:00'" in then["query"]
