@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             return _ui(runtime, args.host, args.port)
         from pipelines.demo import run_demo
 
-        return run_demo(runtime, trips_per_day=args.trips_per_day, fresh=args.fresh)
+        return run_demo(
+            runtime, trips_per_day=args.trips_per_day, fresh=args.fresh, stop_spark=True
+        )
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -271,8 +271,15 @@ def dev_violation_rule(stack_file: Path = DEV_STACK) -> ViolationRule:
     )
 
 
-def run_demo(runtime: Runtime, trips_per_day: int = 1500, fresh: bool = False) -> int:
-    """Run the three rounds and print a summary; return the process exit code."""
+def run_demo(
+    runtime: Runtime, trips_per_day: int = 1500, fresh: bool = False, stop_spark: bool = False
+) -> int:
+    """Run the three rounds and print a summary; return the process exit code.
+
+    ``stop_spark`` ends the SparkSession and its JVM before the last look at the dev stack:
+    the `mlops demo` process does not need them any more, and the Pulumi SDKs the render
+    imports would otherwise add to the JVM's and the idle model workers' memory at the peak.
+    """
     # The steps print their own one-line outcome; MLflow's INFO chatter would bury it.
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     if fresh:
@@ -315,8 +322,23 @@ def run_demo(runtime: Runtime, trips_per_day: int = 1500, fresh: bool = False) -
     )  # fmt: skip
     print(f"\nlifecycle done in {time.perf_counter() - started:.1f} s\n")
     print(_summary(ctx, story, rule, report))
+    if stop_spark:
+        _stop_spark(ctx)
     print(_dev_stack_summary())
     return 0
+
+
+def _stop_spark(ctx: TaskContext) -> None:
+    """Stop the session and end its JVM (``stop()`` alone leaves the gateway JVM running)."""
+    from pyspark import SparkContext
+
+    ctx.spark.stop()
+    gateway = SparkContext._gateway
+    if gateway is not None:
+        gateway.shutdown()
+        gateway.proc.stdin.close()  # the gateway JVM exits when its stdin closes
+        gateway.proc.wait()
+        SparkContext._gateway = SparkContext._jvm = None
 
 
 @dataclass
