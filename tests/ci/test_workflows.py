@@ -1,0 +1,672 @@
+"""The GitHub Actions workflows in .github/workflows, checked as data.
+
+Each property is a checker returning a list of problems: the real workflows give [], and a
+crafted bad copy of them gives at least one problem, so every check is shown to be able to
+fail. YAML 1.1 reads the key `on` as the boolean True; `load` puts it back under "on".
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+# The only secrets a workflow may read, each documented in the header of every workflow.
+SECRETS = frozenset({"PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "DATABRICKS_CLIENT_SECRET"})
+# The repository (or environment) variables the workflows read, documented the same way.
+VARIABLES = frozenset(
+    {
+        "DATABRICKS_CLIENT_ID",
+        "DATABRICKS_AUTH_TYPE",
+        "DATABRICKS_HOST",
+        "AWS_DEPLOY_ROLE_ARN",
+        "AWS_REGION",
+        "PULUMI_BACKEND_URL",
+    }
+)
+STACKS = ("staging", "prod")
+TEST_COMMAND = "make test"  # the README's test command
+POLICY_PACK = "policy"
+PR_EVENTS = frozenset({"pull_request", "pull_request_target"})
+ALLOWED_WRITES = frozenset({"pull-requests", "id-token"})
+PIN = re.compile(r"^(v\d+(\.\d+){0,2}|[0-9a-f]{40})$")
+SECRET_REF = re.compile(r"\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+# Shapes of credentials that must never appear as literals.
+TOKEN_LITERALS = re.compile(
+    r"(ghp_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|gh[osu]_[A-Za-z0-9]{20,}"
+    r"|pul-[0-9a-f]{20,}|dapi[0-9a-f]{20,}|dose[0-9a-f]{20,}|AKIA[0-9A-Z]{16}"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----)"
+)
+SENSITIVE_KEY = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSPHRASE|PRIVATE|_KEY$)", re.IGNORECASE)
+
+Workflow = dict[str, Any]
+
+
+def load(path: Path) -> Workflow:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if True in data:  # YAML 1.1: `on` is a boolean
+        data["on"] = data.pop(True)
+    return data
+
+
+def workflow_files() -> dict[str, Path]:
+    return {p.name: p for p in sorted(WORKFLOWS.glob("*.yml"))}
+
+
+def workflows() -> dict[str, Workflow]:
+    return {name: load(path) for name, path in workflow_files().items()}
+
+
+# ---------------------------------------------------------------- helpers over one workflow
+
+
+def events(wf: Workflow) -> dict[str, Any]:
+    on = wf.get("on")
+    if isinstance(on, str):
+        return {on: None}
+    if isinstance(on, list):
+        return dict.fromkeys(on)
+    return dict(on or {})
+
+
+def steps(job: dict) -> list[dict]:
+    return list(job.get("steps") or [])
+
+
+def pulumi_steps(job: dict) -> list[dict]:
+    return [s for s in steps(job) if str(s.get("uses", "")).startswith("pulumi/actions@")]
+
+
+def pulumi_command(step: dict) -> str:
+    command = str((step.get("with") or {}).get("command", ""))
+    return "up" if command == "update" else command
+
+
+def stacks_run(job: dict, command: str) -> list[str]:
+    return [
+        str(s["with"].get("stack-name", "")).split("/")[-1]
+        for s in pulumi_steps(job)
+        if pulumi_command(s) == command
+    ]
+
+
+def runs_cli(job: dict, pattern: str) -> bool:
+    return any(re.search(pattern, str(s.get("run", ""))) for s in steps(job))
+
+
+def is_up_job(job: dict) -> bool:
+    return bool(stacks_run(job, "up")) or runs_cli(job, r"\bpulumi\s+(up|update)\b")
+
+
+def environment_name(job: dict) -> str | None:
+    env = job.get("environment")
+    return env.get("name") if isinstance(env, dict) else env
+
+
+def truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def uses_oidc(job: dict) -> bool:
+    for step in steps(job):
+        if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):
+            return True
+        if "github-oidc" in str((step.get("env") or {}).get("DATABRICKS_AUTH_TYPE", "")):
+            return True
+    return "github-oidc" in str((job.get("env") or {}).get("DATABRICKS_AUTH_TYPE", ""))
+
+
+def comments_on_pr(job: dict) -> bool:
+    return any(truthy((s.get("with") or {}).get("comment-on-pr")) for s in pulumi_steps(job))
+
+
+def concurrency(wf: Workflow, job: dict) -> tuple[str | None, Any]:
+    """The concurrency group that applies to a job, and its cancel-in-progress."""
+    conc = job.get("concurrency", wf.get("concurrency"))
+    if conc is None:
+        return None, None
+    if isinstance(conc, str):
+        return conc, False  # GitHub's default
+    return conc.get("group"), conc.get("cancel-in-progress", False)
+
+
+def strings(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [s for key, value in node.items() for s in strings(key) + strings(value)]
+    if isinstance(node, list):
+        return [s for item in node for s in strings(item)]
+    return [node] if isinstance(node, str) else []
+
+
+def header(text: str) -> str:
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- checkers (list of problems)
+
+
+def check_trigger(wf: Workflow, event: str, **filters: list[str]) -> list[str]:
+    """Exactly one event, with exactly these filters (e.g. branches=["main"])."""
+    found = events(wf)
+    if set(found) != {event}:
+        return [f"triggers are {sorted(found)}, expected only {event}"]
+    spec = found[event] or {}
+    problems = [
+        f"{event}.{key} is {spec.get(key)}, expected {value}"
+        for key, value in filters.items()
+        if spec.get(key) != value
+    ]
+    extra = set(spec) - set(filters)
+    if extra:
+        problems.append(f"{event} has unexpected filters {sorted(extra)}")
+    return problems
+
+
+def check_top_permissions(wf: Workflow) -> list[str]:
+    perms = wf.get("permissions")
+    if perms is None:
+        return ["no top-level permissions (the default token may write)"]
+    if not isinstance(perms, dict):
+        return [f"top-level permissions is {perms!r}, expected a map"]
+    return [
+        f"top-level permission {scope}: {level} is more than contents: read"
+        for scope, level in perms.items()
+        if (scope, level) != ("contents", "read") and level != "none"
+    ]
+
+
+def check_job_permissions(wf: Workflow) -> list[str]:
+    problems = []
+    for name, job in wf.get("jobs", {}).items():
+        perms = job.get("permissions", wf.get("permissions")) or {}
+        if isinstance(perms, str):
+            problems.append(f"job {name}: permissions {perms!r}")
+            continue
+        for scope, level in perms.items():
+            if level == "write" and scope not in ALLOWED_WRITES:
+                problems.append(f"job {name}: {scope}: write is not needed")
+            elif level not in ("read", "write", "none"):
+                problems.append(f"job {name}: {scope}: {level!r}")
+            elif level == "read" and scope != "contents":
+                problems.append(f"job {name}: {scope}: read is not needed")
+        pr_write = perms.get("pull-requests") == "write"
+        if pr_write != comments_on_pr(job):
+            problems.append(f"job {name}: pull-requests: write iff it comments a preview")
+        if pr_write and not stacks_run(job, "preview"):
+            problems.append(f"job {name}: pull-requests: write outside a preview job")
+        if (perms.get("id-token") == "write") != uses_oidc(job):
+            problems.append(f"job {name}: id-token: write iff it uses OIDC credentials")
+    return problems
+
+
+def check_previews(wf: Workflow) -> list[str]:
+    """`pulumi preview` of every stack, with comment-on-pr and the policy pack, after test."""
+    problems, seen = [], []
+    for name, job in wf.get("jobs", {}).items():
+        for step in pulumi_steps(job):
+            if pulumi_command(step) != "preview":
+                continue
+            args = step.get("with") or {}
+            seen.append(str(args.get("stack-name", "")).split("/")[-1])
+            if not truthy(args.get("comment-on-pr")):
+                problems.append(f"job {name}: preview without comment-on-pr")
+            if args.get("policyPacks") != POLICY_PACK:
+                problems.append(f"job {name}: preview without policyPacks: {POLICY_PACK}")
+            if args.get("work-dir") != ".":
+                problems.append(f"job {name}: preview work-dir is not .")
+            if "test" not in _needs(job):
+                problems.append(f"job {name}: preview does not need test")
+            if not runs_cli(job, r"\bmake setup\b"):
+                problems.append(f"job {name}: preview without make setup (.venv)")
+    if sorted(seen) != sorted(STACKS):
+        problems.append(f"previews of {sorted(seen)}, expected {sorted(STACKS)}")
+    return problems
+
+
+def _needs(job: dict) -> list[str]:
+    needs = job.get("needs") or []
+    return [needs] if isinstance(needs, str) else list(needs)
+
+
+def check_up(wf: Workflow) -> list[str]:
+    """`up` never on a pull request; with the policy pack, after test, in its environment;
+    prod only from a v* tag push."""
+    problems = []
+    on = events(wf)
+    for name, job in wf.get("jobs", {}).items():
+        if not is_up_job(job):
+            continue
+        if PR_EVENTS & set(on):
+            problems.append(f"job {name}: pulumi up on a pull request")
+        if runs_cli(job, r"\bpulumi\s+(up|update)\b"):
+            problems.append(f"job {name}: pulumi up outside pulumi/actions (no policy pack)")
+        if "test" not in _needs(job):
+            problems.append(f"job {name}: up does not need test")
+        for step in pulumi_steps(job):
+            if pulumi_command(step) == "up" and step["with"].get("policyPacks") != POLICY_PACK:
+                problems.append(f"job {name}: up without policyPacks: {POLICY_PACK}")
+        for stack in stacks_run(job, "up"):
+            if environment_name(job) != stack:
+                problems.append(
+                    f"job {name}: up -s {stack} in environment {job.get('environment')}"
+                )
+            if stack == "prod":
+                push = on.get("push") or {}
+                if set(on) != {"push"} or push.get("tags") != ["v*"] or "branches" in push:
+                    problems.append(f"job {name}: prod up not only on v* tag pushes")
+    return problems
+
+
+def check_deploy_concurrency(wfs: dict[str, Workflow]) -> list[str]:
+    problems, groups = [], {}
+    for wf_name, wf in wfs.items():
+        for name, job in wf.get("jobs", {}).items():
+            if not is_up_job(job):
+                continue
+            group, cancel = concurrency(wf, job)
+            stacks = stacks_run(job, "up")
+            where = f"{wf_name}: job {name}"
+            if group is None:
+                problems.append(f"{where}: no concurrency group")
+                continue
+            if cancel is not False:
+                problems.append(f"{where}: cancel-in-progress is {cancel!r}, expected false")
+            if not all(stack in group for stack in stacks):
+                problems.append(f"{where}: group {group!r} does not name {stacks}")
+            wf_group = (wf.get("concurrency") or {}).get("group")
+            if "concurrency" in job and wf_group == group:
+                problems.append(f"{where}: job and workflow share group {group!r} (deadlock)")
+            for stack in stacks:
+                groups[stack] = group
+    if len(set(groups.values())) != len(groups):
+        problems.append(f"stacks share a concurrency group: {groups}")
+    if sorted(groups) != sorted(STACKS):
+        problems.append(f"up runs for {sorted(groups)}, expected {sorted(STACKS)}")
+    return problems
+
+
+def check_pinned(wf: Workflow) -> list[str]:
+    problems = []
+    for name, job in wf.get("jobs", {}).items():
+        refs = [job["uses"]] if "uses" in job else []
+        refs += [s["uses"] for s in steps(job) if "uses" in s]
+        for ref in refs:
+            if ref.startswith("./"):
+                continue
+            if ref.startswith("docker://"):
+                if "@sha256:" not in ref:
+                    problems.append(f"job {name}: {ref} is not pinned by digest")
+                continue
+            _, _, version = ref.partition("@")
+            if not PIN.match(version):
+                problems.append(f"job {name}: {ref} is not pinned to v<major> or a SHA")
+    return problems
+
+
+def check_secrets(wf: Workflow, text: str) -> list[str]:
+    """Secrets only as ${{ secrets.NAME }} (the whole value), NAME documented at the top."""
+    problems = []
+    for value in strings(wf):
+        if not re.search(r"\bsecrets\b", value):
+            continue
+        match = SECRET_REF.fullmatch(value.strip())
+        if match is None:
+            problems.append(f"secret referenced other than as ${{{{ secrets.NAME }}}}: {value!r}")
+        elif match.group(1) not in SECRETS:
+            problems.append(f"undocumented secret {match.group(1)}")
+    top = header(text)
+    problems += [f"secret {s} not documented in the header" for s in SECRETS if s not in top]
+    used_vars = {v for value in strings(wf) for v in re.findall(r"\bvars\.(\w+)", value)}
+    problems += [f"undocumented variable {v}" for v in used_vars - VARIABLES]
+    problems += [f"variable {v} not documented in the header" for v in used_vars if v not in top]
+    return problems
+
+
+def check_no_literals(wf: Workflow, text: str) -> list[str]:
+    problems = [f"token-like literal {m[:8]}..." for m in TOKEN_LITERALS.findall(text)]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("env", "with") and isinstance(value, dict):
+                    problems.extend(
+                        f"{name} is set to a literal, not a secret"
+                        for name, setting in value.items()
+                        if SENSITIVE_KEY.search(str(name))
+                        and setting not in (None, "")
+                        and not SECRET_REF.fullmatch(str(setting).strip())
+                    )
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(wf)
+    return problems
+
+
+def check_test_job(wf: Workflow) -> list[str]:
+    """A job `test` runs the README's test command on Python 3.11 and Java 17 (temurin), and
+    every other job waits for it."""
+    jobs = wf.get("jobs", {})
+    job = jobs.get("test")
+    if job is None:
+        return ["no job test"]
+    problems = []
+    if not any(
+        line.strip() == TEST_COMMAND
+        for s in steps(job)
+        for line in str(s.get("run", "")).splitlines()
+    ):
+        problems.append(f"job test does not run {TEST_COMMAND!r}")
+    by_action = {str(s.get("uses", "")).split("@")[0]: s.get("with") or {} for s in steps(job)}
+    if str(by_action.get("actions/setup-python", {}).get("python-version")) != "3.11":
+        problems.append("job test does not set up Python 3.11")
+    java = by_action.get("actions/setup-java", {})
+    if (java.get("distribution"), str(java.get("java-version"))) != ("temurin", "17"):
+        problems.append("job test does not set up Java 17 (temurin)")
+    problems += [
+        f"job {n} does not need test"
+        for n, j in jobs.items()
+        if n != "test" and "test" not in _needs(j)
+    ]
+    return problems
+
+
+# ---------------------------------------------------------------- the real workflows
+
+
+REAL = workflows()
+TEXTS = {name: path.read_text(encoding="utf-8") for name, path in workflow_files().items()}
+TRIGGERS = {
+    "pr.yml": ("pull_request", {"branches": ["main"]}),
+    "deploy-staging.yml": ("push", {"branches": ["main"]}),
+    "release-prod.yml": ("push", {"tags": ["v*"]}),
+}
+
+
+def real(name: str) -> Workflow:
+    return copy.deepcopy(REAL[name])
+
+
+def test_the_three_workflows_exist_and_use_on() -> None:
+    assert sorted(REAL) == sorted(TRIGGERS)
+    assert all("on" in wf and True not in wf for wf in REAL.values())
+
+
+@pytest.mark.parametrize("name", sorted(TRIGGERS))
+def test_triggers(name: str) -> None:
+    event, filters = TRIGGERS[name]
+    assert check_trigger(REAL[name], event, **filters) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "mutate"),
+    [
+        ("pr.yml", lambda wf: wf["on"]["pull_request"].update(branches=["dev"])),
+        ("pr.yml", lambda wf: wf["on"].update(push={"branches": ["main"]})),
+        ("deploy-staging.yml", lambda wf: wf["on"]["push"].update(branches=["main", "dev"])),
+        ("release-prod.yml", lambda wf: wf["on"]["push"].update(tags=["*"])),
+        ("release-prod.yml", lambda wf: wf["on"]["push"].update(branches=["main"])),
+        ("release-prod.yml", lambda wf: wf.update(on="push")),
+    ],
+)
+def test_triggers_can_fail(name: str, mutate) -> None:
+    wf = real(name)
+    mutate(wf)
+    event, filters = TRIGGERS[name]
+    assert check_trigger(wf, event, **filters)
+
+
+@pytest.mark.parametrize("name", sorted(TRIGGERS))
+def test_permissions_are_least_privilege(name: str) -> None:
+    assert check_top_permissions(REAL[name]) == []
+    assert check_job_permissions(REAL[name]) == []
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda wf: wf.pop("permissions"),
+        lambda wf: wf.update(permissions="write-all"),
+        lambda wf: wf.update(permissions="read-all"),
+        lambda wf: wf["permissions"].update({"pull-requests": "write"}),
+        lambda wf: wf["permissions"].update(contents="write"),
+    ],
+)
+def test_top_permissions_can_fail(mutate) -> None:
+    for name in TRIGGERS:
+        wf = real(name)
+        mutate(wf)
+        assert check_top_permissions(wf), name
+
+
+@pytest.mark.parametrize(
+    ("name", "mutate"),
+    [
+        ("pr.yml", lambda wf: wf["jobs"]["test"].update(permissions="write-all")),
+        ("pr.yml", lambda wf: wf["jobs"]["test"].update(permissions="read-all")),
+        ("pr.yml", lambda wf: wf["jobs"]["test"].update(permissions={"contents": "write"})),
+        ("pr.yml", lambda wf: wf["jobs"]["test"].update(permissions={"id-token": "write"})),
+        ("pr.yml", lambda wf: wf["jobs"]["preview-prod"]["permissions"].pop("pull-requests")),
+        ("pr.yml", lambda wf: wf["jobs"]["preview-prod"]["permissions"].pop("id-token")),
+        ("pr.yml", lambda wf: wf["jobs"]["preview-prod"]["permissions"].update(actions="read")),
+        (
+            "deploy-staging.yml",
+            lambda wf: wf["jobs"]["deploy-staging"]["permissions"].update(
+                {"pull-requests": "write"}
+            ),
+        ),
+        (
+            "release-prod.yml",
+            lambda wf: wf["jobs"]["deploy-prod"]["permissions"].update(deployments="write"),
+        ),
+        (
+            "release-prod.yml",
+            lambda wf: wf["jobs"]["test"].update(permissions={"pull-requests": "write"}),
+        ),
+    ],
+)
+def test_job_permissions_can_fail(name: str, mutate) -> None:
+    wf = real(name)
+    mutate(wf)
+    assert check_job_permissions(wf)
+
+
+def test_previews_cover_both_stacks_with_comments_and_the_policy_pack() -> None:
+    assert check_previews(REAL["pr.yml"]) == []
+
+
+def _preview_step(wf: Workflow, job: str) -> dict:
+    return pulumi_steps(wf["jobs"][job])[0]
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda wf: _preview_step(wf, "preview-prod")["with"].pop("comment-on-pr"),
+        lambda wf: _preview_step(wf, "preview-prod")["with"].update({"comment-on-pr": False}),
+        lambda wf: _preview_step(wf, "preview-staging")["with"].pop("policyPacks"),
+        lambda wf: _preview_step(wf, "preview-staging")["with"].update(policyPacks="other"),
+        lambda wf: _preview_step(wf, "preview-staging")["with"].update({"stack-name": "dev"}),
+        lambda wf: wf["jobs"].pop("preview-prod"),
+        lambda wf: wf["jobs"]["preview-prod"].pop("needs"),
+        lambda wf: wf["jobs"]["preview-prod"]["steps"].pop(4),  # make setup
+    ],
+)
+def test_previews_can_fail(mutate) -> None:
+    wf = real("pr.yml")
+    mutate(wf)
+    assert check_previews(wf)
+
+
+@pytest.mark.parametrize("name", sorted(TRIGGERS))
+def test_up_only_on_merge_and_release(name: str) -> None:
+    assert check_up(REAL[name]) == []
+
+
+def _up_step(wf: Workflow, job: str) -> dict:
+    return next(s for s in pulumi_steps(wf["jobs"][job]) if pulumi_command(s) == "up")
+
+
+@pytest.mark.parametrize(
+    ("name", "mutate"),
+    [
+        ("pr.yml", lambda wf: _preview_step(wf, "preview-staging")["with"].update(command="up")),
+        ("pr.yml", lambda wf: _preview_step(wf, "preview-prod")["with"].update(command="update")),
+        (
+            "pr.yml",
+            lambda wf: wf["jobs"]["test"]["steps"].append({"run": "pulumi up -s staging --yes"}),
+        ),
+        ("deploy-staging.yml", lambda wf: wf.update(on={"pull_request": {"branches": ["main"]}})),
+        ("deploy-staging.yml", lambda wf: wf["jobs"]["deploy-staging"].pop("environment")),
+        (
+            "deploy-staging.yml",
+            lambda wf: _up_step(wf, "deploy-staging")["with"].pop("policyPacks"),
+        ),
+        ("deploy-staging.yml", lambda wf: wf["jobs"]["deploy-staging"].pop("needs")),
+        ("release-prod.yml", lambda wf: wf.update(on={"push": {"branches": ["main"]}})),
+        ("release-prod.yml", lambda wf: wf["on"].update(workflow_dispatch=None)),
+        ("release-prod.yml", lambda wf: wf["jobs"]["deploy-prod"].update(environment="staging")),
+        (
+            "release-prod.yml",
+            lambda wf: wf["jobs"]["deploy-prod"].update(environment={"name": "production"}),
+        ),
+    ],
+)
+def test_up_can_fail(name: str, mutate) -> None:
+    wf = real(name)
+    mutate(wf)
+    assert check_up(wf)
+
+
+def test_deploys_are_serialized_per_stack() -> None:
+    assert check_deploy_concurrency(REAL) == []
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda wfs: wfs["release-prod.yml"]["concurrency"].update({"cancel-in-progress": True}),
+        lambda wfs: wfs["release-prod.yml"].pop("concurrency"),
+        lambda wfs: wfs["release-prod.yml"]["concurrency"].update(group="deploy-staging"),
+        lambda wfs: wfs["deploy-staging.yml"]["concurrency"].update(group="deploy"),
+        lambda wfs: wfs["deploy-staging.yml"]["jobs"]["deploy-staging"].update(
+            concurrency={"group": "deploy-staging", "cancel-in-progress": False}
+        ),
+        lambda wfs: wfs.pop("release-prod.yml"),
+    ],
+)
+def test_deploy_concurrency_can_fail(mutate) -> None:
+    wfs = copy.deepcopy(REAL)
+    mutate(wfs)
+    assert check_deploy_concurrency(wfs)
+
+
+@pytest.mark.parametrize("name", sorted(TRIGGERS))
+def test_actions_are_pinned(name: str) -> None:
+    assert check_pinned(REAL[name]) == []
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["pulumi/actions@main", "actions/checkout@master", "actions/checkout", "docker://alpine:3"],
+)
+def test_pinning_can_fail(ref: str) -> None:
+    wf = real("pr.yml")
+    wf["jobs"]["test"]["steps"][0]["uses"] = ref
+    assert check_pinned(wf)
+
+
+@pytest.mark.parametrize("name", sorted(TRIGGERS))
+def test_secrets_are_documented_references(name: str) -> None:
+    assert check_secrets(REAL[name], TEXTS[name]) == []
+    assert check_no_literals(REAL[name], TEXTS[name]) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "${{ secrets.OTHER_TOKEN }}",
+        "${{ toJSON(secrets) }}",
+        "${{ secrets['PULUMI_ACCESS_TOKEN'] }}",
+        "Bearer ${{ secrets.PULUMI_ACCESS_TOKEN }}",
+    ],
+)
+def test_secret_references_can_fail(value: str) -> None:
+    wf = real("deploy-staging.yml")
+    _up_step(wf, "deploy-staging")["env"]["EXTRA"] = value
+    assert check_secrets(wf, TEXTS["deploy-staging.yml"])
+
+
+def test_undocumented_names_fail() -> None:
+    wf, text = real("pr.yml"), TEXTS["pr.yml"]
+    top, body = header(text), text[len(header(text)) :]
+    assert check_secrets(wf, top.replace("PULUMI_CONFIG_PASSPHRASE", "") + body)
+    assert check_secrets(wf, top.replace("AWS_REGION", "") + body)
+    _preview_step(wf, "preview-prod")["env"]["UNKNOWN"] = "${{ vars.UNDOCUMENTED }}"
+    assert check_secrets(wf, text)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("PULUMI_ACCESS_TOKEN", "pul-" + "0123456789abcdef" * 3),
+        ("DATABRICKS_TOKEN", "dapi" + "0123456789abcdef" * 2),
+        ("DATABRICKS_CLIENT_SECRET", "not-a-reference"),
+        ("AWS_SECRET_ACCESS_KEY", "${{ vars.AWS_SECRET_ACCESS_KEY }}"),
+    ],
+)
+def test_literal_credentials_fail(key: str, value: str) -> None:
+    wf = real("release-prod.yml")
+    _up_step(wf, "deploy-prod")["env"][key] = value
+    text = TEXTS["release-prod.yml"] + f"\n# {value}\n"
+    assert check_no_literals(wf, text)
+
+
+@pytest.mark.parametrize("name", sorted(TRIGGERS))
+def test_the_test_job_runs_the_readme_command(name: str) -> None:
+    assert TEST_COMMAND in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert check_test_job(REAL[name]) == []
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda wf: wf["jobs"].pop("test"),
+        lambda wf: wf["jobs"]["test"]["steps"][-1].update(run=".venv/bin/pytest"),
+        lambda wf: wf["jobs"]["test"]["steps"][1]["with"].update({"python-version": "3.10"}),
+        lambda wf: wf["jobs"]["test"]["steps"][2]["with"].update(distribution="zulu"),
+        lambda wf: wf["jobs"]["deploy-prod"].pop("needs"),
+    ],
+)
+def test_test_job_can_fail(mutate) -> None:
+    wf = real("release-prod.yml")
+    mutate(wf)
+    assert check_test_job(wf)
+
+
+def test_the_integration_run_reads_the_training_job_and_fails_on_failure() -> None:
+    job = REAL["deploy-staging.yml"]["jobs"]["deploy-staging"]
+    names = [s.get("name", s.get("uses")) for s in steps(job)]
+    integration = steps(job)[-1]
+    assert names.index("pulumi up -s staging") < len(names) - 1
+    script = integration["run"]
+    assert "pulumi stack output --json --stack staging" in script
+    body = script.split("<<'PY'\n", 1)[1].rsplit("PY\n", 1)[0]
+    compile(body, "integration.py", "exec")  # the embedded script is valid Python
+    assert 'outputs["jobs"]["training"]["id"]' in body
+    assert "RunResultState.SUCCESS" in body and "sys.exit(" in body
+    assert integration.get("timeout-minutes")
