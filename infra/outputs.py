@@ -32,9 +32,12 @@ def stack_outputs(
     wheel_path: pulumi.Input[str],
     code_version: str,
     monitor: Any | None = None,
+    storage: Any | None = None,
 ) -> dict[str, Any]:
     """The exports, keyed as in the schema (``jobs`` maps schema key -> job component;
-    ``monitor`` is the ``MonitoredTable``, or None when the stack monitors nothing)."""
+    ``monitor`` is the ``MonitoredTable``, or None when the stack monitors nothing;
+    ``storage`` is the ``LakehouseStorage``, or None when the stack has no storage of its
+    own)."""
     tables = settings.tables
     return {
         "environment": settings.environment,
@@ -64,7 +67,22 @@ def stack_outputs(
             "predictions": tables.predictions,
         },
         "monitor": None if monitor is None else monitor_outputs(settings, monitor),
+        "storage": None if storage is None else storage_outputs(settings, storage),
         "code": {"version": code_version, "wheel": wheel_path},
+    }
+
+
+def storage_outputs(settings: StackSettings, storage: Any) -> dict[str, Any]:
+    """The stack's own storage: the bucket, the role Unity Catalog assumes, the storage
+    credential and external location over it, and the catalog's managed location to be."""
+    return {
+        "bucket": storage.bucket_name,
+        "region": settings.storage.aws_region,
+        "roleArn": storage.role_arn,
+        "storageCredential": storage.credential_name,
+        "externalLocation": storage.location_name,
+        "url": storage.url,
+        "storageRoot": storage.storage_root,
     }
 
 

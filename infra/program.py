@@ -7,19 +7,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_databricks as databricks
 
 from infra import naming
 from infra.components.batch_inference_job import BatchInferenceJob
 from infra.components.catalog_access import CatalogAccess, CatalogAccessArgs, Column, OutputTable
 from infra.components.feature_engineering_job import FeatureEngineeringJob
+from infra.components.lakehouse_storage import LakehouseStorage, LakehouseStorageArgs
 from infra.components.ml_artifacts import MlArtifacts, MlArtifactsArgs
 from infra.components.monitored_table import MonitoredTable, MonitoredTableArgs
 from infra.components.pipeline_code import PipelineCode, PipelineCodeArgs
 from infra.components.scheduled_job import ScheduledJob, ScheduledJobArgs
 from infra.components.training_job import TrainingJob
 from infra.outputs import stack_outputs
-from infra.settings import StackSettings
+from infra.settings import PROJECT, StackSettings
 
 
 @dataclass(frozen=True)
@@ -32,9 +34,10 @@ class CodePackage:
 
 @dataclass
 class Deployment:
-    """What the program built: the provider, the top-level components, and the exports."""
+    """What the program built: the providers, the top-level components, and the exports."""
 
     provider: databricks.Provider
+    aws_provider: aws.Provider | None = None
     components: list[pulumi.ComponentResource] = field(default_factory=list)
     jobs: dict[str, ScheduledJob] = field(default_factory=dict)
     exports: dict[str, Any] = field(default_factory=dict)
@@ -165,6 +168,10 @@ def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
         )
         deployment.components.append(monitored)
         jobs["monitoring"] = monitored.retraining
+    storage = lakehouse_storage(settings, provider)
+    if storage is not None:
+        deployment.aws_provider = storage.provider
+        deployment.components.append(storage.component)
     deployment.jobs = jobs
     deployment.exports = stack_outputs(
         settings,
@@ -175,7 +182,48 @@ def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
         wheel_path=pipeline_code.wheel_path,
         code_version=code.version,
         monitor=monitored,
+        storage=storage.component if storage is not None else None,
     )
     for key, value in deployment.exports.items():
         pulumi.export(key, value)
     return deployment
+
+
+@dataclass(frozen=True)
+class StackStorage:
+    """The AWS provider and the ``LakehouseStorage`` of a stack whose storage is enabled."""
+
+    provider: aws.Provider
+    component: LakehouseStorage
+
+
+def lakehouse_storage(
+    settings: StackSettings, databricks_provider: databricks.Provider
+) -> StackStorage | None:
+    """The stack's own S3 storage, when ``storage.enabled``; AWS credentials come from the
+    environment (OIDC in CI), only the region is configuration."""
+    storage, env = settings.storage, settings.environment
+    if not storage.enabled:
+        return None
+    tags = {**settings.tags, "project": PROJECT, "environment": env}
+    aws_provider = aws.Provider(
+        naming.resource_name(env, "aws"),
+        region=storage.aws_region,
+        default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
+    )
+    component = LakehouseStorage(
+        naming.resource_name(env, "storage"),
+        LakehouseStorageArgs(
+            bucket_name=storage.bucket_name,
+            role_name=naming.resource_name(env, "uc-storage"),
+            aws_account_id=storage.aws_account_id,
+            databricks_account_id=storage.databricks_account_id,
+            unity_catalog_role_arn=storage.unity_catalog_role_arn,
+            prefix=settings.catalog,
+            deployer=settings.principals.deployer,
+            force_destroy=storage.force_destroy,
+            protect=settings.protect,
+        ),
+        pulumi.ResourceOptions(providers=[databricks_provider, aws_provider]),
+    )
+    return StackStorage(provider=aws_provider, component=component)

@@ -187,7 +187,9 @@ def render_settings(
             children=[rendered(child) for child in children],
         )
 
-    roots = [rendered(deployment.provider)] + [rendered(c) for c in deployment.components]
+    providers = [deployment.provider, deployment.aws_provider]
+    roots = [rendered(p) for p in providers if p is not None]
+    roots += [rendered(c) for c in deployment.components]
     return Render(settings=settings, roots=roots, exports=exports)
 
 
@@ -241,8 +243,20 @@ def summary(resource: RenderedResource) -> list[str]:
         return [f"{inputs['path']} <- {inputs.get('source')}"]
     if kind == "MlflowExperiment":
         return [str(inputs["name"])]
+    if resource.type == "pulumi:providers:aws":
+        return [f"region {inputs.get('region')} (credentials from the environment)"]
     if kind == "Provider":
         return [f"host {inputs.get('host')} (credentials from the environment)"]
+    if kind in ("Role", "RolePolicy"):
+        document = inputs.get("assumeRolePolicy" if kind == "Role" else "policy")
+        statements = json.loads(document)["Statement"] if document else []
+        return [_statement_summary(kind, statement) for statement in statements]
+    if kind == "StorageCredential":
+        return [f"{inputs.get('name')}: IAM role {(inputs.get('awsIamRole') or {}).get('roleArn')}"]
+    if kind == "ExternalLocation":
+        return [f"{inputs.get('name')}: {inputs.get('url')} with {inputs.get('credentialName')}"]
+    if kind == "Bucket":
+        return [f"{inputs.get('bucket')}; force destroy {inputs.get('forceDestroy', False)}"]
     if kind == "QualityMonitor":
         return _monitor_summary(inputs)
     return []
@@ -291,10 +305,22 @@ def _monitor_summary(inputs: dict[str, Any]) -> list[str]:
     ]
 
 
+def _statement_summary(kind: str, statement: dict[str, Any]) -> str:
+    """One IAM policy statement in a line: who may assume the role, or what it may do."""
+    actions = statement["Action"]
+    actions = ", ".join(actions) if isinstance(actions, list) else actions
+    condition = json.dumps(statement["Condition"]) if statement.get("Condition") else ""
+    if kind == "Role":
+        return f"{statement['Principal']['AWS']} may {actions} {condition}".rstrip()
+    return f"{actions} on {', '.join(statement['Resource'])}"
+
+
 def _securable(inputs: dict[str, Any]) -> str:
     for kind in ("catalog", "schema", "table", "volume", "model"):
         if inputs.get(kind):
             return f"{kind.upper()} {inputs[kind]}"
+    if inputs.get("externalLocation"):
+        return f"EXTERNAL LOCATION {inputs['externalLocation']}"
     return "?"
 
 

@@ -42,6 +42,19 @@ _ML_RUNTIME = re.compile(r"\d+\.\d+\.x-(cpu-|gpu-)?ml-scala2\.1[23]")
 _TAG_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
 _TABLE = re.compile(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
 _TABLE_EXPECTED = "a fully qualified lower-case table name, catalog.schema.table"
+# The IAM role Unity Catalog assumes storage credentials' roles from (AWS commercial
+# regions), as documented by Databricks for storage credentials.
+UC_MASTER_ROLE_ARN = "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL"
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_BUCKET_EXPECTED = (
+    "an S3 bucket name: 3-63 lower-case letters, digits, dots and hyphens, starting and"
+    " ending with a letter or digit, no '..', not an IP address, no reserved prefix"
+    " (xn--, sthree-, amzn-s3-demo-) or suffix (-s3alias, --ol-s3, .mrap, --x-s3,"
+    " --table-s3)"
+)
+_AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+_AWS_ACCOUNT = re.compile(r"\d{12}")
+_IAM_ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
 # Keys of other namespaces that are credentials: they must be Pulumi secrets (or come from
 # the environment), never plain text in a stack file.
 _CREDENTIAL_KEY = re.compile(r"(token|password|secret|secretkey|accesskey|clientsecret)$", re.I)
@@ -174,6 +187,30 @@ class Monitoring:
 
 
 @dataclass(frozen=True)
+class Storage:
+    """The stack's own lakehouse storage on AWS (``LakehouseStorage``), optional per stack.
+
+    enabled: create the bucket, the IAM role, the storage credential and the external
+        location at all (default false: the stack uses the metastore's storage).
+    bucket_name: the S3 bucket the stack creates.
+    aws_region: the bucket's region, that of the workspace's metastore.
+    databricks_account_id: the Databricks account id, the ``sts:ExternalId`` Unity
+        Catalog presents when it assumes the role.
+    unity_catalog_role_arn: the Databricks role that assumes the stack's role.
+    aws_account_id: the AWS account of the role, for its self-assume statement.
+    force_destroy: let ``pulumi destroy`` delete a bucket that still holds objects.
+    """
+
+    enabled: bool = False
+    bucket_name: str = ""
+    aws_region: str = ""
+    databricks_account_id: str = ""
+    unity_catalog_role_arn: str = UC_MASTER_ROLE_ARN
+    aws_account_id: str = ""
+    force_destroy: bool = False
+
+
+@dataclass(frozen=True)
 class StackSettings:
     """Everything the program needs to know about one stack."""
 
@@ -198,6 +235,7 @@ class StackSettings:
     sql_warehouse_id: str | None = None
     code_volume: str = "code"
     monitoring: Monitoring = Monitoring(enabled=False)
+    storage: Storage = Storage()
 
     @property
     def model_full_name(self) -> str:
@@ -355,6 +393,7 @@ TOP_LEVEL_KEYS: dict[str, str] = {
     "tags": "tags on every job",
     "sqlWarehouseId": "the SQL warehouse that creates the tables",
     "monitoring": "the quality monitor and the retraining rule",
+    "storage": "the stack's own S3 storage for Unity Catalog (optional)",
 }
 
 
@@ -510,6 +549,7 @@ def parse_settings(config: Mapping[str, Any], stack: str, source: str) -> StackS
     validation = _validation(reader, get("validation"))
     jobs = _job_policy(reader, get("jobs"))
     monitoring = _monitoring(reader, get("monitoring"), tables)
+    storage = _storage(reader, get("storage"))
 
     given = reader.object("notifications", get("notifications"), {"onFailure": "email list"})
     emails = given.get("onFailure", [])
@@ -571,6 +611,7 @@ def parse_settings(config: Mapping[str, Any], stack: str, source: str) -> StackS
         tags=dict(tags),
         sql_warehouse_id=warehouse or None,
         monitoring=monitoring,
+        storage=storage,
     )
 
 
@@ -931,6 +972,74 @@ def _monitoring(reader: _Reader, value: Any, tables: Tables) -> Monitoring:
         baseline_table=baseline or None,
         slicing_exprs=tuple(slicing),
         refresh_schedule=refresh,
+    )
+
+
+def _bucket_name(name: str) -> bool:
+    """S3's naming rules beyond the characters and length of ``_BUCKET``."""
+    return (
+        ".." not in name
+        and re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", name) is None
+        and not name.startswith(("xn--", "sthree-", "amzn-s3-demo-"))
+        and not name.endswith(("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"))
+    )
+
+
+def _storage(reader: _Reader, value: Any) -> Storage:
+    keys = {
+        "enabled": "true or false",
+        "bucketName": "the S3 bucket",
+        "awsRegion": "the bucket's region",
+        "databricksAccountId": "the external id of the role's trust",
+        "unityCatalogRoleArn": "the Databricks role that assumes it",
+        "awsAccountId": "the role's AWS account",
+        "forceDestroy": "delete a non-empty bucket on destroy",
+    }
+    given = reader.object("storage", value, keys)
+    flags: dict[str, bool] = {}
+    for key in ("enabled", "forceDestroy"):
+        flag = given.get(key, False)
+        if not isinstance(flag, bool):
+            reader.problem(f"storage.{key}", flag, "true or false")
+            flag = False
+        flags[key] = flag
+    enabled = flags["enabled"]
+
+    def required(key: str, pattern: re.Pattern[str], expected: str, check: Any = None) -> str:
+        # Required only when enabled; a value given is checked either way.
+        if given.get(key) is None and not enabled:
+            return ""
+        if given.get(key) is None:
+            expected += " (storage.enabled is true)"
+        return reader.text(f"storage.{key}", given.get(key), None, pattern, expected, check) or ""
+
+    bucket = required("bucketName", _BUCKET, _BUCKET_EXPECTED, _bucket_name)
+    region = required("awsRegion", _AWS_REGION, "an AWS region such as us-east-1 or eu-west-1")
+    databricks_account = required(
+        "databricksAccountId",
+        _UUID,
+        "the Databricks account id (a lower-case UUID), the external id of the role's trust",
+    )
+    aws_account = required(
+        "awsAccountId",
+        _AWS_ACCOUNT,
+        "an AWS account id: 12 digits, quoted so that YAML keeps it text",
+    )
+    role = reader.text(
+        "storage.unityCatalogRoleArn",
+        given.get("unityCatalogRoleArn"),
+        UC_MASTER_ROLE_ARN,
+        _IAM_ROLE_ARN,
+        "an IAM role ARN, arn:aws:iam::<12 digits>:role/<name>",
+    )
+    return Storage(
+        enabled=enabled,
+        bucket_name=bucket,
+        aws_region=region,
+        databricks_account_id=databricks_account,
+        unity_catalog_role_arn=role or UC_MASTER_ROLE_ARN,
+        aws_account_id=aws_account,
+        force_destroy=flags["forceDestroy"],
     )
 
 

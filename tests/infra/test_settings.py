@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 
 from infra.settings import (
+    UC_MASTER_ROLE_ARN,
     InvalidStackConfig,
     Monitoring,
     Schedule,
     Secret,
     StackSettings,
+    Storage,
     parse_settings,
     read_stack_file,
     settings_from_stack_file,
@@ -172,6 +174,14 @@ UUID = "a service principal's application id (a lower-case UUID)"
 STAGING_SP = f"{UUID}: staging deploys from CI and runs its jobs as a service principal"
 PROD_SP = f"{UUID}: prod deploys from CI and runs its jobs as a service principal"
 STAGING_DEPLOYER = "00000000-0000-0000-0000-00000000d001"
+BUCKET = "an S3 bucket name: 3-63 lower-case letters, digits, dots and hyphens"
+STORAGE = {
+    "enabled": True,
+    "bucketName": "acme-mlops-lakehouse",
+    "awsRegion": "eu-west-1",
+    "databricksAccountId": DEPLOYER,
+    "awsAccountId": "123456789012",
+}
 
 BAD = [
     # (stack, changes, problem as reported, after "mlops-stack:")
@@ -645,11 +655,104 @@ BAD = [
         " is outside 0-23",
         id="retraining-cron-hour-25",
     ),
+    *[
+        pytest.param(
+            "staging",
+            {"storage": {**STORAGE, **change}},
+            problem,
+            id=f"storage-{name}",
+        )
+        for name, change, problem in [
+            (
+                "bucket-upper-case",
+                {"bucketName": "Acme_Lake"},
+                f"storage.bucketName is 'Acme_Lake': expected {BUCKET}",
+            ),
+            (
+                "bucket-double-dot",
+                {"bucketName": "acme..lake"},
+                f"storage.bucketName is 'acme..lake': expected {BUCKET}",
+            ),
+            (
+                "bucket-ip-address",
+                {"bucketName": "10.0.0.1"},
+                f"storage.bucketName is '10.0.0.1': expected {BUCKET}",
+            ),
+            (
+                "bucket-reserved-suffix",
+                {"bucketName": "acme-lake-s3alias"},
+                f"storage.bucketName is 'acme-lake-s3alias': expected {BUCKET}",
+            ),
+            (
+                "bucket-too-short",
+                {"bucketName": "ab"},
+                f"storage.bucketName is 'ab': expected {BUCKET}",
+            ),
+            (
+                "bucket-missing",
+                {"bucketName": DELETE},
+                f"storage.bucketName is missing: expected {BUCKET}",
+            ),
+            (
+                "databricks-account-not-uuid",
+                {"databricksAccountId": "acme"},
+                "storage.databricksAccountId is 'acme': expected the Databricks account id"
+                " (a lower-case UUID)",
+            ),
+            (
+                "aws-account-short",
+                {"awsAccountId": "12345"},
+                "storage.awsAccountId is '12345': expected an AWS account id: 12 digits",
+            ),
+            (
+                "aws-account-number",
+                {"awsAccountId": 123456789012},
+                "storage.awsAccountId is 123456789012: expected an AWS account id: 12 digits,"
+                " quoted so that YAML keeps it text",
+            ),
+            (
+                "aws-account-missing",
+                {"awsAccountId": DELETE},
+                "storage.awsAccountId is missing: expected an AWS account id: 12 digits,"
+                " quoted so that YAML keeps it text (storage.enabled is true).",
+            ),
+            (
+                "region",
+                {"awsRegion": "Europe"},
+                "storage.awsRegion is 'Europe': expected an AWS region such as us-east-1",
+            ),
+            (
+                "uc-role-not-an-arn",
+                {"unityCatalogRoleArn": "UCMasterRole"},
+                "storage.unityCatalogRoleArn is 'UCMasterRole': expected an IAM role ARN",
+            ),
+            (
+                "enabled-text",
+                {"enabled": "yes"},
+                "storage.enabled is 'yes': expected true or false.",
+            ),
+            (
+                "force-destroy-text",
+                {"forceDestroy": "no"},
+                "storage.forceDestroy is 'no': expected true or false.",
+            ),
+            (
+                "unknown-key",
+                {"bucket": "acme-lake"},
+                "storage.bucket is 'acme-lake': expected no such key; storage takes enabled,"
+                " bucketName, awsRegion,",
+            ),
+        ]
+    ],
 ]
 
 
 @pytest.mark.parametrize(("stack", "changes", "problem"), BAD)
 def test_a_bad_setting_is_reported(stack: str, changes: dict[str, Any], problem: str) -> None:
+    changes = {
+        key: {k: v for k, v in value.items() if v is not DELETE} if key == "storage" else value
+        for key, value in changes.items()
+    }
     message = error(stack, changes)
 
     assert message.startswith(f"Pulumi.{stack}.yaml (stack '{stack}') has 1 invalid setting,")
@@ -694,6 +797,40 @@ def test_good_values_are_kept() -> None:
     assert settings.tables.predictions == "staging.nyc_taxi.fare_predictions"
     assert settings.notification_emails == ("a@example.com", "b@example.org")
     assert settings.sql_warehouse_id == "0123456789abcdef"
+
+
+def test_storage_is_off_by_default_and_its_values_are_kept() -> None:
+    assert parse("staging", {"storage": DELETE}).storage == Storage()
+    assert parse("staging").storage.enabled is False
+    storage = parse("staging", {"storage": {**STORAGE, "forceDestroy": True}}).storage
+    assert storage == Storage(
+        enabled=True,
+        bucket_name="acme-mlops-lakehouse",
+        aws_region="eu-west-1",
+        databricks_account_id=DEPLOYER,
+        unity_catalog_role_arn=UC_MASTER_ROLE_ARN,
+        aws_account_id="123456789012",
+        force_destroy=True,
+    )
+
+
+def test_disabled_storage_needs_no_account_ids_but_checks_those_given() -> None:
+    assert parse("dev", {"storage": {"enabled": False}}).storage == Storage()
+    message = error("dev", {"storage": {"enabled": False, "awsAccountId": "12"}})
+    assert "(1) mlops-stack:storage.awsAccountId is '12'" in message
+
+
+def test_every_storage_problem_is_reported_at_once() -> None:
+    message = error(
+        "prod",
+        {"storage": {"enabled": True, "bucketName": "Bad_Bucket", "databricksAccountId": "x"}},
+    )
+    assert message.startswith("Pulumi.prod.yaml (stack 'prod') has 4 invalid settings,")
+    for n, key in enumerate(
+        ["bucketName", "awsRegion", "databricksAccountId", "awsAccountId"], start=1
+    ):
+        assert f"({n}) mlops-stack:storage.{key} is " in message
+    assert "\n" not in message
 
 
 def test_monitoring_values_are_kept() -> None:
