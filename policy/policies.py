@@ -1,0 +1,416 @@
+"""The guardrails of mlops-stack as plain functions, free of the Pulumi policy SDK.
+
+Each resource policy takes ``(resource_type, props, stack, name)`` and returns the
+violations it finds as messages (an empty list: compliant). ``props`` are the resource's
+inputs with their wire (camelCase) names, nested objects as dicts, as both the policy SDK
+and the mock-engine render (``infra/render.py``) give them. A value Pulumi cannot know
+during preview is given as ``UNKNOWN``: no policy reports a value it cannot see.
+
+Which environment a resource belongs to. The Python policy SDK tells a policy neither the
+stack nor its config; ``__main__.py`` takes the stack name from the resource's URN
+(``urn:pulumi:<stack>::<project>::...``), which the CLI sets (``pulumi preview -s prod``),
+not the program. The environments of a resource are every signal among: that stack name,
+a job's ``tags.environment``, and the ``<env>-mlops-stack-`` prefix of the resource's
+name, each counted only when it is dev, staging or prod. The strict rules (run as a
+service principal, no all-purpose clusters) apply when any signal says staging or prod,
+and also when there is no signal at all; the dev rule (paused schedules) applies when any
+signal says dev. Conflicting signals therefore get both sets of rules, never neither.
+
+``every_bucket_is_protected`` is the stack policy: one resource at a time cannot tell
+whether a bucket has its encryption, versioning and public access block resources.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+PROJECT = "mlops-stack"
+ENVIRONMENTS = ("dev", "staging", "prod")
+STRICT_ENVIRONMENTS = ("staging", "prod")
+
+JOB = "databricks:index/job:Job"
+CLUSTER = "databricks:index/cluster:Cluster"
+GRANTS = "databricks:index/grants:Grants"
+GRANT = "databricks:index/grant:Grant"
+QUALITY_MONITOR = "databricks:index/qualityMonitor:QualityMonitor"
+AWS_PROVIDER = "pulumi:providers:aws"
+BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+ENCRYPTIONS = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+)
+VERSIONINGS = (
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketVersioningV2:BucketVersioningV2",
+)
+PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+
+# What infra/components/scheduled_job.py job_tags() sets on every job.
+REQUIRED_JOB_TAGS = ("project", "environment", "code_version")
+# What infra/program.py puts in the AWS provider's default tags (no code_version: the AWS
+# resources do not change with the code).
+REQUIRED_AWS_TAGS = ("project", "environment")
+SSE_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
+PUBLIC_ACCESS_FLAGS = (
+    "blockPublicAcls",
+    "blockPublicPolicy",
+    "ignorePublicAcls",
+    "restrictPublicBuckets",
+)
+BROAD_PRIVILEGES = ("ALL_PRIVILEGES", "ALL PRIVILEGES")
+BROAD_PRINCIPALS = ("account users", "users")
+
+
+class _Unknown:
+    """A value Pulumi cannot know during preview."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+
+Props = Mapping[str, Any]
+Violations = list[str]
+
+
+def _known(value: Any) -> bool:
+    return value is not UNKNOWN
+
+
+def _get(props: Any, *path: str) -> Any:
+    """``props[a][b]...``; None when a level is missing or not a mapping, UNKNOWN when a
+    level is unknown."""
+    value = props
+    for key in path:
+        if value is UNKNOWN:
+            return UNKNOWN
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _mapping(value: Any) -> Mapping[str, Any] | None:
+    """A nested object; the engine gives a provider's nested inputs as JSON strings."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, Mapping) else None
+
+
+# --- environment ------------------------------------------------------------------------
+
+
+def stack_of_urn(urn: str) -> str:
+    """The stack of ``urn:pulumi:<stack>::<project>::<type>::<name>`` ('' if not a URN)."""
+    parts = urn.split(":", 2)
+    if len(parts) < 3 or parts[0] != "urn" or parts[1] != "pulumi":
+        return ""
+    return parts[2].split("::", 1)[0]
+
+
+def environments(props: Props, stack: str, name: str = "") -> set[str]:
+    """Every environment the stack name, the tags or the resource name point at."""
+    found = set()
+    if stack in ENVIRONMENTS:
+        found.add(stack)
+    tag = _get(props, "tags", "environment")
+    if tag in ENVIRONMENTS:
+        found.add(tag)
+    for environment in ENVIRONMENTS:
+        if name.startswith(f"{environment}-{PROJECT}-"):
+            found.add(environment)
+    return found
+
+
+def is_strict(props: Props, stack: str, name: str = "") -> bool:
+    """Staging or prod rules: some signal says staging/prod, or there is no signal."""
+    found = environments(props, stack, name)
+    return not found or bool(found & set(STRICT_ENVIRONMENTS))
+
+
+def is_dev(props: Props, stack: str, name: str = "") -> bool:
+    return "dev" in environments(props, stack, name)
+
+
+# --- resource policies ------------------------------------------------------------------
+
+
+def job_runs_as_service_principal(
+    resource_type: str, props: Props, stack: str, name: str = ""
+) -> Violations:
+    """Policy 1: a staging or prod job runs as a service principal, never as a user."""
+    if resource_type != JOB or not is_strict(props, stack, name):
+        return []
+    run_as = _get(props, "runAs")
+    if run_as is UNKNOWN:
+        return []
+    violations = []
+    if not _get(props, "runAs", "servicePrincipalName"):
+        violations.append(
+            f"job {name or props.get('name')} must run as a service principal in"
+            " staging/prod: set run_as.service_principal_name (runAs.servicePrincipalName)."
+        )
+    user = _get(props, "runAs", "userName")
+    if user:
+        violations.append(
+            f"job {name or props.get('name')} runs as the user {user}: staging/prod jobs run as"
+            " a service principal, remove run_as.user_name (runAs.userName)."
+        )
+    return violations
+
+
+def _tasks(props: Props) -> list[Mapping[str, Any]]:
+    """A job's tasks, with the task of each for-each task."""
+    found: list[Mapping[str, Any]] = []
+    tasks = props.get("tasks")
+    for task in tasks if isinstance(tasks, Sequence) and not isinstance(tasks, str) else []:
+        if not isinstance(task, Mapping):
+            continue
+        found.append(task)
+        inner = _get(task, "forEachTask", "task")
+        if isinstance(inner, Mapping):
+            found.append(inner)
+    return found
+
+
+def no_all_purpose_clusters(
+    resource_type: str, props: Props, stack: str, name: str = ""
+) -> Violations:
+    """Policy 2: staging and prod use job compute (job clusters or serverless), never an
+    all-purpose cluster: no task on an existing cluster, no cluster resource."""
+    if not is_strict(props, stack, name):
+        return []
+    if resource_type == CLUSTER:
+        return [
+            f"cluster {name or props.get('clusterName')}: no all-purpose clusters in"
+            " staging/prod; give the job a job cluster (job_clusters/new_cluster) or serverless."
+        ]
+    if resource_type != JOB:
+        return []
+    return [
+        f"job {name or props.get('name')}, task {task.get('taskKey')}: runs on the existing"
+        f" (all-purpose) cluster {task['existingClusterId']}; staging/prod tasks use a job"
+        " cluster or serverless compute."
+        for task in _tasks(props)
+        if task.get("existingClusterId")
+    ]
+
+
+def _missing_tags(tags: Any, required: Sequence[str]) -> list[str]:
+    tags = _mapping(tags) if tags is not UNKNOWN else UNKNOWN
+    if tags is UNKNOWN:
+        return []
+    return [key for key in required if not (tags or {}).get(key)]
+
+
+def required_tags(resource_type: str, props: Props, stack: str, name: str = "") -> Violations:
+    """Policy 3: every job carries project, environment and code_version tags; AWS buckets
+    (when they have tags: the AWS provider's default tags otherwise, checked too) carry
+    project and environment. A job's environment tag names the stack's environment."""
+    if resource_type == JOB:
+        violations = []
+        missing = _missing_tags(props.get("tags"), REQUIRED_JOB_TAGS)
+        if missing:
+            violations.append(
+                f"job {name or props.get('name')} lacks the tags {', '.join(missing)}"
+                f" (every job is tagged {', '.join(REQUIRED_JOB_TAGS)})."
+            )
+        tag = _get(props, "tags", "environment")
+        if stack in ENVIRONMENTS and _known(tag) and tag and tag != stack:
+            violations.append(
+                f"job {name or props.get('name')} is tagged environment={tag} in the stack"
+                f" {stack}: the tag must name the stack's environment."
+            )
+        return violations
+    if resource_type in BUCKETS:
+        # tagsAll: the bucket's tags merged with the provider's default tags, when the
+        # engine has computed it; else the tags given to the bucket itself.
+        tags = props.get("tagsAll") or props.get("tags")
+        if not tags:
+            return []
+        missing = _missing_tags(tags, REQUIRED_AWS_TAGS)
+        if missing:
+            return [
+                f"S3 bucket {name or props.get('bucket')} lacks the tags {', '.join(missing)}"
+                f" (AWS resources are tagged {', '.join(REQUIRED_AWS_TAGS)})."
+            ]
+        return []
+    if resource_type == AWS_PROVIDER:
+        default = _mapping(props.get("defaultTags"))
+        missing = _missing_tags(_get(default, "tags") if default else None, REQUIRED_AWS_TAGS)
+        if missing:
+            return [
+                f"AWS provider {name}: default tags lack {', '.join(missing)}"
+                f" (every AWS resource is tagged {', '.join(REQUIRED_AWS_TAGS)})."
+            ]
+    return []
+
+
+def dev_schedules_paused(
+    resource_type: str, props: Props, stack: str, name: str = ""
+) -> Violations:
+    """Policy 4: in dev nothing runs by itself: a job's schedule, trigger and continuous
+    run, and a quality monitor's refresh schedule, are PAUSED (run them by hand)."""
+    if resource_type not in (JOB, QUALITY_MONITOR) or not is_dev(props, stack, name):
+        return []
+    kind = "job" if resource_type == JOB else "quality monitor"
+    blocks = ("schedule", "trigger", "continuous") if resource_type == JOB else ("schedule",)
+    violations = []
+    for block in blocks:
+        value = props.get(block)
+        if not value or value is UNKNOWN:
+            continue
+        status = _get(value, "pauseStatus")
+        if _known(status) and status != "PAUSED":
+            violations.append(
+                f"{kind} {name or props.get('name') or props.get('tableName')}: its {block} is"
+                f" {status or 'UNPAUSED (no pause_status)'} in dev; dev {block}s must be"
+                " PAUSED (pause_status='PAUSED')."
+            )
+    return violations
+
+
+def no_broad_grants(resource_type: str, props: Props, stack: str, name: str = "") -> Violations:
+    """Policy 5: no ALL_PRIVILEGES, and nothing granted to everyone (``account users``,
+    ``users``): least privilege to named groups and service principals only."""
+    if resource_type == GRANTS:
+        grants = props.get("grants")
+        entries = [
+            g
+            for g in (
+                grants if isinstance(grants, Sequence) and not isinstance(grants, str) else []
+            )
+            if isinstance(g, Mapping)
+        ]
+    elif resource_type == GRANT:
+        entries = [props]
+    else:
+        return []
+    violations = []
+    for entry in entries:
+        principal = entry.get("principal")
+        privileges = entry.get("privileges")
+        if not isinstance(privileges, Sequence) or isinstance(privileges, str):
+            privileges = []
+        broad = [p for p in privileges if _known(p) and str(p).upper() in BROAD_PRIVILEGES]
+        if broad:
+            violations.append(
+                f"{name}: grants ALL_PRIVILEGES to {principal}; grant the specific"
+                " privileges it needs (USE_CATALOG, USE_SCHEMA, SELECT, MODIFY, EXECUTE, ...)."
+            )
+        if _known(principal) and str(principal).strip().lower() in BROAD_PRINCIPALS:
+            violations.append(
+                f"{name}: grants {', '.join(map(str, privileges))} to '{principal}', i.e. to"
+                " everyone; grant to a named group or service principal."
+            )
+    return violations
+
+
+def s3_buckets_encrypted_versioned_private(
+    resource_type: str, props: Props, stack: str, name: str = ""
+) -> Violations:
+    """Policy 6 (one resource): a bucket's encryption configuration encrypts by default,
+    its versioning is Enabled, and its public access block blocks all four ways."""
+    if resource_type in ENCRYPTIONS:
+        rules = props.get("rules")
+        if rules is UNKNOWN:
+            return []
+        rules = rules if isinstance(rules, Sequence) and not isinstance(rules, str) else []
+        algorithms = [
+            _get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm") for rule in rules
+        ]
+        if not algorithms or not all(a is UNKNOWN or a in SSE_ALGORITHMS for a in algorithms):
+            return [
+                f"{name}: S3 default encryption needs a rule with"
+                f" apply_server_side_encryption_by_default.sse_algorithm in"
+                f" {', '.join(SSE_ALGORITHMS)}; got {algorithms or 'no rule'}."
+            ]
+        return []
+    if resource_type in VERSIONINGS:
+        status = _get(props, "versioningConfiguration", "status")
+        if _known(status) and status != "Enabled":
+            return [
+                f"{name}: S3 versioning is {status or 'not set'}; it must be Enabled"
+                " (versioning_configuration.status='Enabled')."
+            ]
+        return []
+    if resource_type == PUBLIC_ACCESS_BLOCK:
+        open_ = [
+            flag
+            for flag in PUBLIC_ACCESS_FLAGS
+            if _known(props.get(flag)) and props.get(flag) is not True
+        ]
+        if open_:
+            return [
+                f"{name}: the public access block leaves {', '.join(open_)} off; all of"
+                f" {', '.join(PUBLIC_ACCESS_FLAGS)} must be true."
+            ]
+    return []
+
+
+RESOURCE_POLICIES: tuple[Callable[[str, Props, str, str], Violations], ...] = (
+    job_runs_as_service_principal,
+    no_all_purpose_clusters,
+    required_tags,
+    dev_schedules_paused,
+    no_broad_grants,
+    s3_buckets_encrypted_versioned_private,
+)
+
+
+# --- stack policy -----------------------------------------------------------------------
+
+
+@dataclass
+class StackResource:
+    """One resource of the stack as the stack policy sees it: ``property_dependencies``
+    maps an input to the URNs of the resources its value comes from (how an attachment's
+    ``bucket`` is tied to its bucket during preview, when the bucket's id is unknown)."""
+
+    type: str
+    name: str
+    props: Props
+    urn: str = ""
+    property_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+def _points_at(attachment: StackResource, bucket: StackResource) -> bool:
+    if bucket.urn and bucket.urn in attachment.property_dependencies.get("bucket", ()):
+        return True
+    target = attachment.props.get("bucket")
+    if not _known(target) or not target:
+        return False
+    names = {bucket.props.get("id"), bucket.props.get("bucket")} - {None, UNKNOWN, ""}
+    return target in names
+
+
+def every_bucket_is_protected(resources: Sequence[StackResource]) -> Violations:
+    """Policy 6 (the stack): every S3 bucket has a server-side encryption configuration,
+    a versioning resource and a public access block pointing at it."""
+    needs = (
+        (
+            ENCRYPTIONS,
+            "a server-side encryption configuration (BucketServerSideEncryptionConfiguration)",
+        ),
+        (VERSIONINGS, "versioning (BucketVersioning, status Enabled)"),
+        ((PUBLIC_ACCESS_BLOCK,), "a public access block (BucketPublicAccessBlock)"),
+    )
+    violations = []
+    for bucket in (r for r in resources if r.type in BUCKETS):
+        for types, what in needs:
+            attached = [r for r in resources if r.type in types and _points_at(r, bucket)]
+            if not attached:
+                violations.append(f"S3 bucket {bucket.name} has no {what} pointing at it.")
+    return violations
+
+
+STACK_POLICIES: tuple[Callable[[Sequence[StackResource]], Violations], ...] = (
+    every_bucket_is_protected,
+)
