@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from infra.program import CodePackage
-from infra.render import Render, render_settings, render_stack, stack_file
+from infra.render import RecordingMocks, Render, render_settings, render_stack, stack_file
 from infra.settings import StackSettings, parse_settings, read_stack_file
 
 STACKS = ("dev", "staging", "prod")
@@ -54,3 +54,17 @@ def render_with(stack: str, code: CodePackage = CODE, **overrides: Any) -> Rende
 
 def stack_path(stack: str) -> Path:
     return stack_file(stack)
+
+
+@pytest.fixture
+def registered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the resources the mock engine registers during the test."""
+    names: list[str] = []
+    original = RecordingMocks.new_resource
+
+    def spy(self: RecordingMocks, args: Any) -> Any:
+        names.append(args.name)
+        return original(self, args)
+
+    monkeypatch.setattr(RecordingMocks, "new_resource", spy)
+    return names

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from infra.outputs import validate_outputs
-from infra.render import RecordingMocks, Render, fake_id, format_text, render_stack
+from infra.render import Render, fake_id, format_text, render_stack
 from infra.settings import UC_MASTER_ROLE_ARN, InvalidStackConfig
 from tests.infra.conftest import CODE, STACKS, render_with, stack_path
 
@@ -261,16 +261,8 @@ def test_disabled_registers_nothing_and_exports_null(
     ],
 )
 def test_bad_storage_settings_fail_before_anything_is_registered(
-    tmp_path, monkeypatch, storage: dict[str, Any], key: str
+    tmp_path, registered: list[str], storage: dict[str, Any], key: str
 ) -> None:
-    recorded: list[str] = []
-    original = RecordingMocks.new_resource
-
-    def spy(self, args):
-        recorded.append(args.name)
-        return original(self, args)
-
-    monkeypatch.setattr(RecordingMocks, "new_resource", spy)
     given = {k: v for k, v in {**ENABLED, **storage}.items() if v is not None}
     lines = [f"    {name}: {json.dumps(value)}" for name, value in given.items()]
     source = (
@@ -289,4 +281,4 @@ def test_bad_storage_settings_fail_before_anything_is_registered(
     assert message.startswith("Pulumi.staging.yaml (stack 'staging') has 1 invalid setting,")
     assert f"(1) mlops-stack:{key} is " in message
     assert "\n" not in message
-    assert recorded == []
+    assert registered == []

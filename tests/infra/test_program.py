@@ -11,7 +11,7 @@ import pytest
 
 from infra.outputs import output_schema, validate_outputs
 from infra.program import CodePackage
-from infra.render import RecordingMocks, Render, render_stack
+from infra.render import Render, render_stack
 from infra.settings import InvalidStackConfig
 from tests.infra.conftest import CODE, STACKS, TOKEN_SENTINEL, render_with, stack_path
 
@@ -394,18 +394,12 @@ def test_no_secret_reaches_an_export_or_a_resource_input(
 # --- bad settings stop everything ----------------------------------------------------------
 
 
-def test_bad_settings_fail_before_any_resource_is_registered(tmp_path, monkeypatch) -> None:
-    recorded: list[str] = []
-    original = RecordingMocks.new_resource
-
-    def spy(self, args):
-        recorded.append(args.name)
-        return original(self, args)
-
-    monkeypatch.setattr(RecordingMocks, "new_resource", spy)
+def test_bad_settings_fail_before_any_resource_is_registered(
+    tmp_path, registered: list[str]
+) -> None:
     path = tmp_path / "Pulumi.prod.yaml"
     source = stack_path("prod").read_text().replace('"0 0 6 ? * MON"', '"0 6 * * 1"')
     path.write_text(source)
     with pytest.raises(InvalidStackConfig, match=r"Pulumi.prod.yaml.*schedules.training.cron"):
         render_stack(path, CODE)
-    assert recorded == []
+    assert registered == []
