@@ -15,6 +15,7 @@ from pipelines.common import flags
 from pipelines.common.flags import TaskArgumentParser
 from pipelines.common.tables import TableName, read_table
 from pipelines.common.task import TaskContext, entry_point, new_parser
+from pipelines.monitoring.metrics import PROFILE_METRICS
 from pipelines.monitoring.violation import (
     DIRECTIONS,
     METRICS,
@@ -24,24 +25,12 @@ from pipelines.monitoring.violation import (
 )
 
 TASK_VALUE = "is_metric_violated"
-_WINDOW = T.StructType(
-    [T.StructField("start", T.TimestampType()), T.StructField("end", T.TimestampType())]
-)
 
 
 def _needed_columns(metric: str) -> T.StructType:
-    """The profile-metrics columns the query reads."""
-    return T.StructType(
-        [
-            T.StructField("window", _WINDOW),
-            T.StructField("granularity", T.StringType()),
-            T.StructField("model_id", T.StringType()),
-            T.StructField("log_type", T.StringType()),
-            T.StructField("slice_key", T.StringType()),
-            T.StructField("column_name", T.StringType()),
-            T.StructField(metric, T.DoubleType()),
-        ]
-    )
+    """The profile-metrics columns the query reads, typed as the metric table has them."""
+    names = ("window", "granularity", "model_id", "log_type", "slice_key", "column_name", metric)
+    return T.StructType([PROFILE_METRICS[name] for name in names])
 
 
 @dataclass(frozen=True)
