@@ -13,6 +13,7 @@ from typing import Any
 from pyspark.sql import functions as F
 
 from pipelines.common import flags
+from pipelines.common.errors import UsageError
 from pipelines.common.flags import TaskArgumentParser
 from pipelines.common.tables import TableName, table_exists
 from pipelines.common.task import TaskContext, entry_point, new_parser
@@ -80,7 +81,13 @@ def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
         generated_at=dt.datetime.now(dt.UTC),
         granularity=rule.granularity,
     )
-    path = write_report(params.output, html)
+    try:
+        path = write_report(params.output, html)
+    except OSError as exc:
+        raise UsageError(
+            f"--output {params.output} cannot be written ({exc.strerror or exc}): expected a"
+            " file path in a folder this process may create and write."
+        ) from None
     windows = 0
     if profile is not None:
         windows = int(((profile["column_name"] == ":table") & (profile["model_id"] == "*")).sum())

@@ -11,7 +11,7 @@ from pyspark.sql import types as T
 from pipelines.common import schemas
 from pipelines.common.errors import ConflictingLabels, SchemaMismatch, UsageError
 from pipelines.common.tables import TableName, overwrite_table
-from pipelines.monitoring import labels_task, refresh_task, violation_task
+from pipelines.monitoring import labels_task, refresh_task, report_task, violation_task
 from pipelines.monitoring.violation import ViolationRule, violation_query
 from tests.conftest import run_task
 
@@ -345,3 +345,13 @@ def test_end_date_judges_the_windows_as_they_were_then(ctx, schema: str) -> None
     assert "0 of the last 7 windows above 5" in then["reason"]
     assert then["latest_window_start"] == dt.datetime(2016, 3, 7)
     assert "window.start < TIMESTAMP '2016-03-08 00:00:00'" in then["query"]
+
+
+def test_a_report_path_that_cannot_be_written_is_a_usage_error(ctx, schema: str, tmp_path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the report's folder should be")
+    argv = ["--inference-table", f"{schema}.never_scored", *RMSE_RULE,
+            "--output", str(blocker / "report.html")]  # fmt: skip
+    with pytest.raises(UsageError, match=r"--output .*not-a-folder/report.html cannot be written"):
+        run_task(report_task, argv, ctx)
+    assert blocker.read_text().startswith("a file")
