@@ -74,7 +74,8 @@ def stack_outputs(
 
 def storage_outputs(settings: StackSettings, storage: Any) -> dict[str, Any]:
     """The stack's own storage: the bucket, the role Unity Catalog assumes, the storage
-    credential and external location over it, and the catalog's managed location to be."""
+    credential and external location over it, and the storage root of the stack's schema or
+    catalog on it."""
     return {
         "bucket": storage.bucket_name,
         "region": settings.storage.aws_region,
@@ -83,6 +84,7 @@ def storage_outputs(settings: StackSettings, storage: Any) -> dict[str, Any]:
         "externalLocation": storage.location_name,
         "url": storage.url,
         "storageRoot": storage.storage_root,
+        "managedLocation": settings.storage.managed_location,
     }
 
 

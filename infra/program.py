@@ -97,6 +97,8 @@ def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
     deployment = Deployment(provider=provider)
     opts = pulumi.ResourceOptions(providers=[provider])
 
+    # First, so that the catalog or schema can be created with its storage root there.
+    storage = lakehouse_storage(settings, provider)
     access = CatalogAccess(
         naming.resource_name(env, "catalog"),
         CatalogAccessArgs(
@@ -108,6 +110,8 @@ def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
             output_tables=output_tables(settings),
             protect=settings.protect,
             sql_warehouse_id=settings.sql_warehouse_id,
+            storage_root=storage.component.storage_root if storage is not None else None,
+            owns_catalog=settings.storage.owns_catalog,
         ),
         opts,
     )
@@ -168,7 +172,6 @@ def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
         )
         deployment.components.append(monitored)
         jobs["monitoring"] = monitored.retraining
-    storage = lakehouse_storage(settings, provider)
     if storage is not None:
         deployment.aws_provider = storage.provider
         deployment.components.append(storage.component)

@@ -40,6 +40,8 @@ def fake_id(resource_type: str, name: str, inputs: dict[str, Any]) -> str:
     """Ids shaped like the provider's: full names for Unity Catalog objects, numbers for
     jobs and experiments, the path for files; stable across runs."""
     kind = resource_type.rsplit(":", 1)[-1]
+    if kind == "Catalog":
+        return str(inputs["name"])
     if kind == "Schema":
         return f"{inputs['catalogName']}.{inputs['name']}"
     if kind in ("SqlTable", "RegisteredModel", "Volume"):
@@ -236,9 +238,11 @@ def summary(resource: RenderedResource) -> list[str]:
     if kind == "RegisteredModel":
         owner = inputs.get("owner") or "the deployer"
         return [f"{inputs['catalogName']}.{inputs['schemaName']}.{inputs['name']}; owner {owner}"]
-    if kind in ("Schema", "Volume"):
-        parent = inputs.get("schemaName")
-        return [".".join(p for p in (inputs["catalogName"], parent, inputs["name"]) if p)]
+    if kind in ("Catalog", "Schema", "Volume"):
+        parts = (inputs.get("catalogName"), inputs.get("schemaName"), inputs["name"])
+        line = ".".join(p for p in parts if p)
+        root = inputs.get("storageRoot")
+        return [f"{line}; storage root {root}" if root else line]
     if kind == "File":
         return [f"{inputs['path']} <- {inputs.get('source')}"]
     if kind == "MlflowExperiment":

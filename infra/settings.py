@@ -31,6 +31,10 @@ ERROR_METRICS = (
 )
 METRICS = (*ERROR_METRICS, "r2_score")
 DIRECTIONS = ("above", "below")
+# Where the stack's managed tables, volumes and model files live when it has its own
+# storage: under its schema's managed location, or the catalog's (the stack then creates
+# the catalog).
+MANAGED_LOCATIONS = ("schema", "catalog")
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,127}")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -199,6 +203,9 @@ class Storage:
     unity_catalog_role_arn: the Databricks role that assumes the stack's role.
     aws_account_id: the AWS account of the role, for its self-assume statement.
     force_destroy: let ``pulumi destroy`` delete a bucket that still holds objects.
+    managed_location: which storage root the stack sets on the external location:
+        ``schema`` (the stack's schema, in a catalog someone else owns) or ``catalog``
+        (the stack creates the catalog itself with its storage root there).
     """
 
     enabled: bool = False
@@ -208,6 +215,12 @@ class Storage:
     unity_catalog_role_arn: str = UC_MASTER_ROLE_ARN
     aws_account_id: str = ""
     force_destroy: bool = False
+    managed_location: str = "schema"
+
+    @property
+    def owns_catalog(self) -> bool:
+        """The stack creates its catalog (with the catalog's storage root on its bucket)."""
+        return self.enabled and self.managed_location == "catalog"
 
 
 @dataclass(frozen=True)
@@ -550,6 +563,8 @@ def parse_settings(config: Mapping[str, Any], stack: str, source: str) -> StackS
     jobs = _job_policy(reader, get("jobs"))
     monitoring = _monitoring(reader, get("monitoring"), tables)
     storage = _storage(reader, get("storage"))
+    if storage.owns_catalog:
+        _inputs_outside_a_new_catalog(reader, tables, catalog, schema)
 
     given = reader.object("notifications", get("notifications"), {"onFailure": "email list"})
     emails = given.get("onFailure", [])
@@ -731,6 +746,23 @@ def _tables(reader: _Reader, value: Any, catalog: str | None, schema: str | None
             )
         seen.setdefault(name, key)
     return Tables(**names)
+
+
+def _inputs_outside_a_new_catalog(
+    reader: _Reader, tables: Tables, catalog: str | None, schema: str | None
+) -> None:
+    """A catalog the stack creates holds no other schema on the first ``pulumi up``, so an
+    input table there (outside the stack's schema) could not be read or granted."""
+    for key, name in (("trips", tables.trips), ("inferenceRequests", tables.inference_requests)):
+        table_catalog, table_schema, _ = name.split(".")
+        if table_catalog == catalog and table_schema != schema:
+            reader.problem(
+                f"tables.{key}",
+                name,
+                f"a table outside the catalog {catalog} or in the stack's schema"
+                f" {catalog}.{schema}: storage.managedLocation is catalog, so the stack creates"
+                f" {catalog} and no other schema of it exists before the stack does",
+            )
 
 
 def _training(reader: _Reader, value: Any) -> Training:
@@ -994,6 +1026,7 @@ def _storage(reader: _Reader, value: Any) -> Storage:
         "unityCatalogRoleArn": "the Databricks role that assumes it",
         "awsAccountId": "the role's AWS account",
         "forceDestroy": "delete a non-empty bucket on destroy",
+        "managedLocation": "whose storage root is on the bucket: schema or catalog",
     }
     given = reader.object("storage", value, keys)
     flags: dict[str, bool] = {}
@@ -1032,6 +1065,12 @@ def _storage(reader: _Reader, value: Any) -> Storage:
         _IAM_ROLE_ARN,
         "an IAM role ARN, arn:aws:iam::<12 digits>:role/<name>",
     )
+    managed_location = reader.choice(
+        "storage.managedLocation",
+        given.get("managedLocation", _MISSING),
+        "schema",
+        MANAGED_LOCATIONS,
+    )
     return Storage(
         enabled=enabled,
         bucket_name=bucket,
@@ -1040,6 +1079,7 @@ def _storage(reader: _Reader, value: Any) -> Storage:
         unity_catalog_role_arn=role or UC_MASTER_ROLE_ARN,
         aws_account_id=aws_account,
         force_destroy=flags["forceDestroy"],
+        managed_location=managed_location,
     )
 
 

@@ -41,7 +41,8 @@ class OutputTable:
 class CatalogAccessArgs:
     """What CatalogAccess needs.
 
-    catalog: the existing catalog the stack lives in (the platform team owns it).
+    catalog: the catalog the stack lives in: one that exists already (the platform team
+        owns it), unless ``owns_catalog``.
     schema: the schema this stack creates and owns inside ``catalog``.
     runner: application id of the service principal the jobs run as; ``None`` in dev,
         where jobs run as the person who deployed them and owns every object already.
@@ -50,6 +51,9 @@ class CatalogAccessArgs:
     output_tables: tables the jobs write; created here, in ``catalog.schema``.
     protect: keep the schema and tables from being deleted by Pulumi (prod).
     sql_warehouse_id: the SQL warehouse that runs the table DDL, if any.
+    storage_root: the stack's own managed storage (``LakehouseStorage.storage_root``), if
+        any: the schema's storage root, or the catalog's when ``owns_catalog``.
+    owns_catalog: create the catalog too, with ``storage_root`` as its storage root.
     """
 
     catalog: str
@@ -60,13 +64,16 @@ class CatalogAccessArgs:
     output_tables: Sequence[OutputTable]
     protect: bool = False
     sql_warehouse_id: str | None = None
+    storage_root: pulumi.Input[str] | None = None
+    owns_catalog: bool = False
 
 
 class CatalogAccess(pulumi.ComponentResource):
     """The schema, the output tables and every Unity Catalog grant the stack makes.
 
     Which grants are authoritative, and why:
-    - On what this stack owns (its schema and the tables it creates) grants are
+    - On what this stack owns (its schema, the tables it creates, and the catalog when it
+      creates that too) grants are
       authoritative (``databricks.Grants``): the stack's list is the whole list, so a
       privilege granted by hand is revoked on the next ``pulumi up`` and drift shows in
       ``pulumi preview``.
@@ -75,6 +82,7 @@ class CatalogAccess(pulumi.ComponentResource):
       revoke every other team's access to shared objects.
     """
 
+    catalog: databricks.Catalog | None
     schema: databricks.Schema
     tables: dict[str, databricks.SqlTable]
     grants: list[pulumi.CustomResource]
@@ -87,18 +95,44 @@ class CatalogAccess(pulumi.ComponentResource):
         home = f"{args.catalog}.{args.schema}"
         self.grants = []
 
+        # A managed location is fixed when a catalog or schema is created (changing it
+        # replaces the object), so the storage root is given at creation, never patched on.
+        self.catalog = None
+        catalog_name: pulumi.Input[str] = args.catalog
+        if args.owns_catalog:
+            self.catalog = databricks.Catalog(
+                f"{name}-catalog",
+                name=args.catalog,
+                storage_root=args.storage_root,
+                comment="The catalog of mlops-stack. Managed by Pulumi.",
+                force_destroy=False,
+                opts=kept,
+            )
+            catalog_name = self.catalog.name
+
         self.schema = databricks.Schema(
             f"{name}-schema",
-            catalog_name=args.catalog,
+            catalog_name=catalog_name,
             name=args.schema,
             comment="Features, predictions and models of mlops-stack. Managed by Pulumi.",
+            storage_root=None if args.owns_catalog else args.storage_root,
             force_destroy=False,
             opts=kept,
         )
 
-        # Catalog: not ours, so additive grants.
-        for role, principal in self._principals(args):
-            self._grant(f"{name}-catalog-{role}", principal, ["USE_CATALOG"], catalog=args.catalog)
+        if self.catalog is not None:
+            # Ours: authoritative.
+            self._grants(
+                f"{name}-catalog",
+                [(role, p, ["USE_CATALOG"]) for role, p in self._principals(args)],
+                catalog=self.catalog.name,
+            )
+        else:
+            # Not ours: additive.
+            for role, principal in self._principals(args):
+                self._grant(
+                    f"{name}-catalog-{role}", principal, ["USE_CATALOG"], catalog=args.catalog
+                )
 
         # Schema: ours, authoritative. The runner creates tables (e.g. monitoring metrics).
         schema_grants = []

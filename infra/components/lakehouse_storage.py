@@ -129,12 +129,10 @@ class LakehouseStorage(pulumi.ComponentResource):
     disabled (``BucketOwnerEnforced``), so access is only what IAM and Unity Catalog grant.
 
     The external location covers ``s3://<bucket>/<prefix>``; ``storage_root``
-    (``<url>/managed``) is where the catalog's managed tables should live. The catalog
-    exists already and is not the stack's (``CatalogAccess``), and a standard catalog's
-    managed location is given when the catalog is created, so the stack does not set it:
-    it exports ``storage_root`` and the catalog's admin creates the catalog with
-    ``CREATE CATALOG <catalog> MANAGED LOCATION '<storage_root>'`` (needing CREATE MANAGED
-    STORAGE on this external location, which the deployer holds, or metastore admin).
+    (``<url>/managed``) is where the stack's managed tables, volumes and model files live:
+    ``CatalogAccess`` puts its schema's storage root there, or creates the catalog with its
+    storage root there (``storage.managedLocation``). It is an output of the external
+    location, so whatever uses it is created after the location exists.
 
     Children use the providers given in ``opts``: one for AWS (the region) and one for the
     workspace.
@@ -224,7 +222,6 @@ class LakehouseStorage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role, self.role_policy]),
         )
         self.url = f"s3://{args.bucket_name}/{args.prefix}"
-        self.storage_root = f"{self.url}/managed"
         self.location = databricks.ExternalLocation(
             f"{name}-location",
             name=args.role_name,
@@ -236,6 +233,8 @@ class LakehouseStorage(pulumi.ComponentResource):
                 depends_on=[self.bucket, self.public_access_block, self.ownership_controls],
             ),
         )
+
+        self.storage_root: pulumi.Output[str] = pulumi.Output.concat(self.location.url, "/managed")
 
         # The stack owns the external location, so the grants are authoritative: only the
         # deployer, and only what managed storage needs.

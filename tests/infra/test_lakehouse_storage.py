@@ -26,6 +26,9 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 CREDENTIAL = "databricks:index/storageCredential:StorageCredential"
 LOCATION = "databricks:index/externalLocation:ExternalLocation"
 GRANTS = "databricks:index/grants:Grants"
+GRANT = "databricks:index/grant:Grant"
+CATALOG = "databricks:index/catalog:Catalog"
+SCHEMA = "databricks:index/schema:Schema"
 AWS_PROVIDER = "pulumi:providers:aws"
 
 DATABRICKS_ACCOUNT = "3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"
@@ -230,10 +233,92 @@ def test_the_component_holds_its_children_and_the_exports_name_them(staging: Ren
         "externalLocation": "staging-mlops-stack-uc-storage",
         "url": "s3://acme-mlops-lakehouse/staging",
         "storageRoot": "s3://acme-mlops-lakehouse/staging/managed",
+        "managedLocation": "schema",
     }
     text = format_text(staging)
     assert "EXTERNAL LOCATION staging-mlops-stack-uc-storage" in text
     assert "region eu-west-1" in text
+
+
+# --- the storage root of the schema or the catalog ------------------------------------
+
+
+def test_by_default_the_schema_keeps_its_managed_tables_on_the_bucket(staging: Render) -> None:
+    (schema,) = staging.of_type(SCHEMA)
+    assert schema.inputs["storageRoot"] == "s3://acme-mlops-lakehouse/staging/managed"
+    assert schema.inputs["catalogName"] == "staging"
+    # The catalog stays its owner's: no catalog resource, additive grants only.
+    assert staging.of_type(CATALOG) == []
+    assert not [g for g in staging.of_type(GRANTS) if "catalog" in g.inputs]
+    catalog_grants = [g.inputs for g in staging.of_type(GRANT) if g.inputs.get("catalog")]
+    assert {(g["catalog"], g["principal"], tuple(g["privileges"])) for g in catalog_grants} == {
+        ("staging", staging.settings.principals.runner, ("USE_CATALOG",)),
+        ("staging", staging.settings.groups.readers, ("USE_CATALOG",)),
+    }
+
+
+# Raw trips from a catalog the stack does not create.
+OUTSIDE_INPUTS = {"trips": "shared.bronze.nyc_taxi_trips"}
+
+
+@pytest.fixture(scope="module")
+def owned_catalog() -> Render:
+    return render_with(
+        "prod", storage={**ENABLED, "managedLocation": "catalog"}, tables=OUTSIDE_INPUTS
+    )
+
+
+def test_managed_location_catalog_creates_the_catalog_with_its_root_on_the_bucket(
+    owned_catalog: Render,
+) -> None:
+    (catalog,) = owned_catalog.of_type(CATALOG)
+    assert catalog.name == "prod-mlops-stack-catalog-catalog"
+    assert catalog.inputs["name"] == "prod"
+    assert catalog.inputs["storageRoot"] == "s3://acme-mlops-lakehouse/prod/managed"
+    assert catalog.inputs["forceDestroy"] is False
+    assert catalog.protected
+    (schema,) = owned_catalog.of_type(SCHEMA)
+    assert schema.inputs["catalogName"] == "prod"
+    assert "storageRoot" not in schema.inputs  # inherited from the catalog
+    assert owned_catalog.exports["storage"]["managedLocation"] == "catalog"
+    assert "prod; storage root s3://acme-mlops-lakehouse/prod/managed" in format_text(owned_catalog)
+
+
+def test_an_owned_catalog_gets_authoritative_least_privilege_grants(owned_catalog: Render) -> None:
+    settings = owned_catalog.settings
+    grants = [g.inputs for g in owned_catalog.of_type(GRANTS) if "catalog" in g.inputs]
+    assert grants == [
+        {
+            "catalog": "prod",
+            "grants": [
+                {"principal": settings.principals.runner, "privileges": ["USE_CATALOG"]},
+                {"principal": settings.groups.readers, "privileges": ["USE_CATALOG"]},
+            ],
+        }
+    ]
+    # No additive grant on it besides; the input table's own catalog gets one.
+    additive = {g.inputs["catalog"] for g in owned_catalog.of_type(GRANT) if "catalog" in g.inputs}
+    assert additive == {"shared"}
+
+
+def test_bad_managed_location_is_refused() -> None:
+    with pytest.raises(InvalidStackConfig) as caught:
+        enabled(managedLocation="volume")
+    assert (
+        "(1) mlops-stack:storage.managedLocation is 'volume': expected one of schema, catalog."
+    ) in str(caught.value)
+
+
+def test_an_owned_catalog_cannot_hold_the_input_tables_of_another_schema() -> None:
+    # prod reads prod.bronze.nyc_taxi_trips: a catalog the stack creates would have no bronze.
+    with pytest.raises(InvalidStackConfig) as caught:
+        render_with("prod", storage={**ENABLED, "managedLocation": "catalog"})
+    message = str(caught.value)
+    assert message.startswith("Pulumi.prod.yaml (stack 'prod') has 1 invalid setting,")
+    assert "(1) mlops-stack:tables.trips is 'prod.bronze.nyc_taxi_trips': expected a table" in (
+        message
+    )
+    assert "storage.managedLocation is catalog" in message
 
 
 # --- disabled, and bad settings --------------------------------------------------------

@@ -24,7 +24,14 @@ MAIN = Path(__file__).resolve().parents[2] / "policy" / "__main__.py"
 
 @pytest.fixture(scope="module")
 def storage() -> dict[str, Render]:
-    return {stack: render_with(stack, storage=ENABLED) for stack in ("dev", "prod")}
+    renders = {stack: render_with(stack, storage=ENABLED) for stack in ("dev", "prod")}
+    # The stack creating its catalog on its bucket: a catalog resource and its grants.
+    renders["prod-own-catalog"] = render_with(
+        "prod",
+        storage={**ENABLED, "managedLocation": "catalog"},
+        tables={"trips": "shared.bronze.nyc_taxi_trips"},
+    )
+    return renders
 
 
 @pytest.fixture(scope="module")
