@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from pipelines.common.errors import PipelineError, UsageError
 from pipelines.common.runtime import Runtime
@@ -40,6 +41,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--stack", required=True, help="stack name, e.g. dev, staging or prod")
     plan.add_argument("--json", action="store_true", help="print one JSON document instead")
+
+    preflight = sub.add_parser(
+        "preflight",
+        help="check that CI has what it needs to preview or deploy a stack",
+        description="Check Pulumi.<stack>.yaml and this environment (the secrets and variables"
+        " a workflow passes) for what `pulumi preview`/`pulumi up` in CI needs: no placeholders,"
+        " Databricks credentials for the stack's deployer, a state backend, AWS credentials when"
+        " the stack has storage. Exits 1 naming each thing missing; prints no secret.",
+    )
+    preflight.add_argument("--stack", required=True, help="stack name, e.g. staging or prod")
+    preflight.add_argument(
+        "--export-to",
+        type=Path,
+        metavar="FILE",
+        help="when ready, append DATABRICKS_HOST and DATABRICKS_CLIENT_ID (the stack's deployer)"
+        ' to FILE as NAME=value lines; in GitHub Actions: --export-to "$GITHUB_ENV"',
+    )
 
     run = sub.add_parser(
         "run",
@@ -82,10 +100,26 @@ def _plan(stack: str, as_json: bool) -> int:
     return 0
 
 
+def _preflight(stack: str, export_to: Path | None) -> int:
+    from infra.preflight import preflight
+    from infra.render import stack_file
+    from infra.settings import InvalidStackConfig
+
+    try:
+        ready, message = preflight(stack_file(stack), os.environ, export_to)
+    except InvalidStackConfig as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(message if ready else f"error: {message}", file=sys.stdout if ready else sys.stderr)
+    return 0 if ready else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "plan":
         return _plan(args.stack, args.json)
+    if args.command == "preflight":
+        return _preflight(args.stack, args.export_to)
     runtime = Runtime.from_environment()
     try:
         if args.command == "run":

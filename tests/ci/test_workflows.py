@@ -44,6 +44,15 @@ TOKEN_LITERALS = re.compile(
     r"|pul-[0-9a-f]{20,}|dapi[0-9a-f]{20,}|dose[0-9a-f]{20,}|AKIA[0-9A-Z]{16}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----)"
 )
+PREFLIGHT = re.compile(
+    r"(?:^|\s)\.venv/bin/mlops preflight --stack (\w+) --export-to \"\$GITHUB_ENV\"\s*$"
+)
+# What `mlops preflight` reads besides what the later steps get (infra/preflight.py).
+PREFLIGHT_READS = frozenset(
+    {"AWS_DEPLOY_ROLE_ARN", "AWS_REGION", "DATABRICKS_CLIENT_ID", "DATABRICKS_HOST"}
+)
+# What it exports from the stack file: nothing after it may set them otherwise.
+PREFLIGHT_EXPORTS = frozenset({"DATABRICKS_CLIENT_ID", "DATABRICKS_HOST"})
 SENSITIVE_KEY = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSPHRASE|PRIVATE|_KEY$)", re.IGNORECASE)
 
 Workflow = dict[str, Any]
@@ -357,6 +366,50 @@ def check_no_literals(wf: Workflow, text: str) -> list[str]:
     return problems
 
 
+def _preflight_stack(step: dict) -> str | None:
+    match = PREFLIGHT.search(str(step.get("run", "")))
+    return match.group(1) if match else None
+
+
+def check_preflight(wf: Workflow) -> list[str]:
+    """Every job that runs Pulumi for a stack first runs ``mlops preflight --stack`` for it,
+    before any cloud credentials are set up, seeing every name the later steps get."""
+    problems = []
+    for name, job in wf.get("jobs", {}).items():
+        job_steps = steps(job)
+        for index, step in enumerate(job_steps):
+            if step not in pulumi_steps(job):
+                continue
+            stack = str(step["with"].get("stack-name", "")).split("/")[-1]
+            found = [i for i, s in enumerate(job_steps[:index]) if _preflight_stack(s) == stack]
+            if not found:
+                problems.append(
+                    f"job {name}: pulumi {pulumi_command(step)} -s {stack} without"
+                    f" `mlops preflight --stack {stack}` before it"
+                )
+                continue
+            first = found[0]
+            preflight = job_steps[first]
+            credentials = [
+                i
+                for i, s in enumerate(job_steps)
+                if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials@")
+            ]
+            if credentials and credentials[0] < first:
+                problems.append(f"job {name}: preflight runs after the AWS credentials step")
+            sees = set(job.get("env") or {}) | set(preflight.get("env") or {})
+            later = {key for s in job_steps[first + 1 :] for key in s.get("env") or {}}
+            missing = sorted((later | PREFLIGHT_READS) - sees)
+            if missing:
+                problems.append(f"job {name}: preflight for {stack} does not see {missing}")
+            overridden = sorted((later | set(job.get("env") or {})) & PREFLIGHT_EXPORTS)
+            if overridden:
+                problems.append(
+                    f"job {name}: {overridden} set besides the stack's, which preflight exports"
+                )
+    return problems
+
+
 def check_test_job(wf: Workflow) -> list[str]:
     """A job `test` runs the README's test command on Python 3.11 and Java 17 (temurin), and
     every other job waits for it."""
@@ -573,6 +626,89 @@ def test_deploy_concurrency_can_fail(mutate) -> None:
     wfs = copy.deepcopy(REAL)
     mutate(wfs)
     assert check_deploy_concurrency(wfs)
+
+
+@pytest.mark.parametrize("name", sorted(TRIGGERS))
+def test_every_pulumi_step_is_preceded_by_the_preflight_of_its_stack(name: str) -> None:
+    assert check_preflight(REAL[name]) == []
+    jobs = REAL[name]["jobs"].values()
+    assert sum(1 for job in jobs for s in steps(job) if _preflight_stack(s)) >= 1
+
+
+def _preflight_step(wf: Workflow, job: str) -> dict:
+    return next(s for s in steps(wf["jobs"][job]) if _preflight_stack(s))
+
+
+def _move_preflight_last(wf: Workflow, job: str) -> None:
+    job_steps = wf["jobs"][job]["steps"]
+    job_steps.append(job_steps.pop(job_steps.index(_preflight_step(wf, job))))
+
+
+def _move_preflight_first(wf: Workflow, job: str) -> None:
+    job_steps = wf["jobs"][job]["steps"]
+    job_steps.insert(0, job_steps.pop(job_steps.index(_preflight_step(wf, job))))
+    credentials = next(
+        s for s in job_steps if str(s.get("uses", "")).startswith("aws-actions/configure")
+    )
+    job_steps.insert(0, job_steps.pop(job_steps.index(credentials)))
+
+
+@pytest.mark.parametrize(
+    ("name", "mutate"),
+    [
+        (
+            "pr.yml",
+            lambda wf: wf["jobs"]["preview-prod"]["steps"].remove(
+                _preflight_step(wf, "preview-prod")
+            ),
+        ),
+        (
+            "pr.yml",
+            lambda wf: _preflight_step(wf, "preview-prod").update(
+                run=".venv/bin/mlops preflight --stack staging"
+            ),
+        ),
+        ("deploy-staging.yml", lambda wf: _move_preflight_last(wf, "deploy-staging")),
+        ("release-prod.yml", lambda wf: _move_preflight_first(wf, "deploy-prod")),
+        (
+            "release-prod.yml",
+            lambda wf: _preflight_step(wf, "deploy-prod")["env"].pop("PULUMI_ACCESS_TOKEN"),
+        ),
+        (
+            "deploy-staging.yml",
+            lambda wf: _preflight_step(wf, "deploy-staging")["env"].pop("DATABRICKS_HOST"),
+        ),
+        ("deploy-staging.yml", lambda wf: wf["jobs"]["deploy-staging"]["env"].pop("AWS_REGION")),
+        (
+            "release-prod.yml",
+            lambda wf: wf["jobs"]["deploy-prod"]["env"].update(
+                DATABRICKS_CLIENT_ID="${{ vars.DATABRICKS_CLIENT_ID }}"
+            ),
+        ),
+        (
+            "deploy-staging.yml",
+            lambda wf: _up_step(wf, "deploy-staging")["env"].update(
+                DATABRICKS_HOST="${{ vars.DATABRICKS_HOST }}"
+            ),
+        ),
+        (
+            "pr.yml",
+            lambda wf: _preflight_step(wf, "preview-prod").update(
+                run=".venv/bin/mlops preflight --stack prod"
+            ),
+        ),
+        (
+            "pr.yml",
+            lambda wf: _preflight_step(wf, "preview-staging").update(
+                run=".venv/bin/mlops preflight --stack staging || true"
+            ),
+        ),
+    ],
+)
+def test_preflight_can_fail(name: str, mutate) -> None:
+    wf = real(name)
+    mutate(wf)
+    assert check_preflight(wf)
 
 
 @pytest.mark.parametrize("name", sorted(TRIGGERS))
