@@ -37,11 +37,13 @@ OFFLINE_NOTICE = (
 
 
 def fake_id(resource_type: str, name: str, inputs: dict[str, Any]) -> str:
-    """Ids shaped like the provider's: full names for Unity Catalog objects, numbers for
-    jobs and experiments, the path for files; stable across runs."""
+    """Ids shaped like the provider's: full names for Unity Catalog objects, the name of an
+    S3 bucket, numbers for jobs and experiments, the path for files; stable across runs."""
     kind = resource_type.rsplit(":", 1)[-1]
     if kind == "Catalog":
         return str(inputs["name"])
+    if resource_type == "aws:s3/bucket:Bucket" and inputs.get("bucket"):
+        return str(inputs["bucket"])  # an S3 bucket's id is its name
     if kind == "Schema":
         return f"{inputs['catalogName']}.{inputs['name']}"
     if kind in ("SqlTable", "RegisteredModel", "Volume"):
