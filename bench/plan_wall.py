@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     plan, floor = series.values()
 
     print("\nthe program's own evaluation, after the imports (this process)")
-    from infra.render import render_stack, stack_file
+    from infra.render import render_stack
+    from infra.settings import stack_file
 
     render_stack(stack_file(args.stack))  # warm-up: imports, first mock engine
     evaluations = []

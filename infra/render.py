@@ -23,12 +23,11 @@ from infra.outputs import validate_outputs
 from infra.program import CodePackage, Deployment, deploy
 from infra.settings import (
     PROJECT,
-    InvalidStackConfig,
     StackSettings,
     read_stack_file,
     settings_from_stack_file,
 )
-from infra.wheel import PROJECT_ROOT, planned_wheel
+from infra.wheel import planned_wheel
 
 OFFLINE_NOTICE = (
     "Offline render under Pulumi's mock engine: no Pulumi CLI, workspace or cloud account was"
@@ -126,18 +125,6 @@ class Render:
 
     def counts(self) -> Counter[str]:
         return Counter(resource.type for resource in self.resources)
-
-
-def stack_file(stack: str, root: Path = PROJECT_ROOT) -> Path:
-    """The stack file of ``stack``, or ``InvalidStackConfig`` naming the stacks there are."""
-    path = root / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
-        raise InvalidStackConfig(
-            f"there is no stack '{stack}': {path.name} does not exist beside Pulumi.yaml;"
-            f" expected one of {', '.join(known) or '(none)'}."
-        )
-    return path
 
 
 def render_stack(path: Path, code: CodePackage | None = None) -> Render:

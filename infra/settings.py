@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 PROJECT = "mlops-stack"
+# Where Pulumi.yaml and the stack files are.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ENVIRONMENTS = ("dev", "staging", "prod")
 PLACEHOLDER_MARK = "REPLACE-ME"
 PLACEHOLDER_PRINCIPAL = "00000000-0000-0000-0000-"
@@ -1117,6 +1119,18 @@ def read_stack_file(path: Path) -> dict[str, Any]:
         key: Secret() if isinstance(value, dict) and set(value) == {"secure"} else value
         for key, value in config.items()
     }
+
+
+def stack_file(stack: str, root: Path = PROJECT_ROOT) -> Path:
+    """The stack file of ``stack``, or ``InvalidStackConfig`` naming the stacks there are."""
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+        raise InvalidStackConfig(
+            f"there is no stack '{stack}': {path.name} does not exist beside Pulumi.yaml;"
+            f" expected one of {', '.join(known) or '(none)'}."
+        )
+    return path
 
 
 def settings_from_stack_file(path: Path) -> StackSettings:

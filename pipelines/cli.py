@@ -88,8 +88,8 @@ def _plan(stack: str, as_json: bool) -> int:
     import json
 
     from infra.render import as_json as render_json
-    from infra.render import format_text, render_stack, stack_file
-    from infra.settings import InvalidStackConfig
+    from infra.render import format_text, render_stack
+    from infra.settings import InvalidStackConfig, stack_file
 
     try:
         render = render_stack(stack_file(stack))
@@ -102,8 +102,7 @@ def _plan(stack: str, as_json: bool) -> int:
 
 def _preflight(stack: str, export_to: Path | None) -> int:
     from infra.preflight import preflight
-    from infra.render import stack_file
-    from infra.settings import InvalidStackConfig
+    from infra.settings import InvalidStackConfig, stack_file
 
     try:
         ready, message = preflight(stack_file(stack), os.environ, export_to)

@@ -449,8 +449,8 @@ def _drift_lines(spark: Any) -> list[str]:
 def _dev_stack_summary() -> str:
     """What `pulumi up -s dev` would create, from the offline render of the dev stack."""
     # Imported here: the Pulumi SDKs are only needed for this last look.
-    from infra.render import render_stack, stack_file
-    from infra.settings import InvalidStackConfig
+    from infra.render import render_stack
+    from infra.settings import InvalidStackConfig, stack_file
 
     try:
         render = render_stack(stack_file("dev"))

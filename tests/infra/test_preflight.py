@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from infra.preflight import preflight
-from infra.render import stack_file
+from infra.settings import stack_file
 from pipelines.cli import main
 
 DEPLOYER = "1a2b3c4d-5e6f-4a0b-8c1d-2e3f4a5b6c7d"
@@ -240,7 +240,7 @@ def test_the_command_exits_0_1_or_2(
     assert "there is no stack 'qa'" in capsys.readouterr().err
 
     path = filled(tmp_path)
-    monkeypatch.setattr("infra.render.stack_file", lambda stack: path)
+    monkeypatch.setattr("infra.settings.stack_file", lambda stack: path)
     for name, value in CI_ENV.items():
         monkeypatch.setenv(name, value)
     github_env = tmp_path / "github_env"
