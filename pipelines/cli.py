@@ -59,6 +59,30 @@ def _parser() -> argparse.ArgumentParser:
         ' to FILE as NAME=value lines; in GitHub Actions: --export-to "$GITHUB_ENV"',
     )
 
+    integration = sub.add_parser(
+        "integration-run",
+        help="run a deployed job once and wait for it (CI, after pulumi up)",
+        description="Start the job the stack outputs name (jobs.<job>.id, on workspace.host),"
+        " wait for its run to end and exit 0 only if it ended SUCCESS. Credentials come from"
+        " the environment (OIDC or OAuth M2M, as for Pulumi).",
+    )
+    integration.add_argument(
+        "--outputs",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="the stack outputs: pulumi stack output --json --stack <stack> > FILE",
+    )
+    integration.add_argument(
+        "--job", required=True, help="the key under jobs in the outputs, e.g. training"
+    )
+    integration.add_argument(
+        "--timeout-minutes",
+        type=_positive_minutes,
+        default=110,
+        help="cancel the run and fail if it has not ended by then (default 110)",
+    )
+
     run = sub.add_parser(
         "run",
         help="run one job task locally, e.g. mlops run train --help",
@@ -68,6 +92,30 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("task", choices=list(TASK_MODULES), metavar="TASK")
     run.add_argument("flags", nargs=argparse.REMAINDER, help="the task's own flags")
     return parser
+
+
+def _positive_minutes(value: str) -> int:
+    try:
+        minutes = int(value)
+    except ValueError:
+        minutes = 0
+    if minutes < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of minutes >= 1")
+    return minutes
+
+
+def _integration_run(outputs: Path, job: str, minutes: int) -> int:
+    from datetime import timedelta
+
+    from infra.integration_run import IntegrationRunFailed, integration_run
+
+    try:
+        outcome = integration_run(outputs, job, timedelta(minutes=minutes))
+    except IntegrationRunFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"run {outcome.run_id} of the {job} job ended {outcome.result}: {outcome.page_url}")
+    return 0
 
 
 def _ui(runtime: Runtime, host: str, port: int) -> int:
@@ -119,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         return _plan(args.stack, args.json)
     if args.command == "preflight":
         return _preflight(args.stack, args.export_to)
+    if args.command == "integration-run":
+        return _integration_run(args.outputs, args.job, args.timeout_minutes)
     runtime = Runtime.from_environment()
     try:
         if args.command == "run":

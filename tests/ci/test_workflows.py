@@ -8,12 +8,16 @@ fail. YAML 1.1 reads the key `on` as the boolean True; `load` puts it back under
 from __future__ import annotations
 
 import copy
+import json
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from pipelines.cli import _parser
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -794,15 +798,47 @@ def test_test_job_can_fail(mutate) -> None:
     assert check_test_job(wf)
 
 
-def test_the_integration_run_reads_the_training_job_and_fails_on_failure() -> None:
+def _integration_command(script: str) -> list[str]:
+    """The ``mlops integration-run`` command of a run script, continuation lines joined."""
+    joined = script.replace("\\\n", " ")
+    (line,) = [line for line in joined.splitlines() if "mlops integration-run" in line]
+    return shlex.split(line)
+
+
+def test_the_integration_run_runs_the_training_job_after_up_and_its_flags_parse() -> None:
     job = REAL["deploy-staging.yml"]["jobs"]["deploy-staging"]
-    names = [s.get("name", s.get("uses")) for s in steps(job)]
-    integration = steps(job)[-1]
+    job_steps = steps(job)
+    names = [s.get("name", s.get("uses")) for s in job_steps]
+    integration = job_steps[-1]
     assert names.index("pulumi up -s staging") < len(names) - 1
-    script = integration["run"]
-    assert "pulumi stack output --json --stack staging" in script
-    body = script.split("<<'PY'\n", 1)[1].rsplit("PY\n", 1)[0]
-    compile(body, "integration.py", "exec")  # the embedded script is valid Python
-    assert 'outputs["jobs"]["training"]["id"]' in body
-    assert "RunResultState.SUCCESS" in body and "sys.exit(" in body
     assert integration.get("timeout-minutes")
+    script = integration["run"]
+    outputs_file = '"$RUNNER_TEMP/stack-outputs.json"'
+    assert f"pulumi stack output --json --stack staging > {outputs_file}" in script
+    command = _integration_command(script)
+    assert command[0] == ".venv/bin/mlops"
+    args = _parser().parse_args(command[1:])
+    assert args.command == "integration-run"
+    assert (args.job, str(args.outputs)) == ("training", "$RUNNER_TEMP/stack-outputs.json")
+    # Its own timeout ends before the step's, so the run is cancelled, not abandoned.
+    assert args.timeout_minutes < integration["timeout-minutes"]
+    schema = json.loads((ROOT / "infra" / "stack_outputs.schema.json").read_text())
+    assert "training" in schema["properties"]["jobs"]["required"]
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "pulumi stack output --json --stack staging > out.json\n"
+        ".venv/bin/mlops integration-run --outputs out.json --job trainig",
+        ".venv/bin/mlops integration-run --outputs out.json --job training --timeout-minutes 0",
+        ".venv/bin/mlops integration-run --job training",
+    ],
+)
+def test_a_bad_integration_command_is_caught(script: str) -> None:
+    command = _integration_command(script)
+    try:
+        args = _parser().parse_args(command[1:])
+    except SystemExit:
+        return  # the CLI's own parser refuses it
+    assert args.job != "training"
