@@ -89,8 +89,22 @@ def events(wf: Workflow) -> dict[str, Any]:
     return dict(on or {})
 
 
+def local_action(ref: str) -> dict:
+    """A composite action of this repository (``uses: ./.github/actions/<name>``)."""
+    return yaml.safe_load((ROOT / ref / "action.yml").read_text(encoding="utf-8"))
+
+
 def steps(job: dict) -> list[dict]:
-    return list(job.get("steps") or [])
+    """A job's steps, with the steps of this repository's composite actions in place of the
+    step that uses them: what runs, in order."""
+    found = []
+    for step in job.get("steps") or []:
+        ref = str(step.get("uses", ""))
+        if ref.startswith("./"):
+            found.extend(local_action(ref)["runs"]["steps"])
+        else:
+            found.append(step)
+    return found
 
 
 def pulumi_steps(job: dict) -> list[dict]:
@@ -560,7 +574,7 @@ def _preview_step(wf: Workflow, job: str) -> dict:
         lambda wf: _preview_step(wf, "preview-staging")["with"].update({"stack-name": "dev"}),
         lambda wf: wf["jobs"].pop("preview-prod"),
         lambda wf: wf["jobs"]["preview-prod"].pop("needs"),
-        lambda wf: wf["jobs"]["preview-prod"]["steps"].pop(4),  # make setup
+        lambda wf: wf["jobs"]["preview-prod"]["steps"].pop(1),  # the set-up (make setup)
     ],
 )
 def test_previews_can_fail(mutate) -> None:
@@ -720,6 +734,22 @@ def test_actions_are_pinned(name: str) -> None:
     assert check_pinned(REAL[name]) == []
 
 
+def test_the_shared_set_up_reads_no_secret_and_pins_its_actions() -> None:
+    action = local_action("./.github/actions/setup")
+    assert action["runs"]["using"] == "composite"
+    text = (ROOT / ".github" / "actions" / "setup" / "action.yml").read_text(encoding="utf-8")
+    assert not [v for v in strings(action) if re.search(r"\$\{\{[^}]*\b(secrets|vars)\b", v)]
+    assert check_no_literals(action, text) == []
+    assert check_pinned({"jobs": {"setup": {"steps": action["runs"]["steps"]}}}) == []
+    used = {str(s.get("uses", "")).split("@")[0] for s in action["runs"]["steps"]}
+    assert {"actions/setup-python", "actions/setup-java", "actions/cache"} <= used
+    # Every job of every workflow uses it, right after the checkout.
+    for name, wf in REAL.items():
+        for job_name, job in wf["jobs"].items():
+            uses = [str(s.get("uses", "")) for s in job["steps"][:2]]
+            assert uses == ["actions/checkout@v4", "./.github/actions/setup"], (name, job_name)
+
+
 @pytest.mark.parametrize(
     "ref",
     ["pulumi/actions@main", "actions/checkout@master", "actions/checkout", "docker://alpine:3"],
@@ -782,13 +812,24 @@ def test_the_test_job_runs_the_readme_command(name: str) -> None:
     assert check_test_job(REAL[name]) == []
 
 
+def _set_up_inline(wf: Workflow, action: str, change: dict) -> None:
+    """The test job with the composite set-up written out, one action's inputs changed."""
+    job_steps = wf["jobs"]["test"]["steps"]
+    index = next(i for i, s in enumerate(job_steps) if str(s.get("uses", "")).startswith("./"))
+    inline = copy.deepcopy(local_action(job_steps[index]["uses"])["runs"]["steps"])
+    for step in inline:
+        if str(step.get("uses", "")).startswith(f"actions/{action}@"):
+            step["with"].update(change)
+    job_steps[index : index + 1] = inline
+
+
 @pytest.mark.parametrize(
     "mutate",
     [
         lambda wf: wf["jobs"].pop("test"),
         lambda wf: wf["jobs"]["test"]["steps"][-1].update(run=".venv/bin/pytest"),
-        lambda wf: wf["jobs"]["test"]["steps"][1]["with"].update({"python-version": "3.10"}),
-        lambda wf: wf["jobs"]["test"]["steps"][2]["with"].update(distribution="zulu"),
+        lambda wf: _set_up_inline(wf, "setup-python", {"python-version": "3.10"}),
+        lambda wf: _set_up_inline(wf, "setup-java", {"distribution": "zulu"}),
         lambda wf: wf["jobs"]["deploy-prod"].pop("needs"),
     ],
 )
