@@ -82,10 +82,15 @@ def run_job(jobs: Any, target: JobTarget, timeout: timedelta) -> RunOutcome:
     """Start ``target`` with the Databricks SDK's jobs API (``WorkspaceClient().jobs``) and
     wait for it. A run still going at ``timeout`` is cancelled, so no integration run is
     left running behind a failed workflow."""
-    from databricks.sdk.errors import OperationFailed
+    from databricks.sdk.errors import DatabricksError, OperationFailed
     from databricks.sdk.service.jobs import RunResultState
 
-    waiter = jobs.run_now(job_id=target.job_id)
+    try:
+        waiter = jobs.run_now(job_id=target.job_id)
+    except DatabricksError as exc:
+        raise IntegrationRunFailed(
+            f"the {target.job} job ({target.job_id}) on {target.host} could not be started: {exc}"
+        ) from None
     run_id = waiter.run_id
     print(f"job {target.job} ({target.job_id}): started run {run_id}", flush=True)
     try:
@@ -118,4 +123,11 @@ def integration_run(outputs_path: Path, job: str, timeout: timedelta) -> RunOutc
     from databricks.sdk import WorkspaceClient
 
     target = job_target(read_outputs(outputs_path), job)
-    return run_job(WorkspaceClient(host=target.host).jobs, target, timeout)
+    try:
+        client = WorkspaceClient(host=target.host)
+    except ValueError as exc:  # the SDK's word for credentials it cannot find or use
+        raise IntegrationRunFailed(
+            f"no Databricks credentials for {target.host}: {exc}. Expected DATABRICKS_CLIENT_ID"
+            " with GitHub OIDC (DATABRICKS_AUTH_TYPE=github-oidc) or DATABRICKS_CLIENT_SECRET"
+        ) from None
+    return run_job(client.jobs, target, timeout)

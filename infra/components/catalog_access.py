@@ -73,10 +73,9 @@ class CatalogAccess(pulumi.ComponentResource):
 
     Which grants are authoritative, and why:
     - On what this stack owns (its schema, the tables it creates, and the catalog when it
-      creates that too) grants are
-      authoritative (``databricks.Grants``): the stack's list is the whole list, so a
-      privilege granted by hand is revoked on the next ``pulumi up`` and drift shows in
-      ``pulumi preview``.
+      creates that too) grants are authoritative (``databricks.Grants``): the stack's list
+      is the whole list, so a privilege granted by hand is revoked on the next
+      ``pulumi up`` and drift shows in ``pulumi preview``.
     - On what others own (the catalog, input tables and their schemas) grants are
       additive (``databricks.Grant``, one principal each): an authoritative list there would
       revoke every other team's access to shared objects.

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from databricks.sdk.errors import OperationFailed
+from databricks.sdk.errors import DatabricksError, NotFound, OperationFailed
 from databricks.sdk.service._internal import Wait
 from databricks.sdk.service.jobs import (
     Run,
@@ -47,6 +47,8 @@ class JobsApi:
 
     def run_now(self, job_id: int) -> Wait[Run]:
         self.started.append(job_id)
+        if isinstance(self.ends, DatabricksError):
+            raise self.ends  # the API refused to start it
 
         def wait(timeout: timedelta, callback: Any = None, run_id: int = 0) -> Run:
             self.waited.append(timeout)
@@ -125,8 +127,13 @@ def test_a_successful_run_is_started_once_and_waited_for(outputs: Path) -> None:
             f"run {RUN_ID} of the training job failed: failed to reach TERMINATED or SKIPPED",
             [],
         ),
+        (
+            NotFound("Job 1 does not exist."),
+            "the training job (",
+            [],
+        ),
     ],
-    ids=["failed", "canceled", "timed-out", "internal-error"],
+    ids=["failed", "canceled", "timed-out", "internal-error", "no-such-job"],
 )
 def test_any_other_end_fails_with_what_happened(
     outputs: Path, ends: Any, expected: str, cancelled: list[int]
