@@ -48,6 +48,10 @@ def read_outputs(path: Path) -> dict[str, Any]:
             f"{path} does not exist: expected the stack outputs, from"
             " `pulumi stack output --json --stack <stack> > FILE`"
         ) from None
+    except OSError as exc:  # a directory, no permission, ...
+        raise IntegrationRunFailed(
+            f"{path} cannot be read ({exc.strerror}): expected the stack outputs file"
+        ) from None
     except json.JSONDecodeError as exc:
         raise IntegrationRunFailed(
             f"{path} is not JSON ({exc}): expected the stack outputs"

@@ -69,6 +69,7 @@ def ci_problems(
     problems += _databricks_problems(settings, environ)
     problems += _backend_problems(stack_file, environ)
     if settings.storage.enabled:
+        reported = " ".join(problems)  # an S3 backend may have named the role already
         problems += [
             f"the variable {name} is not set: expected {meaning}, since"
             f" {PROJECT}:storage.enabled is true (the stack creates an S3 bucket and an IAM role)"
@@ -76,7 +77,7 @@ def ci_problems(
                 ("AWS_DEPLOY_ROLE_ARN", "the IAM role CI assumes through OIDC"),
                 ("AWS_REGION", "the region of that role's session"),
             )
-            if not _set(environ, name)
+            if not _set(environ, name) and f"the variable {name} is not set" not in reported
         ]
     return problems
 

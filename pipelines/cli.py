@@ -157,6 +157,13 @@ def _preflight(stack: str, export_to: Path | None) -> int:
     except InvalidStackConfig as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(
+            f"error: --export-to {export_to} cannot be appended to ({exc.strerror}): expected a"
+            ' writable file, in GitHub Actions "$GITHUB_ENV"',
+            file=sys.stderr,
+        )
+        return 2
     print(message if ready else f"error: {message}", file=sys.stdout if ready else sys.stderr)
     return 0 if ready else 1
 

@@ -842,44 +842,74 @@ def test_test_job_can_fail(mutate) -> None:
 def _integration_command(script: str) -> list[str]:
     """The ``mlops integration-run`` command of a run script, continuation lines joined."""
     joined = script.replace("\\\n", " ")
-    (line,) = [line for line in joined.splitlines() if "mlops integration-run" in line]
-    return shlex.split(line)
+    lines = [line for line in joined.splitlines() if "mlops integration-run" in line]
+    return shlex.split(lines[0]) if lines else []
+
+
+OUTPUTS_FILE = "$RUNNER_TEMP/stack-outputs.json"
+
+
+def check_integration_run(wf: Workflow) -> list[str]:
+    """After ``pulumi up -s staging``, the last step writes the staging outputs and runs
+    ``mlops integration-run`` on them for the training job, with flags its own parser
+    accepts and a timeout that ends before the step's (so the run is cancelled)."""
+    job = wf["jobs"].get("deploy-staging") or {}
+    job_steps = steps(job)
+    ups = [i for i, s in enumerate(job_steps) if s.get("name") == "pulumi up -s staging"]
+    if not ups or ups[0] == len(job_steps) - 1:
+        return ["no step after pulumi up -s staging"]
+    step = job_steps[-1]
+    script = str(step.get("run", ""))
+    problems = []
+    if f'pulumi stack output --json --stack staging > "{OUTPUTS_FILE}"' not in script:
+        problems.append("the staging outputs are not written to the outputs file")
+    command = _integration_command(script)
+    if command[:1] != [".venv/bin/mlops"]:
+        return [*problems, "the last step does not run .venv/bin/mlops integration-run"]
+    try:
+        args = _parser().parse_args(command[1:])
+    except SystemExit:
+        return [*problems, f"mlops refuses {' '.join(command[1:])}"]
+    if args.job != "training" or str(args.outputs) != OUTPUTS_FILE:
+        problems.append(f"integration-run of {args.job} on {args.outputs}")
+    if not step.get("timeout-minutes") or args.timeout_minutes >= step["timeout-minutes"]:
+        problems.append("the run's own timeout does not end before the step's")
+    return problems
 
 
 def test_the_integration_run_runs_the_training_job_after_up_and_its_flags_parse() -> None:
-    job = REAL["deploy-staging.yml"]["jobs"]["deploy-staging"]
-    job_steps = steps(job)
-    names = [s.get("name", s.get("uses")) for s in job_steps]
-    integration = job_steps[-1]
-    assert names.index("pulumi up -s staging") < len(names) - 1
-    assert integration.get("timeout-minutes")
-    script = integration["run"]
-    outputs_file = '"$RUNNER_TEMP/stack-outputs.json"'
-    assert f"pulumi stack output --json --stack staging > {outputs_file}" in script
-    command = _integration_command(script)
-    assert command[0] == ".venv/bin/mlops"
-    args = _parser().parse_args(command[1:])
-    assert args.command == "integration-run"
-    assert (args.job, str(args.outputs)) == ("training", "$RUNNER_TEMP/stack-outputs.json")
-    # Its own timeout ends before the step's, so the run is cancelled, not abandoned.
-    assert args.timeout_minutes < integration["timeout-minutes"]
+    assert check_integration_run(REAL["deploy-staging.yml"]) == []
     schema = json.loads((ROOT / "infra" / "stack_outputs.schema.json").read_text())
     assert "training" in schema["properties"]["jobs"]["required"]
 
 
+def _integration_step(wf: Workflow) -> dict:
+    return wf["jobs"]["deploy-staging"]["steps"][-1]
+
+
+def _replace_in_run(old: str, new: str):
+    def mutate(wf: Workflow) -> None:
+        step = _integration_step(wf)
+        assert old in step["run"]
+        step["run"] = step["run"].replace(old, new)
+
+    return mutate
+
+
 @pytest.mark.parametrize(
-    "script",
+    "mutate",
     [
-        "pulumi stack output --json --stack staging > out.json\n"
-        ".venv/bin/mlops integration-run --outputs out.json --job trainig",
-        ".venv/bin/mlops integration-run --outputs out.json --job training --timeout-minutes 0",
-        ".venv/bin/mlops integration-run --job training",
+        _replace_in_run("--job training", "--job trainig"),
+        _replace_in_run("--timeout-minutes 110", "--timeout-minutes 0"),
+        _replace_in_run("--timeout-minutes 110", "--timeout-minutes 130"),
+        _replace_in_run('--outputs "$RUNNER_TEMP/stack-outputs.json"', ""),
+        _replace_in_run("--stack staging", "--stack prod"),
+        _replace_in_run(".venv/bin/mlops integration-run", "echo skipped"),
+        lambda wf: _integration_step(wf).pop("timeout-minutes"),
+        lambda wf: wf["jobs"]["deploy-staging"]["steps"].pop(),
     ],
 )
-def test_a_bad_integration_command_is_caught(script: str) -> None:
-    command = _integration_command(script)
-    try:
-        args = _parser().parse_args(command[1:])
-    except SystemExit:
-        return  # the CLI's own parser refuses it
-    assert args.job != "training"
+def test_a_bad_integration_run_is_caught(mutate) -> None:
+    wf = real("deploy-staging.yml")
+    mutate(wf)
+    assert check_integration_run(wf)

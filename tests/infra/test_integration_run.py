@@ -160,14 +160,17 @@ def test_any_other_end_fails_with_what_happened(
             "the stack outputs' jobs.training.id is None: expected a job id (digits)",
         ),
         ({"workspace": {}, "jobs": {}}, "the stack outputs' workspace.host is None"),
+        ("<directory>", "cannot be read (Is a directory): expected the stack outputs file"),
     ],
-    ids=["missing", "not-json", "not-an-object", "no-such-job", "no-id", "no-host"],
+    ids=["missing", "not-json", "not-an-object", "no-such-job", "no-id", "no-host", "a-folder"],
 )
 def test_bad_outputs_are_named_before_anything_starts(
     tmp_path: Path, document: Any, expected: str
 ) -> None:
     path = tmp_path / "outputs.json"
-    if document is not None:
+    if document == "<directory>":
+        path.mkdir()
+    elif document is not None:
         path.write_text(document if isinstance(document, str) else json.dumps(document))
     with pytest.raises(IntegrationRunFailed) as caught:
         job_target(read_outputs(path), "training")

@@ -203,6 +203,16 @@ def test_a_kms_secrets_provider_needs_no_passphrase(tmp_path: Path) -> None:
     assert ready, message
 
 
+def test_storage_and_an_s3_backend_name_the_missing_role_once(tmp_path: Path) -> None:
+    env = {**CI_ENV, "PULUMI_BACKEND_URL": "s3://acme-pulumi-state/mlops"}
+    env |= {"PULUMI_CONFIG_PASSPHRASE": SECRETS["PULUMI_CONFIG_PASSPHRASE"]}
+    problems = problems_of(filled(tmp_path, storage=True), env)
+    assert [p.split(":")[0] for p in problems] == [
+        "the variable AWS_DEPLOY_ROLE_ARN is not set",
+        "the variable AWS_REGION is not set",
+    ]
+
+
 def test_storage_needs_the_aws_role_and_region(tmp_path: Path) -> None:
     path = filled(tmp_path, storage=True)
     problems = problems_of(path, CI_ENV)
@@ -247,3 +257,10 @@ def test_the_command_exits_0_1_or_2(
     assert main(["preflight", "--stack", "staging", "--export-to", str(github_env)]) == 0
     assert capsys.readouterr().out.startswith("Pulumi.staging.yaml (stack 'staging') has what")
     assert f"DATABRICKS_CLIENT_ID={DEPLOYER}\n" in github_env.read_text()
+
+    unwritable = tmp_path / "no-such-folder" / "github_env"
+    assert main(["preflight", "--stack", "staging", "--export-to", str(unwritable)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --export-to {unwritable} cannot be appended to (No such file or directory):"
+        ' expected a writable file, in GitHub Actions "$GITHUB_ENV"\n'
+    )
