@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.settings import PROJECT
+from infra.settings import PROJECT, stack_folder
 
 
 def resource_name(environment: str, item: str) -> str:
@@ -36,5 +36,12 @@ def metric_tables(table: str, output_schema: str | None = None) -> tuple[str, st
 
 
 def monitoring_assets_dir(environment: str) -> str:
-    """The workspace folder of a stack's monitor dashboard and other monitoring assets."""
-    return f"/Workspace/Shared/{PROJECT}/{environment}/monitoring"
+    """The workspace folder of a stack's monitor dashboard and other monitoring assets,
+    inside the stack's own folder."""
+    return f"/Workspace{stack_folder(environment)}/monitoring"
+
+
+def notebook_folder(environment: str, code_version: str) -> str:
+    """Where a code version's task notebooks go, inside the stack's own folder: a new code
+    version is a new folder, so a job pins its notebooks as it pins its wheel."""
+    return f"{stack_folder(environment)}/code/{code_version}"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.prerequisites import prerequisites
 from infra.settings import PROJECT, StackSettings
 
 # The Databricks authentications the workflows support, and what each needs.
@@ -30,6 +31,14 @@ DEFAULT_AUTH_TYPE = "github-oidc"
 OIDC_VARIABLES = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 SELF_MANAGED_BACKENDS = ("s3://", "gs://", "azblob://", "file://")
 PULUMI_CLOUD = "https://api.pulumi.com"
+_PRINCIPAL = "the application id (UUID) of a service principal of your workspace"
+PLACEHOLDER_MEANS = {
+    f"{PROJECT}:workspaceHost": "your workspace URL, https://<workspace>.cloud.databricks.com",
+    f"{PROJECT}:principals.deployer": _PRINCIPAL,
+    f"{PROJECT}:principals.runner": _PRINCIPAL,
+    f"{PROJECT}:sqlWarehouseId": "the id (16 hex digits) of the SQL warehouse that creates"
+    " the stack's tables; without one the provider starts a cluster for the DDL on every apply",
+}
 
 
 @dataclass(frozen=True)
@@ -58,12 +67,7 @@ def ci_problems(
     """Everything CI would lack to preview or deploy ``settings.stack``, each naming the
     stack key or the repository secret/variable and what is expected; [] when ready."""
     problems = [
-        f"{key} still holds the stack file's placeholder: expected "
-        + (
-            "your workspace URL, https://<workspace>.cloud.databricks.com"
-            if key.endswith("workspaceHost")
-            else "the application id (UUID) of a service principal of your workspace"
-        )
+        f"{key} still holds the stack file's placeholder: expected {PLACEHOLDER_MEANS[key]}"
         for key in settings.placeholders()
     ]
     problems += _databricks_problems(settings, environ)
@@ -169,10 +173,14 @@ def describe(settings: StackSettings, environ: Mapping[str, str]) -> str:
     client_id = ci_environment(settings, environ)["DATABRICKS_CLIENT_ID"]
     backend = environ.get("PULUMI_BACKEND_URL", "").strip() or "Pulumi Cloud"
     storage = "on" if settings.storage.enabled else "off"
+    admin = "; ".join(
+        f"({n}) {step.describe()}" for n, step in enumerate(prerequisites(settings), start=1)
+    )
     return (
         f"{settings.source} (stack '{settings.stack}') has what CI needs: workspace"
         f" {settings.workspace_host}, deploying as {client_id}"
-        f" ({auth}), state in {backend}, storage {storage}."
+        f" ({auth}), state in {backend}, storage {storage}. What it cannot check from here,"
+        f" and the first pulumi up needs of an admin (docs/setup.md): {admin}."
     )
 
 

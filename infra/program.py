@@ -19,9 +19,10 @@ from infra.components.ml_artifacts import MlArtifacts, MlArtifactsArgs
 from infra.components.monitored_table import MonitoredTable, MonitoredTableArgs
 from infra.components.pipeline_code import PipelineCode, PipelineCodeArgs
 from infra.components.scheduled_job import ScheduledJob, ScheduledJobArgs
+from infra.components.stack_folder import StackFolder, StackFolderArgs
 from infra.components.training_job import TrainingJob
 from infra.outputs import stack_outputs
-from infra.settings import PROJECT, StackSettings
+from infra.settings import PROJECT, StackSettings, stack_folder
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class Deployment:
 
 
 def output_tables(settings: StackSettings) -> list[OutputTable]:
-    """The tables the jobs write, with the columns of the pipelines' own table contracts."""
+    """The tables the stack creates in its schema (what the jobs write, and inputs that
+    live there), with the columns of the pipelines' own table contracts."""
     from pipelines.common import schemas
 
     def columns(struct: Any, keys: tuple[str, ...] = ()) -> list[Column]:
@@ -60,7 +62,28 @@ def output_tables(settings: StackSettings) -> list[OutputTable]:
 
     feature_keys = ("zip", "window_end")
     tables = settings.tables
+    home = f"{settings.catalog}.{settings.schema}."
+    # An input table in the stack's own schema exists only if the stack creates it.
+    inputs = [
+        OutputTable(
+            name,
+            columns(struct, (schemas.TRIP_ID,)),
+            f"{what}; loaded by the ML team's group, read by the jobs. Created by the stack"
+            " because it lives in the stack's schema.",
+            written_by_runner=False,
+        )
+        for name, struct, what in (
+            (tables.trips, schemas.TRIPS, "Raw trips with their fares, keyed by trip_id"),
+            (
+                tables.inference_requests,
+                schemas.REQUESTS,
+                "Scoring requests (trips without their fare), keyed by trip_id",
+            ),
+        )
+        if name.startswith(home)
+    ]
     return [
+        *inputs,
         OutputTable(
             tables.pickup_features,
             columns(schemas.PICKUP_FEATURES, feature_keys),
@@ -99,6 +122,17 @@ def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
 
     # First, so that the catalog or schema can be created with its storage root there.
     storage = lakehouse_storage(settings, provider)
+    folder = StackFolder(
+        naming.resource_name(env, "folder"),
+        StackFolderArgs(
+            path=stack_folder(env),
+            runner=runner,
+            readers=groups.readers,
+            ml_team=groups.ml_team,
+            protect=settings.protect,
+        ),
+        opts,
+    )
     access = CatalogAccess(
         naming.resource_name(env, "catalog"),
         CatalogAccessArgs(
@@ -108,6 +142,7 @@ def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
             readers=groups.readers,
             input_tables=settings.tables.inputs,
             output_tables=output_tables(settings),
+            loaders=groups.ml_team,
             protect=settings.protect,
             sql_warehouse_id=settings.sql_warehouse_id,
             storage_root=storage.component.storage_root if storage is not None else None,
@@ -124,8 +159,10 @@ def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
             model_name=settings.model_name,
             experiment_path=settings.experiment_path,
             runner=runner,
+            owners=groups.model_owners,
             readers=groups.readers,
             ml_team=groups.ml_team,
+            experiment_folder=folder,
             protect=settings.protect,
         ),
         opts,
@@ -146,7 +183,8 @@ def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
         settings=settings,
         wheel_path=pipeline_code.wheel_path,
         code_version=code.version,
-        depends_on=(access, artifacts, pipeline_code),
+        notebook_folder=naming.notebook_folder(env, code.version),
+        depends_on=(folder, access, artifacts, pipeline_code),
     )
     jobs: dict[str, ScheduledJob] = {
         "featureEngineering": FeatureEngineeringJob(
@@ -157,7 +195,7 @@ def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
             naming.resource_name(env, "batch-inference"), job_args, opts
         ),
     }
-    deployment.components = [access, artifacts, pipeline_code, *jobs.values()]
+    deployment.components = [folder, access, artifacts, pipeline_code, *jobs.values()]
     monitored = None
     if settings.monitoring.enabled:
         monitored = MonitoredTable(
@@ -167,6 +205,7 @@ def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
                 table=access.tables[settings.tables.predictions],
                 training=jobs["training"],
                 job=job_args,
+                assets_folder=folder,
             ),
             opts,
         )
@@ -220,7 +259,6 @@ def lakehouse_storage(
             bucket_name=storage.bucket_name,
             role_name=naming.resource_name(env, "uc-storage"),
             aws_account_id=storage.aws_account_id,
-            databricks_account_id=storage.databricks_account_id,
             unity_catalog_role_arn=storage.unity_catalog_role_arn,
             prefix=settings.catalog,
             deployer=settings.principals.deployer,

@@ -7,6 +7,7 @@ and ids are made up by the mocks.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import warnings
@@ -17,6 +18,7 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime import config as runtime_config
+from pulumi.runtime.mocks import MockMonitor
 
 from infra import naming
 from infra.outputs import validate_outputs
@@ -27,7 +29,7 @@ from infra.settings import (
     read_stack_file,
     settings_from_stack_file,
 )
-from infra.wheel import planned_wheel
+from infra.wheel import wheel_source
 
 OFFLINE_NOTICE = (
     "Offline render under Pulumi's mock engine: no Pulumi CLI, workspace or cloud account was"
@@ -69,7 +71,51 @@ def fake_outputs(resource_type: str, name: str, inputs: dict[str, Any]) -> dict[
             "dashboardId": hashlib.sha256(name.encode()).hexdigest()[:32],
             "status": "MONITOR_STATUS_ACTIVE",
         }
+    if kind == "StorageCredential" and inputs.get("awsIamRole"):
+        # The credential's own external id, which the role's trust policy must present.
+        d = hashlib.sha256(name.encode()).hexdigest()
+        external_id = f"{d[:8]}-{d[8:12]}-4{d[13:16]}-8{d[17:20]}-{d[20:32]}"
+        return {"awsIamRole": {**inputs["awsIamRole"], "externalId": external_id}}
     return {}
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What the program asked the engine for one resource, beyond its inputs: the resources
+    it waits for (explicit ``depends_on`` and those whose outputs its inputs use) and the
+    options the engine acts on."""
+
+    urn: str
+    dependencies: tuple[str, ...]
+    protect: bool
+    delete_before_replace: bool
+    retain_on_delete: bool
+    replace_on_changes: tuple[str, ...]
+    ignore_changes: tuple[str, ...]
+
+
+class RecordingMonitor(MockMonitor):
+    """The mock engine's monitor, also keeping each registration request as the engine
+    would receive it (``RegisterResourceRequest``), keyed by (type, name)."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: dict[tuple[str, str], Registration] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        dependencies = set(request.dependencies)
+        for deps in request.propertyDependencies.values():
+            dependencies.update(deps.urns)
+        self.registrations[(request.type, request.name)] = Registration(
+            urn=self.make_urn(request.parent, request.type, request.name),
+            dependencies=tuple(sorted(dependencies)),
+            protect=bool(request.protect),
+            delete_before_replace=bool(request.deleteBeforeReplace),
+            retain_on_delete=bool(request.retainOnDelete),
+            replace_on_changes=tuple(request.replaceOnChanges),
+            ignore_changes=tuple(request.ignoreChanges),
+        )
+        return super().RegisterResource(request)
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -96,6 +142,11 @@ class RenderedResource:
     protected: bool
     inputs: dict[str, Any]
     children: list[RenderedResource] = field(default_factory=list)
+    registration: Registration | None = None
+
+    @property
+    def urn(self) -> str:
+        return self.registration.urn if self.registration else ""
 
     def walk(self) -> list[RenderedResource]:
         found = [self]
@@ -126,6 +177,25 @@ class Render:
     def counts(self) -> Counter[str]:
         return Counter(resource.type for resource in self.resources)
 
+    def by_urn(self) -> dict[str, RenderedResource]:
+        return {r.urn: r for r in self.resources if r.urn}
+
+    def dependencies(self, resource: RenderedResource) -> list[RenderedResource]:
+        """What the engine creates before ``resource``: the resources it names as
+        dependencies, and theirs, transitively (a component stands for its children)."""
+        urns = self.by_urn()
+        seen: dict[str, RenderedResource] = {}
+        pending = list(resource.registration.dependencies if resource.registration else ())
+        while pending:
+            urn = pending.pop()
+            if urn in seen or urn not in urns:
+                continue
+            found = urns[urn]
+            seen[urn] = found
+            pending.extend(found.registration.dependencies if found.registration else ())
+            pending.extend(child.urn for child in found.walk()[1:])
+        return list(seen.values())
+
 
 def render_stack(path: Path, code: CodePackage | None = None) -> Render:
     """Validate a stack file's settings, then run the program under the mock engine."""
@@ -134,7 +204,7 @@ def render_stack(path: Path, code: CodePackage | None = None) -> Render:
         from pipelines.common.code_version import code_version
 
         version = code_version()
-        code = CodePackage(version=version, wheel_file=str(planned_wheel(version)))
+        code = CodePackage(version=version, wheel_file=wheel_source(version))
     config = {
         key: value if isinstance(value, str) else json.dumps(value)
         for key, value in read_stack_file(path).items()
@@ -147,7 +217,10 @@ def render_settings(
     settings: StackSettings, code: CodePackage, config: dict[str, str] | None = None
 ) -> Render:
     mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=settings.stack, preview=False)
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(
+        mocks, project=PROJECT, stack=settings.stack, preview=False, monitor=monitor
+    )
     runtime_config.set_all_config(config or {})
     built: dict[str, Any] = {}
 
@@ -176,6 +249,7 @@ def render_settings(
             protected=bool(resource._protect),
             inputs=mocks.inputs.get(key, {}),
             children=[rendered(child) for child in children],
+            registration=monitor.registrations.get(key),
         )
 
     providers = [deployment.provider, deployment.aws_provider]
@@ -234,6 +308,12 @@ def summary(resource: RenderedResource) -> list[str]:
         return [f"{line}; storage root {root}" if root else line]
     if kind == "File":
         return [f"{inputs['path']} <- {inputs.get('source')}"]
+    if kind == "Notebook":
+        source = base64.b64decode(inputs.get("contentBase64") or "").decode()
+        runs = [line for line in source.splitlines() if line.startswith("run_in_notebook(")]
+        return [f"{inputs['path']} ({inputs.get('language')}): {' '.join(runs)}"]
+    if kind == "Directory":
+        return [str(inputs["path"])]
     if kind == "MlflowExperiment":
         return [str(inputs["name"])]
     if resource.type == "pulumi:providers:aws":
@@ -267,11 +347,17 @@ def _task_action(task: dict[str, Any]) -> str:
         shown = int(job_id) if isinstance(job_id, float) else job_id
         given = " ".join(f"{k}={v}" for k, v in sorted((run.get("jobParameters") or {}).items()))
         return f"run job {shown} and wait{' with ' + given if given else ''}"
+    if "notebookTask" in task:
+        notebook = task["notebookTask"]
+        return f"notebook {notebook['notebookPath']}: {_flags(notebook.get('baseParameters'))}"
     wheel = task.get("pythonWheelTask", {})
-    named = sorted(wheel.get("namedParameters", {}).items())
+    return f"{wheel.get('entryPoint')} {_flags(wheel.get('namedParameters'))}"
+
+
+def _flags(parameters: dict[str, str] | None) -> str:
     # Each flag is one argument; quote a value with spaces so that it reads as one.
-    flags = " ".join(f"--{k}='{v}'" if " " in v else f"--{k}={v}" for k, v in named)
-    return f"{wheel.get('entryPoint')} {flags}"
+    named = sorted((parameters or {}).items())
+    return " ".join(f"--{k}='{v}'" if " " in v else f"--{k}={v}" for k, v in named)
 
 
 def _monitor_summary(inputs: dict[str, Any]) -> list[str]:
@@ -279,7 +365,6 @@ def _monitor_summary(inputs: dict[str, Any]) -> list[str]:
     schedule = inputs.get("schedule")
     refresh = (
         f"'{schedule['quartzCronExpression']}' {schedule['timezoneId']}"
-        f" {schedule.get('pauseStatus')}"
         if schedule
         else "none of its own (the retraining job refreshes it)"
     )
@@ -338,6 +423,8 @@ def format_text(render: Render) -> str:
     lines += ["", "Resources by type:"]
     lines += [f"  {count:3d}  {kind}" for kind, count in sorted(render.counts().items())]
     lines += ["", "Exports (pulumi stack output --json):", json.dumps(render.exports, indent=2)]
+    for warning in settings.plan_warnings():
+        lines += ["", f"Warning: {warning}"]
     placeholders = settings.placeholders()
     if placeholders:
         lines += [
@@ -366,6 +453,7 @@ def as_json(render: Render) -> dict[str, Any]:
         ],
         "exports": render.exports,
         "placeholders": render.settings.placeholders(),
+        "warnings": render.settings.plan_warnings(),
     }
 
 

@@ -51,10 +51,12 @@ _TABLE_EXPECTED = "a fully qualified lower-case table name, catalog.schema.table
 # The IAM role Unity Catalog assumes storage credentials' roles from (AWS commercial
 # regions), as documented by Databricks for storage credentials.
 UC_MASTER_ROLE_ARN = "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL"
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+# S3 allows dots in bucket names; Unity Catalog does not (docs/platform.md, "Storage").
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 _BUCKET_EXPECTED = (
-    "an S3 bucket name: 3-63 lower-case letters, digits, dots and hyphens, starting and"
-    " ending with a letter or digit, no '..', not an IP address, no reserved prefix"
+    "an S3 bucket name Unity Catalog accepts: 3-63 lower-case letters, digits and hyphens"
+    " (no dots: Unity Catalog refuses dotted bucket names), starting and ending with a"
+    " letter or digit, no reserved prefix"
     " (xn--, sthree-, amzn-s3-demo-) or suffix (-s3alias, --ol-s3, .mrap, --x-s3,"
     " --table-s3)"
 )
@@ -100,10 +102,14 @@ class Principals:
 
 @dataclass(frozen=True)
 class Groups:
-    """Account groups: readers see predictions and runs; the ML team also runs the jobs."""
+    """Account groups: readers see predictions and runs; the ML team also runs the jobs and
+    loads the input tables the stack creates; the model owners own the registered model."""
 
     readers: str = "mlops-readers"
     ml_team: str = "ml-engineers"
+    # Owns the registered model in staging and prod: an account group holding both the
+    # deployer and the runner (docs/platform.md, "Registered model ownership").
+    model_owners: str | None = None
 
 
 @dataclass(frozen=True)
@@ -200,8 +206,6 @@ class Storage:
         location at all (default false: the stack uses the metastore's storage).
     bucket_name: the S3 bucket the stack creates.
     aws_region: the bucket's region, that of the workspace's metastore.
-    databricks_account_id: the Databricks account id, the ``sts:ExternalId`` Unity
-        Catalog presents when it assumes the role.
     unity_catalog_role_arn: the Databricks role that assumes the stack's role.
     aws_account_id: the AWS account of the role, for its self-assume statement.
     force_destroy: let ``pulumi destroy`` delete a bucket that still holds objects.
@@ -213,7 +217,6 @@ class Storage:
     enabled: bool = False
     bucket_name: str = ""
     aws_region: str = ""
-    databricks_account_id: str = ""
     unity_catalog_role_arn: str = UC_MASTER_ROLE_ARN
     aws_account_id: str = ""
     force_destroy: bool = False
@@ -273,7 +276,22 @@ class StackSettings:
             value = getattr(self.principals, role)
             if value and value.startswith(PLACEHOLDER_PRINCIPAL):
                 found.append(f"{PROJECT}:principals.{role}")
+        if self.sql_warehouse_id and PLACEHOLDER_MARK in self.sql_warehouse_id:
+            found.append(f"{PROJECT}:sqlWarehouseId")
         return found
+
+    def plan_warnings(self) -> list[str]:
+        """What the stack may deploy but should not, said by ``mlops plan``."""
+        warnings = []
+        if not self.sql_warehouse_id:
+            warnings.append(
+                f"{PROJECT}:sqlWarehouseId is not set, so the Databricks provider creates"
+                " and starts a cluster (terraform-sql-table) to run the tables' DDL on every"
+                " apply that creates or changes a table: the deployer needs the right to"
+                " create clusters, and such an apply takes minutes. Name a SQL warehouse to"
+                " avoid it."
+            )
+        return warnings
 
 
 # --- reading -------------------------------------------------------------------------
@@ -459,6 +477,21 @@ def _valid_timezone(name: str) -> bool:
     return True
 
 
+def stack_folder(environment: str) -> str:
+    """The workspace folder a stack creates and owns: its experiment, its task notebooks
+    and its monitor's assets live there (docs/platform.md, "Workspace folders")."""
+    return f"/Shared/{PROJECT}/{environment}"
+
+
+def _experiment_folder_exists(path: str, environment: str) -> bool:
+    """Whether the experiment's folder exists before the experiment is created: the stack's
+    own folder (created first), /Shared, or a user's home folder."""
+    folder = path.removeprefix("/Workspace").rpartition("/")[0]
+    return folder in (stack_folder(environment), "/Shared") or bool(
+        re.fullmatch(r"/Users/[^/]+", folder)
+    )
+
+
 def _experiment_path(path: str) -> bool:
     parts = path.split("/")
     return (
@@ -503,7 +536,9 @@ def parse_settings(config: Mapping[str, Any], stack: str, source: str) -> StackS
     def get(key: str) -> Any:
         return raw.get(key, _MISSING)
 
+    before = len(reader.problems)
     environment = reader.choice("environment", get("environment"), None, ENVIRONMENTS)
+    environment_known = len(reader.problems) == before
     host = reader.text(
         "workspaceHost",
         get("workspaceHost"),
@@ -519,12 +554,21 @@ def parse_settings(config: Mapping[str, Any], stack: str, source: str) -> StackS
     experiment = reader.text(
         "experimentPath",
         get("experimentPath"),
-        f"/Shared/{PROJECT}/{environment}-experiment",
+        f"{stack_folder(environment)}/experiment" if environment else None,
         None,
         "an absolute workspace path under /Shared/, /Users/ or /Workspace/, without '..'"
         " or a trailing slash",
         _experiment_path,
     )
+    if experiment and environment_known and not _experiment_folder_exists(experiment, environment):
+        reader.problem(
+            "experimentPath",
+            experiment,
+            f"an experiment directly in the stack's own folder {stack_folder(environment)}"
+            " (which the stack creates), in /Shared or in a /Users/<name> home folder: MLflow"
+            " creates no missing folders, so an experiment anywhere else cannot be created on"
+            " the first pulumi up",
+        )
 
     principal_keys = {"deployer": "who runs pulumi up", "runner": "who the jobs run as"}
     given = reader.object("principals", get("principals"), principal_keys)
@@ -550,12 +594,26 @@ def parse_settings(config: Mapping[str, Any], stack: str, source: str) -> StackS
                 " change the infrastructure they run on",
             )
 
-    group_keys = {"readers": "see predictions and runs", "mlTeam": "also run and repair jobs"}
+    group_keys = {
+        "readers": "see predictions and runs",
+        "mlTeam": "also run and repair jobs",
+        "modelOwners": "own the registered model: the deployer and the runner",
+    }
     given = reader.object("groups", get("groups"), group_keys)
     groups = Groups(
         readers=reader.text("groups.readers", given.get("readers"), Groups.readers),
         ml_team=reader.text("groups.mlTeam", given.get("mlTeam"), Groups.ml_team),
+        model_owners=reader.text("groups.modelOwners", given.get("modelOwners"), "") or None,
     )
+    if environment in ("staging", "prod") and not groups.model_owners:
+        reader.problem(
+            "groups.modelOwners",
+            given.get("modelOwners", _MISSING),
+            "the account group that owns the registered model, with the deployer and the"
+            " runner service principals as its members: in Unity Catalog only a model's"
+            " owner may move its aliases, which the jobs do as the runner, and update or"
+            " delete it, which pulumi does as the deployer",
+        )
 
     compute = _compute(reader, get("compute"))
     schedules = _schedules(reader, get("schedules"))
@@ -592,13 +650,7 @@ def parse_settings(config: Mapping[str, Any], stack: str, source: str) -> StackS
             "no such tag: project, environment and code_version are set by the stack",
         )
 
-    warehouse = reader.text(
-        "sqlWarehouseId",
-        get("sqlWarehouseId"),
-        "",
-        re.compile(r"[0-9a-f]{16}"),
-        "a SQL warehouse id (16 hex digits)",
-    )
+    warehouse = _sql_warehouse(reader, get("sqlWarehouseId"), environment)
 
     if reader.problems:
         count = len(reader.problems)
@@ -630,6 +682,29 @@ def parse_settings(config: Mapping[str, Any], stack: str, source: str) -> StackS
         monitoring=monitoring,
         storage=storage,
     )
+
+
+_WAREHOUSE = re.compile(rf"[0-9a-f]{{16}}|{PLACEHOLDER_MARK}[A-Za-z0-9-]*")
+_WAREHOUSE_EXPECTED = "a SQL warehouse id (16 hex digits)"
+
+
+def _sql_warehouse(reader: _Reader, value: Any, environment: str | None) -> str:
+    """The warehouse that runs the tables' DDL and the monitor's queries.
+
+    Without one, the Databricks provider creates and starts a cluster of its own for every
+    apply that touches a table (docs/platform.md, "Tables without a SQL warehouse"): it
+    needs cluster-create rights and minutes per apply. Staging and prod, deployed by CI,
+    must name one; dev may go without (``mlops plan`` warns)."""
+    if value is _MISSING and environment in ("staging", "prod"):
+        reader.problem(
+            "sqlWarehouseId",
+            value,
+            f"{_WAREHOUSE_EXPECTED}: {environment} must name the warehouse that creates its"
+            " tables, or the Databricks provider starts a cluster for the DDL on every apply"
+            " (which CI's service principal may not create, and which takes minutes)",
+        )
+        return ""
+    return reader.text("sqlWarehouseId", value, "", _WAREHOUSE, _WAREHOUSE_EXPECTED) or ""
 
 
 def _compute(reader: _Reader, value: Any) -> Compute:
@@ -1011,11 +1086,8 @@ def _monitoring(reader: _Reader, value: Any, tables: Tables) -> Monitoring:
 
 def _bucket_name(name: str) -> bool:
     """S3's naming rules beyond the characters and length of ``_BUCKET``."""
-    return (
-        ".." not in name
-        and re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", name) is None
-        and not name.startswith(("xn--", "sthree-", "amzn-s3-demo-"))
-        and not name.endswith(("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"))
+    return not name.startswith(("xn--", "sthree-", "amzn-s3-demo-")) and not name.endswith(
+        ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
     )
 
 
@@ -1024,7 +1096,6 @@ def _storage(reader: _Reader, value: Any) -> Storage:
         "enabled": "true or false",
         "bucketName": "the S3 bucket",
         "awsRegion": "the bucket's region",
-        "databricksAccountId": "the external id of the role's trust",
         "unityCatalogRoleArn": "the Databricks role that assumes it",
         "awsAccountId": "the role's AWS account",
         "forceDestroy": "delete a non-empty bucket on destroy",
@@ -1050,11 +1121,6 @@ def _storage(reader: _Reader, value: Any) -> Storage:
 
     bucket = required("bucketName", _BUCKET, _BUCKET_EXPECTED, _bucket_name)
     region = required("awsRegion", _AWS_REGION, "an AWS region such as us-east-1 or eu-west-1")
-    databricks_account = required(
-        "databricksAccountId",
-        _UUID,
-        "the Databricks account id (a lower-case UUID), the external id of the role's trust",
-    )
     aws_account = required(
         "awsAccountId",
         _AWS_ACCOUNT,
@@ -1077,7 +1143,6 @@ def _storage(reader: _Reader, value: Any) -> Storage:
         enabled=enabled,
         bucket_name=bucket,
         aws_region=region,
-        databricks_account_id=databricks_account,
         unity_catalog_role_arn=role or UC_MASTER_ROLE_ARN,
         aws_account_id=aws_account,
         force_destroy=flags["forceDestroy"],

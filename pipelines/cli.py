@@ -41,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--stack", required=True, help="stack name, e.g. dev, staging or prod")
     plan.add_argument("--json", action="store_true", help="print one JSON document instead")
+    plan.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="OLD.json",
+        help="an earlier `mlops plan --stack <stack> --json`: also list each table, schema,"
+        " catalog, volume or registered model the current code and settings would replace or"
+        " delete, and which inputs force it (the exit status stays 0)",
+    )
 
     preflight = sub.add_parser(
         "preflight",
@@ -130,10 +138,21 @@ def _ui(runtime: Runtime, host: str, port: int) -> int:
     return 0  # not reached: execv replaces this process
 
 
-def _plan(stack: str, as_json: bool) -> int:
+def _plan(stack: str, as_json: bool, baseline_path: Path | None = None) -> int:
     # Imported here: the Pulumi SDKs take seconds to import and the other commands never
-    # need them.
+    # need them. infra.replacements does not import them, so a bad baseline is refused
+    # before anything is rendered.
     import json
+
+    from infra.replacements import BaselineError, format_replacements, load_baseline, replacements
+
+    baseline = None
+    if baseline_path is not None:
+        try:
+            baseline = load_baseline(baseline_path, stack)
+        except BaselineError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
 
     from infra.render import as_json as render_json
     from infra.render import format_text, render_stack
@@ -144,7 +163,17 @@ def _plan(stack: str, as_json: bool) -> int:
     except InvalidStackConfig as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(render_json(render), indent=2) if as_json else format_text(render))
+    document = render_json(render)
+    found = replacements(baseline, document) if baseline is not None else None
+    if as_json:
+        if found is not None:
+            document["replacements"] = [item.as_dict() for item in found]
+        print(json.dumps(document, indent=2))
+        return 0
+    print(format_text(render))
+    if found is not None:
+        print(f"\nReplacements against {baseline_path}:")
+        print("\n".join(f"  {line}" for line in format_replacements(found)))
     return 0
 
 
@@ -171,7 +200,7 @@ def _preflight(stack: str, export_to: Path | None) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "plan":
-        return _plan(args.stack, args.json)
+        return _plan(args.stack, args.json, args.baseline)
     if args.command == "preflight":
         return _preflight(args.stack, args.export_to)
     if args.command == "integration-run":

@@ -21,6 +21,13 @@ from typing import Any
 from pipelines.common.errors import ValidationFailed
 from pipelines.common.runtime import Runtime
 from pipelines.common.task import TaskContext
+from pipelines.common.task_values import (
+    IS_METRIC_VIOLATED,
+    MODEL_VERSION,
+    TaskValueRef,
+    condition_holds,
+    resolve,
+)
 from pipelines.deployment.aliases import CHAMPION
 from pipelines.monitoring.violation import ViolationRule
 from pipelines.monitoring.violation_task import TASK_VALUE
@@ -130,17 +137,26 @@ class Step:
     flags: list[str]
     describe: Callable[[dict[str, Any]], str]
     label: str = ""
-    # Run only if this holds for the task values so far (a job's condition task).
-    when: Callable[[dict[str, Any]], bool] | None = None
+    # Run only if this holds for the task values published so far (a condition task).
+    when: Callable[[dict[str, dict[str, Any]]], bool] | None = None
     skipped: str = ""
+    # The task's key in its Databricks job, when later tasks read the values it publishes.
+    key: str = ""
 
     @property
     def title(self) -> str:
         return self.label or self.task
 
 
-def _violated(task_values: dict[str, Any]) -> bool:
-    return bool(task_values.get(TASK_VALUE))
+# The hand-offs of the jobs, resolved as Databricks resolves them (task values published by
+# one task, read through references by later ones; pipelines.common.task_values).
+TRAINED_VERSION = TaskValueRef("Train", MODEL_VERSION)
+VIOLATED = TaskValueRef("CheckViolation", IS_METRIC_VIOLATED)
+
+
+def _violated(published: dict[str, dict[str, Any]]) -> bool:
+    """The retraining job's IsViolated condition task."""
+    return condition_holds(resolve(VIOLATED.reference, published), "EQUAL_TO", "true")
 
 
 def rule_flags(rule: ViolationRule) -> list[str]:
@@ -161,12 +177,15 @@ def training_steps(r: Round, retraining: bool) -> list[Step]:
     prefix = "retrain: " if retraining else ""
     return [
         Step("train", [*LABELLED_DATA, *_dates(r.train), *tracked],
-             lambda res: _describe_training(res, r), f"{prefix}train", when, skipped),
+             lambda res: _describe_training(res, r), f"{prefix}train", when, skipped,
+             key=TRAINED_VERSION.task_key),
         Step("validate",
-             [*LABELLED_DATA, *_dates(r.holdout), *tracked, "--run-mode", "enabled"],
+             [*LABELLED_DATA, *_dates(r.holdout), *tracked, "--run-mode", "enabled",
+              "--model-version", TRAINED_VERSION.reference],
              _describe_validation, f"{prefix}validate", when, skipped),
-        Step("deploy", [*LABELLED_DATA, *_dates(r.holdout), *model], _describe_deployment,
-             f"{prefix}deploy", when, skipped),
+        Step("deploy", [*LABELLED_DATA, *_dates(r.holdout), *model,
+                        "--model-version", TRAINED_VERSION.reference],
+             _describe_deployment, f"{prefix}deploy", when, skipped),
     ]  # fmt: skip
 
 
@@ -186,7 +205,7 @@ def monitoring_steps(r: Round, rule: ViolationRule) -> list[Step]:
         Step("check-violation",
              ["--profile-metrics-table", PROFILE_METRICS, *rule_flags(rule),
               "--end-date", r.monitored[1].isoformat()],
-             lambda res: res["reason"]),
+             lambda res: res["reason"], key=VIOLATED.task_key),
     ]  # fmt: skip
 
 
@@ -292,26 +311,32 @@ def run_demo(
     _timed("start Spark (Hive metastore, parquet tables) and MLflow",
            lambda: (ctx.spark, ctx.mlflow) and "ready")  # fmt: skip
     story = Story()
+    # Task key -> the values that task published in its latest run, as a job run keeps them.
+    published: dict[str, dict[str, Any]] = {}
     for r in ROUNDS:
         print(f"\n{r.title}")
         rejected = False
         for step in round_steps(r, trips_per_day, rule):
-            if step.when is not None and not step.when(ctx.task_values):
+            if step.when is not None and not step.when(published):
                 print(f"  {step.title:<18}  skipped: {step.skipped}")
                 continue
             if step.task == "deploy" and rejected:
                 # As in the training job: deployment depends on validation.
                 print(f"  {step.title:<18}  skipped: validation failed, the champion stays")
                 continue
+            flags = [resolve(flag, published) for flag in step.flags]
+            ctx.task_values.clear()
             try:
                 result = _timed(
-                    step.title, lambda s=step: run_task(s.task, s.flags, ctx), step.describe
+                    step.title, lambda s=step, f=flags: run_task(s.task, f, ctx), step.describe
                 )
             except ValidationFailed as failure:
                 print(f"  {step.title:<18} FAILED  {failure}")
                 rejected = True
                 story.note(r, step, {"status": "failed", "reason": str(failure)})
                 continue
+            if step.key:
+                published[step.key] = dict(ctx.task_values)
             story.note(r, step, result)
     report = runtime.home / "reports" / REPORT_NAME
     _timed(

@@ -100,8 +100,15 @@ PolicyPack(
         ),
         resource_policy(
             "dev-schedules-paused",
-            "Dev job schedules, triggers and quality monitor schedules are PAUSED.",
+            "Dev job schedules, triggers and continuous runs are PAUSED; dev quality"
+            " monitors have no schedule (the provider cannot pause one).",
             policies.dev_schedules_paused,
+        ),
+        resource_policy(
+            "monitor-schedule-without-pause-status",
+            "A quality monitor's schedule sets no pause_status: the provider makes it"
+            " read-only and clears it.",
+            policies.monitor_schedule_without_pause_status,
         ),
         resource_policy(
             "no-broad-grants",

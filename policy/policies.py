@@ -13,8 +13,9 @@ not the program. The environments of a resource are every signal among: that sta
 a job's ``tags.environment``, and the ``<env>-mlops-stack-`` prefix of the resource's
 name, each counted only when it is dev, staging or prod. The strict rules (run as a
 service principal, no all-purpose clusters) apply when any signal says staging or prod,
-and also when there is no signal at all; the dev rule (paused schedules) applies when any
-signal says dev. Conflicting signals therefore get both sets of rules, never neither.
+and also when there is no signal at all; the dev rule (paused schedules, no monitor
+schedule) applies when any signal says dev. Conflicting signals therefore get both sets of
+rules, never neither. A quality monitor's schedule carries no pause status anywhere.
 
 ``every_bucket_is_protected`` is the stack policy: one resource at a time cannot tell
 whether a bucket has its encryption, versioning and public access block resources.
@@ -253,28 +254,64 @@ def required_tags(resource_type: str, props: Props, stack: str, name: str = "") 
     return []
 
 
+def _display_name(props: Props, name: str) -> Any:
+    return name or props.get("name") or props.get("tableName")
+
+
 def dev_schedules_paused(
     resource_type: str, props: Props, stack: str, name: str = ""
 ) -> Violations:
-    """Policy 4: in dev nothing runs by itself: a job's schedule, trigger and continuous
-    run, and a quality monitor's refresh schedule, are PAUSED (run them by hand)."""
+    """Policy 4: in dev nothing runs by itself. A job's schedule, trigger and continuous
+    run are PAUSED (run them by hand). A quality monitor has no schedule at all: the
+    provider cannot pause one (``schedule.pause_status`` is read-only and cleared on
+    update, terraform-provider-databricks ``catalog/resource_quality_monitor.go``), so
+    removing the schedule is the only way to stop it (docs/platform.md, "Quality monitor
+    schedules")."""
     if resource_type not in (JOB, QUALITY_MONITOR) or not is_dev(props, stack, name):
         return []
-    kind = "job" if resource_type == JOB else "quality monitor"
-    blocks = ("schedule", "trigger", "continuous") if resource_type == JOB else ("schedule",)
+    if resource_type == QUALITY_MONITOR:
+        schedule = props.get("schedule")
+        if not schedule or schedule is UNKNOWN:
+            return []
+        return [
+            f"quality monitor {_display_name(props, name)}: it has a schedule in dev; the"
+            " provider cannot pause a monitor's schedule (pause_status is read-only), so dev"
+            " monitors must have none: drop the schedule and refresh the monitor by hand."
+        ]
     violations = []
-    for block in blocks:
+    for block in ("schedule", "trigger", "continuous"):
         value = props.get(block)
         if not value or value is UNKNOWN:
             continue
         status = _get(value, "pauseStatus")
         if _known(status) and status != "PAUSED":
             violations.append(
-                f"{kind} {name or props.get('name') or props.get('tableName')}: its {block} is"
+                f"job {_display_name(props, name)}: its {block} is"
                 f" {status or 'UNPAUSED (no pause_status)'} in dev; dev {block}s must be"
                 " PAUSED (pause_status='PAUSED')."
             )
     return violations
+
+
+def monitor_schedule_without_pause_status(
+    resource_type: str, props: Props, stack: str, name: str = ""
+) -> Violations:
+    """Policy 4b, every environment: a quality monitor's schedule sets no pause status.
+    The provider makes ``schedule.pause_status`` read-only and sends it blank on update, so
+    a value in the program would claim a state the monitor is not in."""
+    if resource_type != QUALITY_MONITOR:
+        return []
+    schedule = props.get("schedule")
+    if schedule is UNKNOWN:
+        return []
+    status = _get(_mapping(schedule), "pauseStatus")
+    if not _known(status) or not status:
+        return []
+    return [
+        f"quality monitor {_display_name(props, name)}: its schedule sets pause_status"
+        f" {status}, which the provider ignores (it is read-only and cleared on update);"
+        " remove pause_status, and to stop the monitor's refreshes remove its schedule."
+    ]
 
 
 def no_broad_grants(resource_type: str, props: Props, stack: str, name: str = "") -> Violations:
@@ -360,6 +397,7 @@ RESOURCE_POLICIES: tuple[Callable[[str, Props, str, str], Violations], ...] = (
     no_all_purpose_clusters,
     required_tags,
     dev_schedules_paused,
+    monitor_schedule_without_pause_status,
     no_broad_grants,
     s3_buckets_encrypted_versioned_private,
 )

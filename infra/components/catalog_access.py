@@ -23,8 +23,12 @@ class Column:
 
 @dataclass(frozen=True)
 class OutputTable:
-    """A table the jobs write, created (empty) by the stack so that grants can name it.
+    """A table in the stack's schema, created (empty, with its contract's columns) by the
+    stack, so that grants can name it on the first ``pulumi up``.
 
+    written_by_runner: the jobs write it (SELECT and MODIFY for the runner); otherwise it
+        is an input the jobs only read (SELECT), loaded by ``loaders``.
+    readable_by_readers: the readers group may SELECT it.
     monitor_refreshed_by_runner: a quality monitor watches the table and a job refreshes
         it as the runner, who then also needs MANAGE on this table (see MonitoredTable).
     """
@@ -35,6 +39,7 @@ class OutputTable:
     readable_by_readers: bool = False
     properties: Mapping[str, str] = field(default_factory=dict)
     monitor_refreshed_by_runner: bool = False
+    written_by_runner: bool = True
 
 
 @dataclass(frozen=True)
@@ -47,8 +52,11 @@ class CatalogAccessArgs:
     runner: application id of the service principal the jobs run as; ``None`` in dev,
         where jobs run as the person who deployed them and owns every object already.
     readers: the group that reads predictions.
-    input_tables: tables the jobs only read; they exist already, possibly elsewhere.
-    output_tables: tables the jobs write; created here, in ``catalog.schema``.
+    input_tables: tables the jobs only read. Those outside ``catalog.schema`` exist
+        already (someone else owns them); those inside it must be in ``output_tables``
+        with ``written_by_runner=False``, since nothing else would create them.
+    output_tables: the tables created here, in ``catalog.schema``.
+    loaders: the group that loads the input tables the stack creates (SELECT, MODIFY).
     protect: keep the schema and tables from being deleted by Pulumi (prod).
     sql_warehouse_id: the SQL warehouse that runs the table DDL, if any.
     storage_root: the stack's own managed storage (``LakehouseStorage.storage_root``), if
@@ -62,6 +70,7 @@ class CatalogAccessArgs:
     readers: str
     input_tables: Sequence[str]
     output_tables: Sequence[OutputTable]
+    loaders: str | None = None
     protect: bool = False
     sql_warehouse_id: str | None = None
     storage_root: pulumi.Input[str] | None = None
@@ -90,7 +99,13 @@ class CatalogAccess(pulumi.ComponentResource):
         self, name: str, args: CatalogAccessArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, opts)
-        kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        # What holds data is never dropped by Pulumi, in any environment: a replaced or
+        # destroyed table (and the schema holding it) stays where it is, rows and all,
+        # detached from the stack; prod also refuses the replacement (docs/platform.md,
+        # "Replacing a table").
+        holds_data = pulumi.ResourceOptions(
+            parent=self, protect=args.protect, retain_on_delete=True
+        )
         home = f"{args.catalog}.{args.schema}"
         self.grants = []
 
@@ -105,7 +120,7 @@ class CatalogAccess(pulumi.ComponentResource):
                 storage_root=args.storage_root,
                 comment="The catalog of mlops-stack. Managed by Pulumi.",
                 force_destroy=False,
-                opts=kept,
+                opts=holds_data,
             )
             catalog_name = self.catalog.name
 
@@ -116,7 +131,7 @@ class CatalogAccess(pulumi.ComponentResource):
             comment="Features, predictions and models of mlops-stack. Managed by Pulumi.",
             storage_root=None if args.owns_catalog else args.storage_root,
             force_destroy=False,
-            opts=kept,
+            opts=holds_data,
         )
 
         if self.catalog is not None:
@@ -143,6 +158,14 @@ class CatalogAccess(pulumi.ComponentResource):
         # Output tables: ours, authoritative. The runner rewrites them (and refreshes the
         # monitor of a monitored one); readers read predictions only.
         self.tables = {}
+        created_names = {table.full_name for table in args.output_tables}
+        missing = [t for t in args.input_tables if t.startswith(f"{home}.")]
+        missing = [t for t in missing if t not in created_names]
+        if missing:
+            raise ValueError(
+                f"input tables {', '.join(missing)} are in the stack's schema {home}, which the"
+                " stack creates, but are not among output_tables: nothing would create them"
+            )
         for table in args.output_tables:
             catalog, schema, short = table.full_name.split(".")
             if f"{catalog}.{schema}" != home:
@@ -153,7 +176,9 @@ class CatalogAccess(pulumi.ComponentResource):
                 schema_name=self.schema.name,
                 name=short,
                 table_type="MANAGED",
-                data_source_format="DELTA",
+                # No data_source_format: with DELTA the provider creates the table with
+                # CREATE OR REPLACE, which empties a table of the same name; without it, a
+                # plain CREATE TABLE (Delta, Unity Catalog's default) fails instead.
                 comment=table.comment,
                 columns=[
                     databricks.SqlTableColumnArgs(
@@ -166,15 +191,20 @@ class CatalogAccess(pulumi.ComponentResource):
                 ],
                 properties=dict(table.properties) or None,
                 warehouse_id=args.sql_warehouse_id,
-                opts=kept,
+                # The provider renames nothing: a new name is a new table.
+                opts=pulumi.ResourceOptions.merge(
+                    holds_data, pulumi.ResourceOptions(replace_on_changes=["name"])
+                ),
             )
             self.tables[table.full_name] = created
             table_grants = []
             if args.runner:
-                privileges = ["SELECT", "MODIFY"]
+                privileges = ["SELECT", "MODIFY"] if table.written_by_runner else ["SELECT"]
                 if table.monitor_refreshed_by_runner:
                     privileges.append("MANAGE")
                 table_grants.append(("runner", args.runner, privileges))
+            if not table.written_by_runner and args.loaders:
+                table_grants.append(("loaders", args.loaders, ["SELECT", "MODIFY"]))
             if table.readable_by_readers:
                 table_grants.append(("readers", args.readers, ["SELECT"]))
             if table_grants:
@@ -199,6 +229,8 @@ class CatalogAccess(pulumi.ComponentResource):
                     schema=schema_name,
                 )
             for table_name in args.input_tables:
+                if table_name in self.tables:
+                    continue  # created above, with its grants
                 self._grant(
                     f"{name}-input-{table_name.replace('.', '-')}-runner",
                     args.runner,

@@ -12,9 +12,17 @@ import pulumi_aws as aws
 import pulumi_databricks as databricks
 
 TYPE = "mlops-stack:storage:LakehouseStorage"
-# What Unity Catalog does with the objects of an external location and its managed storage.
-OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
-BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation")
+# What Unity Catalog does with the objects of an external location and its managed storage:
+# Databricks' own Unity Catalog policy grants these, multipart uploads included (large
+# writes are multipart; an aborted one must be cleaned up), docs/platform.md "Storage".
+OBJECT_ACTIONS = (
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+)
+BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads")
 # The least privilege on the external location that lets a catalog or schema keep its
 # managed tables there (CREATE MANAGED STORAGE); the stack creates no external tables, so
 # no CREATE EXTERNAL TABLE, READ FILES or WRITE FILES.
@@ -29,9 +37,8 @@ class LakehouseStorageArgs:
     role_name: the IAM role to create for the storage credential; the storage credential
         and the external location take the same name.
     aws_account_id: the AWS account the role lives in (12 digits); the role's own ARN is
-        built from it, since the role's trust policy cannot reference the role's output.
-    databricks_account_id: the Databricks account id, the ``sts:ExternalId`` Unity Catalog
-        presents when it assumes the role.
+        built from it, since the storage credential is created before the role and the
+        role's trust policy cannot reference the role's own output.
     unity_catalog_role_arn: the Databricks role allowed to assume the role
         (``settings.UC_MASTER_ROLE_ARN`` unless told otherwise).
     prefix: the folder of the bucket the external location covers, e.g. the catalog name.
@@ -46,7 +53,6 @@ class LakehouseStorageArgs:
     bucket_name: str
     role_name: str
     aws_account_id: str
-    databricks_account_id: str
     unity_catalog_role_arn: str
     prefix: str
     deployer: str | None = None
@@ -55,9 +61,14 @@ class LakehouseStorageArgs:
     tags: dict[str, str] | None = None
 
 
-def trust_policy(args: LakehouseStorageArgs) -> dict[str, Any]:
-    """Who may assume the role: Unity Catalog's master role with the account's external id,
-    and the role itself, which Databricks requires of a storage credential's role.
+def trust_policy(args: LakehouseStorageArgs, external_id: str) -> dict[str, Any]:
+    """Who may assume the role: Unity Catalog's master role presenting the storage
+    credential's own external id, and the role itself, which Databricks requires of a
+    storage credential's role.
+
+    The external id is the one the credential reports (``aws_iam_role.external_id``): it
+    equals the Databricks account id only when an account admin creates the credential, so
+    the stack never assumes it (docs/platform.md, "Storage").
 
     The self-assume statement names the account as principal and the role in an
     ``aws:PrincipalArn`` condition (as Databricks' own generated policy does): IAM rejects a
@@ -71,7 +82,7 @@ def trust_policy(args: LakehouseStorageArgs) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Principal": {"AWS": args.unity_catalog_role_arn},
                 "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"sts:ExternalId": args.databricks_account_id}},
+                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
             },
             {
                 "Sid": "ExplicitSelfRoleAssumption",
@@ -80,7 +91,7 @@ def trust_policy(args: LakehouseStorageArgs) -> dict[str, Any]:
                 "Action": "sts:AssumeRole",
                 "Condition": {
                     "ArnLike": {"aws:PrincipalArn": role_arn(args)},
-                    "StringEquals": {"sts:ExternalId": args.databricks_account_id},
+                    "StringEquals": {"sts:ExternalId": external_id},
                 },
             },
         ],
@@ -196,11 +207,28 @@ class LakehouseStorage(pulumi.ComponentResource):
             opts=on_bucket,
         )
 
+        # The order of Databricks' Terraform guide for Unity Catalog on AWS: the credential
+        # first, on the ARN the role will have (IAM reports path "/"), then the role trusting
+        # the external id the credential reports, then its policy; the external location,
+        # whose creation Databricks validates by assuming the role, comes last.
+        self.role_arn = role_arn(args)
+        self.credential = databricks.StorageCredential(
+            f"{name}-credential",
+            name=args.role_name,
+            aws_iam_role=databricks.StorageCredentialAwsIamRoleArgs(role_arn=self.role_arn),
+            comment="IAM role of the stack's S3 bucket. Managed by Pulumi.",
+            opts=child,
+        )
+        self.external_id: pulumi.Output[str] = self.credential.aws_iam_role.apply(
+            lambda role: (role.external_id if role is not None else None) or ""
+        )
         self.role = aws.iam.Role(
             f"{name}-role",
             name=args.role_name,
             description="Unity Catalog storage credential of mlops-stack. Managed by Pulumi.",
-            assume_role_policy=json.dumps(trust_policy(args)),
+            assume_role_policy=self.external_id.apply(
+                lambda external_id: json.dumps(trust_policy(args, external_id))
+            ),
             tags=tags,
             opts=child,
         )
@@ -209,17 +237,6 @@ class LakehouseStorage(pulumi.ComponentResource):
             role=self.role.id,
             policy=json.dumps(access_policy(args)),
             opts=child,
-        )
-        # The role's ARN as IAM will report it (path "/"): Databricks validates the
-        # credential by assuming the role, so it waits for the role and its policy.
-        self.role_arn = role_arn(args)
-
-        self.credential = databricks.StorageCredential(
-            f"{name}-credential",
-            name=args.role_name,
-            aws_iam_role=databricks.StorageCredentialAwsIamRoleArgs(role_arn=self.role_arn),
-            comment="IAM role of the stack's S3 bucket. Managed by Pulumi.",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role, self.role_policy]),
         )
         self.url = f"s3://{args.bucket_name}/{args.prefix}"
         self.location = databricks.ExternalLocation(
@@ -230,7 +247,13 @@ class LakehouseStorage(pulumi.ComponentResource):
             comment="The stack's S3 storage; managed tables under /managed. Managed by Pulumi.",
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[self.bucket, self.public_access_block, self.ownership_controls],
+                depends_on=[
+                    self.bucket,
+                    self.public_access_block,
+                    self.ownership_controls,
+                    self.role,
+                    self.role_policy,
+                ],
             ),
         )
 

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_databricks as databricks
 
 from infra import naming
+from infra.components.workspace_acl import readers_and_runner
 
 TYPE = "mlops-stack:ml:MlArtifacts"
 
@@ -22,8 +23,12 @@ class MlArtifactsArgs:
     model_name: the model's name inside the schema.
     experiment_path: the MLflow experiment's workspace path.
     runner: application id of the service principal the jobs run as (``None`` in dev).
+    owners: the account group that owns the model, holding the deployer and the runner
+        (``None`` in dev: whoever deploys owns it).
     readers: the group that may load the model and read the runs.
     ml_team: the group that reads the runs.
+    experiment_folder: the resource that creates the experiment's folder, if the stack
+        creates it (``StackFolder``); the experiment waits for it.
     protect: keep the model from being deleted by Pulumi (prod).
     """
 
@@ -35,17 +40,21 @@ class MlArtifactsArgs:
     runner: str | None
     readers: str
     ml_team: str
+    owners: str | None = None
+    experiment_folder: pulumi.Resource | None = None
     protect: bool = False
 
 
 class MlArtifacts(pulumi.ComponentResource):
     """The registered model and the experiment the training job logs to.
 
-    In Unity Catalog only the owner of a registered model (or a metastore admin) may create
-    versions and move aliases, and the training and deployment tasks do both; so in staging
-    and prod the runner owns the model, while the deployer keeps control through owning the
-    schema. Everyone else gets EXECUTE at most; the model's grants are authoritative, so a
-    privilege granted by hand is revoked on the next ``pulumi up``.
+    Only the owner of a Unity Catalog registered model (or a metastore admin) may move its
+    aliases, update or delete it; reading it needs ownership or EXECUTE (docs/platform.md,
+    "Registered model ownership"). The training and deployment tasks move the aliases as
+    the runner, and Pulumi reads, updates and deletes the model as the deployer, so in
+    staging and prod the model is owned by an account group holding exactly those two
+    (``owners``). Readers get EXECUTE; nobody else gets anything. The model's grants are
+    authoritative, so a privilege granted by hand is revoked on the next ``pulumi up``.
     """
 
     registered_model: databricks.RegisteredModel
@@ -63,44 +72,28 @@ class MlArtifacts(pulumi.ComponentResource):
             catalog_name=args.catalog,
             schema_name=args.schema,
             name=args.model_name,
-            owner=args.runner,
+            owner=args.owners,
             comment="NYC taxi fare model. Versions come from the training job; the deployment"
             " task moves the 'champion' and 'challenger' aliases.",
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
-        model_grants = [databricks.GrantsGrantArgs(principal=args.readers, privileges=["EXECUTE"])]
-        if args.runner:
-            model_grants.insert(
-                0, databricks.GrantsGrantArgs(principal=args.runner, privileges=["EXECUTE"])
-            )
+        # The owners hold every privilege on the model already; readers may load it.
         self.model_grants = databricks.Grants(
             f"{name}-model-grants",
             model=self.registered_model.id,
-            grants=model_grants,
+            grants=[databricks.GrantsGrantArgs(principal=args.readers, privileges=["EXECUTE"])],
             opts=child,
         )
 
+        # No description: the provider deprecates it and never sends it (docs/platform.md,
+        # "Experiments and job timeouts").
+        folder = [args.experiment_folder] if args.experiment_folder is not None else []
         self.experiment = databricks.MlflowExperiment(
             f"{name}-experiment",
             name=args.experiment_path,
-            description="Runs of the training and validation tasks of mlops-stack.",
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=folder),
         )
-        access = [
-            databricks.PermissionsAccessControlArgs(
-                group_name=args.readers, permission_level="CAN_READ"
-            ),
-            databricks.PermissionsAccessControlArgs(
-                group_name=args.ml_team, permission_level="CAN_READ"
-            ),
-        ]
-        if args.runner:
-            access.insert(
-                0,
-                databricks.PermissionsAccessControlArgs(
-                    service_principal_name=args.runner, permission_level="CAN_EDIT"
-                ),
-            )
+        access = readers_and_runner(args.runner, "CAN_EDIT", args.readers, args.ml_team)
         self.experiment_permissions = databricks.Permissions(
             f"{name}-experiment-permissions",
             experiment_id=self.experiment.id,

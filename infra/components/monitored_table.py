@@ -30,6 +30,8 @@ class MonitoredTableArgs:
     table: the predictions (inference) table resource (``CatalogAccess.tables``); the
         monitor waits for it.
     training: the training job the retraining job starts when the metric is violated.
+    assets_folder: what creates the folder the monitor's assets go in (``StackFolder``);
+        the monitor waits for it.
     job: what the retraining job shares with every job (wheel, code version, what it
         waits for); it also waits for the monitor and the grants on its tables.
     """
@@ -38,6 +40,7 @@ class MonitoredTableArgs:
     table: databricks.SqlTable
     training: ScheduledJob
     job: ScheduledJobArgs
+    assets_folder: pulumi.Resource | None = None
 
 
 class MonitoredTable(pulumi.ComponentResource):
@@ -48,8 +51,19 @@ class MonitoredTable(pulumi.ComponentResource):
     (``granularities``) and model version, writes them to ``<table>_profile_metrics`` and
     ``<table>_drift_metrics`` beside the table, and builds a dashboard in the stack's
     monitoring folder. It refreshes when the retraining job asks it to (daily, after the
-    labels are joined) and, if ``refreshSchedule`` is set, on its own schedule too, paused
-    in dev like every schedule there.
+    labels are joined) and, in staging and prod, if ``refreshSchedule`` is set, on its own
+    schedule too.
+
+    Its schedule is never paused, because a quality monitor's schedule cannot be: the
+    Databricks provider makes ``schedule.pause_status`` read-only and blanks it on every
+    update (``catalog/resource_quality_monitor.go``, "Make the schedule.pause_status field
+    read-only (#3692)"; likewise the Plugin Framework's
+    ``internal/providers/pluginfw/products/qualitymonitor/resource_quality_monitor.go``),
+    and Databricks' own answer in databricks/cli PR #1481 was that pausing a monitor means
+    removing its schedule. So no ``pause_status`` is ever sent, and where the stack's
+    schedules are paused (dev) the monitor has no schedule at all, whatever
+    ``refreshSchedule`` says: it refreshes only when asked (the retraining job, run by
+    hand there, or the UI). See docs/platform.md, "Quality monitor schedules".
 
     Privileges, each the least that works:
     - The metric tables belong to the monitor, hence to the stack, so their grants are
@@ -87,7 +101,8 @@ class MonitoredTable(pulumi.ComponentResource):
         output_schema = table.rpartition(".")[0]
         runner, readers = settings.principals.runner, settings.groups.readers
         emails = list(settings.notification_emails)
-        schedule = monitoring.refresh_schedule
+        # No schedule where schedules are paused: a monitor's cannot be (see the class).
+        schedule = None if settings.schedules_paused else monitoring.refresh_schedule
         self.assets_dir = naming.monitoring_assets_dir(settings.environment)
 
         self.monitor = databricks.QualityMonitor(
@@ -108,7 +123,6 @@ class MonitoredTable(pulumi.ComponentResource):
             schedule=databricks.QualityMonitorScheduleArgs(
                 quartz_cron_expression=schedule.cron,
                 timezone_id=schedule.timezone,
-                pause_status="PAUSED" if settings.schedules_paused else "UNPAUSED",
             )
             if schedule
             else None,
@@ -120,7 +134,10 @@ class MonitoredTable(pulumi.ComponentResource):
             if emails
             else None,
             warehouse_id=settings.sql_warehouse_id,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.table]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[args.table, *([args.assets_folder] if args.assets_folder else [])],
+            ),
         )
 
         # The provider waits for the monitor to be active, with its tables, before these.

@@ -18,9 +18,7 @@ from infra.components.scheduled_job import (
     run_date,
 )
 from infra.settings import StackSettings
-
-# The task value check-violation publishes (pipelines.monitoring.violation_task.TASK_VALUE).
-VIOLATED = "{{tasks.CheckViolation.values.is_metric_violated}}"
+from pipelines.common.task_values import IS_METRIC_VIOLATED
 
 
 class RetrainingJob(RecentDaysJob):
@@ -31,7 +29,7 @@ class RetrainingJob(RecentDaysJob):
     - ``RefreshMetrics`` refreshes the quality monitor, so the metric tables hold those
       windows with their labels;
     - ``CheckViolation`` applies the rule of the settings to the profile-metrics table and
-      publishes ``is_metric_violated``;
+      publishes ``is_metric_violated`` (a notebook task, see ``TaskSpec``);
     - ``IsViolated`` compares that value with ``true``;
     - ``Retrain`` runs only on the ``true`` outcome: it starts the training job for the
       same run date and waits for it (train, validate, deploy if no worse).
@@ -113,11 +111,13 @@ class RetrainingJob(RecentDaysJob):
         ]
 
     def build_tasks(self, settings: StackSettings) -> list[AnyTaskSpec]:
+        specs = self.task_specs(settings)
+        (check,) = [spec for spec in specs if spec.key == "CheckViolation"]
         return [
-            *self.task_specs(settings),
+            *specs,
             ConditionTaskSpec(
                 key="IsViolated",
-                left=VIOLATED,
+                left=check.value(IS_METRIC_VIOLATED).reference,
                 op="EQUAL_TO",
                 right="true",
                 depends_on=("CheckViolation",),

@@ -9,6 +9,7 @@ and start another job (``RunJobTaskSpec``).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -19,6 +20,8 @@ import pulumi_databricks as databricks
 from infra import naming
 from infra.settings import PROJECT, StackSettings
 from infra.wheel import PACKAGE
+from pipelines.common.notebook import notebook_source
+from pipelines.common.task_values import PUBLISHED_BY, TaskValueRef
 
 JOB_CLUSTER_KEY = "ml_cluster"
 ENVIRONMENT_KEY = "pipelines"
@@ -49,6 +52,11 @@ class TaskSpec:
     ``parameters`` become ``--<key>=<value>`` on the entry point's command line
     (``python_wheel_task.named_parameters``), so keys are the flags without dashes.
     ``depends_on`` names the tasks it waits for (a ``Dependency`` to pick an outcome).
+
+    A task whose entry point publishes task values (``pipelines.common.task_values``)
+    runs as a notebook instead, since only notebook tasks may set them: the stack uploads
+    a notebook that installs the wheel and runs the same entry point with the same flags,
+    passed as the notebook's parameters (docs/platform.md, "Task values").
     """
 
     key: str
@@ -56,6 +64,22 @@ class TaskSpec:
     parameters: Mapping[str, str]
     depends_on: tuple[str | Dependency, ...] = ()
     description: str = ""
+
+    @property
+    def task(self) -> str:
+        """The task's name (``mlops run <task>``): the console script without ``mlops-``."""
+        return self.entry_point.removeprefix("mlops-")
+
+    @property
+    def publishes(self) -> tuple[str, ...]:
+        """The task values this task publishes; any makes it a notebook task."""
+        return PUBLISHED_BY.get(self.task, ())
+
+    def value(self, name: str) -> TaskValueRef:
+        """A value this task publishes, for the parameters and conditions of later tasks."""
+        if name not in self.publishes:
+            raise ValueError(f"task {self.key} ({self.entry_point}) publishes no {name!r}")
+        return TaskValueRef(self.key, name)
 
 
 @dataclass(frozen=True)
@@ -104,12 +128,15 @@ class ScheduledJobArgs:
     settings: the stack settings (compute, schedule, retries, principals, tags, ...).
     wheel_path: the wheel on the volume (``PipelineCode.wheel_path``).
     code_version: the version of that wheel, tagged on the job.
-    depends_on: what must exist before the job (the tables and grants it uses).
+    notebook_folder: the workspace folder for this code version's task notebooks
+        (``naming.notebook_folder``).
+    depends_on: what must exist before the job (the tables, grants and folder it uses).
     """
 
     settings: StackSettings
     wheel_path: pulumi.Input[str]
     code_version: str
+    notebook_folder: str = ""
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
 
 
@@ -159,6 +186,11 @@ class ScheduledJob(pulumi.ComponentResource):
         self.tasks = self.build_tasks(settings)
         self.timeout_seconds = job_timeout_seconds(settings, self.tasks)
         self.job_name = naming.resource_name(settings.environment, self.JOB.replace("_", "-"))
+        self.notebooks = {
+            spec.key: self._notebook(name, spec, args)
+            for spec in self.tasks
+            if isinstance(spec, TaskSpec) and spec.publishes
+        }
         self.job = databricks.Job(
             f"{name}-job",
             args=job_args(
@@ -170,6 +202,7 @@ class ScheduledJob(pulumi.ComponentResource):
                 self.job_parameters(settings),
                 args.wheel_path,
                 args.code_version,
+                {key: notebook.path for key, notebook in self.notebooks.items()},
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )
@@ -187,6 +220,26 @@ class ScheduledJob(pulumi.ComponentResource):
             {"job_id": self.job_id, "job_url": self.job_url, "job_name": self.job_name}
         )
 
+    def _notebook(self, name: str, spec: TaskSpec, args: ScheduledJobArgs) -> databricks.Notebook:
+        """The notebook a publishing task runs: generated for this code version, sent as
+        content (no local file), in the code version's folder; the provider creates the
+        folder when it is missing."""
+        if not args.notebook_folder:
+            raise ValueError(f"task {spec.key} publishes task values but no notebook folder given")
+        flags = list(spec.parameters)
+        content = pulumi.Output.from_input(args.wheel_path).apply(
+            lambda wheel: base64.b64encode(
+                notebook_source(spec.task, flags, wheel, args.code_version).encode()
+            ).decode()
+        )
+        return databricks.Notebook(
+            f"{name}-{spec.key}-notebook",
+            path=f"{args.notebook_folder}/{self.JOB}/{spec.key}",
+            language="PYTHON",
+            content_base64=content,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+        )
+
 
 def job_args(
     settings: StackSettings,
@@ -197,8 +250,11 @@ def job_args(
     parameters: Sequence[JobParameter],
     wheel_path: pulumi.Input[str],
     code_version: str,
+    notebooks: Mapping[str, pulumi.Input[str]] | None = None,
 ) -> databricks.JobArgs:
-    """The full job definition, from settings and task specs."""
+    """The full job definition, from settings and task specs; ``notebooks`` holds the
+    notebook path of each task that publishes task values."""
+    notebooks = notebooks or {}
     policy = settings.jobs
     serverless = settings.compute.kind == "serverless"
     schedule = settings.schedules[job_key]
@@ -233,21 +289,36 @@ def job_args(
                 )
             )
             continue
-        compute: dict[str, object] = (
-            {"environment_key": ENVIRONMENT_KEY}
-            if serverless
-            else {
-                "job_cluster_key": JOB_CLUSTER_KEY,
-                "libraries": [databricks.JobTaskLibraryArgs(whl=wheel_path)],
+        if spec.publishes:
+            # A notebook installs the wheel itself (%pip), on either compute: a serverless
+            # notebook task takes no job environment and a classic one needs no library.
+            compute: dict[str, object] = {} if serverless else {"job_cluster_key": JOB_CLUSTER_KEY}
+            action: dict[str, object] = {
+                "notebook_task": databricks.JobTaskNotebookTaskArgs(
+                    notebook_path=notebooks[spec.key],
+                    source="WORKSPACE",
+                    base_parameters=dict(spec.parameters),
+                )
             }
-        )
-        task_args.append(
-            databricks.JobTaskArgs(
-                python_wheel_task=databricks.JobTaskPythonWheelTaskArgs(
+        else:
+            compute = (
+                {"environment_key": ENVIRONMENT_KEY}
+                if serverless
+                else {
+                    "job_cluster_key": JOB_CLUSTER_KEY,
+                    "libraries": [databricks.JobTaskLibraryArgs(whl=wheel_path)],
+                }
+            )
+            action = {
+                "python_wheel_task": databricks.JobTaskPythonWheelTaskArgs(
                     package_name=PACKAGE,
                     entry_point=spec.entry_point,
                     named_parameters=dict(spec.parameters),
-                ),
+                )
+            }
+        task_args.append(
+            databricks.JobTaskArgs(
+                **action,
                 max_retries=policy.max_retries,
                 min_retry_interval_millis=policy.min_retry_interval_minutes * 60_000,
                 retry_on_timeout=False,
@@ -287,14 +358,22 @@ def job_args(
 
 
 def job_timeout_seconds(settings: StackSettings, tasks: Sequence[AnyTaskSpec]) -> int:
-    """The job's time limit: every task's own limit in turn (a condition takes none)."""
-    task_limit = settings.jobs.timeout_minutes * 60
+    """The job's time limit: long enough for every task to use all its attempts in turn.
+
+    A job's own timeout cancels the whole run, retries included (docs/platform.md, "A
+    Experiments and job timeouts"), so each wheel task counts its first attempt, each
+    retry and the wait before each retry; a run-job task counts the other job's limit; a
+    condition task takes no time."""
+    policy = settings.jobs
+    attempts = policy.max_retries + 1
+    per_task = attempts * policy.timeout_minutes * 60
+    per_task += policy.max_retries * policy.min_retry_interval_minutes * 60
     total = 0
     for spec in tasks:
         if isinstance(spec, RunJobTaskSpec):
             total += spec.timeout_seconds
         elif isinstance(spec, TaskSpec):
-            total += task_limit
+            total += per_task
     return total
 
 

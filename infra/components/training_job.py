@@ -6,15 +6,15 @@ import pulumi_databricks as databricks
 
 from infra.components.scheduled_job import ScheduledJob, TaskSpec, run_date
 from infra.settings import StackSettings
-
-MODEL_VERSION = "{{tasks.Train.values.model_version}}"
+from pipelines.common.task_values import MODEL_VERSION
 
 
 class TrainingJob(ScheduledJob):
     """Three tasks, each waiting for the one before:
 
     - ``Train`` fits on trips picked up in the ``lookbackDays`` before the holdout, registers
-      a version, aliases it ``challenger`` and publishes its number as a task value;
+      a version, aliases it ``challenger`` and publishes its number as a task value (so it
+      runs as a notebook task, see ``TaskSpec``);
     - ``ModelValidation`` evaluates that version on the ``holdoutDays`` up to the run date
       against the thresholds in the settings;
     - ``ModelDeployment`` promotes it to ``champion`` if it passed and is no worse than the
@@ -56,21 +56,23 @@ class TrainingJob(ScheduledJob):
         }
         holdout = {"start-date": run_date(training.holdout_days), "end-date": run_date()}
         model = {"model-name": settings.model_full_name}
+        train = TaskSpec(
+            key="Train",
+            entry_point="mlops-train",
+            description="Fit, log and register a new version; alias it challenger.",
+            parameters={
+                **labelled,
+                "start-date": run_date(training.lookback_days + training.holdout_days),
+                "end-date": run_date(training.holdout_days),
+                **model,
+                "experiment": settings.experiment_path,
+                "max-iter": str(training.max_iter),
+                "learning-rate": str(training.learning_rate),
+            },
+        )
+        version = train.value(MODEL_VERSION).reference
         return [
-            TaskSpec(
-                key="Train",
-                entry_point="mlops-train",
-                description="Fit, log and register a new version; alias it challenger.",
-                parameters={
-                    **labelled,
-                    "start-date": run_date(training.lookback_days + training.holdout_days),
-                    "end-date": run_date(training.holdout_days),
-                    **model,
-                    "experiment": settings.experiment_path,
-                    "max-iter": str(training.max_iter),
-                    "learning-rate": str(training.learning_rate),
-                },
-            ),
+            train,
             TaskSpec(
                 key="ModelValidation",
                 entry_point="mlops-validate",
@@ -80,7 +82,7 @@ class TrainingJob(ScheduledJob):
                     **labelled,
                     **holdout,
                     **model,
-                    "model-version": MODEL_VERSION,
+                    "model-version": version,
                     "experiment": settings.experiment_path,
                     "run-mode": thresholds.run_mode,
                     "max-rmse": str(thresholds.max_rmse),
@@ -98,7 +100,7 @@ class TrainingJob(ScheduledJob):
                     **labelled,
                     **holdout,
                     **model,
-                    "model-version": MODEL_VERSION,
+                    "model-version": version,
                     "reason": "training job run {{job.run_id}}",
                 },
             ),

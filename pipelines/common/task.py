@@ -34,6 +34,9 @@ class TaskContext:
     _spark: SparkSession | None = None
     _client: MlflowClient | None = None
     task_values: dict[str, Any] = field(default_factory=dict)
+    # Where task values go besides ``task_values``: ``dbutils.jobs.taskValues.set`` when
+    # the task runs as a notebook on Databricks (``pipelines.common.notebook``), else none.
+    publisher: Callable[..., None] | None = None
 
     @property
     def spark(self) -> SparkSession:
@@ -48,12 +51,11 @@ class TaskContext:
         return self._client
 
     def set_task_value(self, key: str, value: Any) -> None:
-        """Publish a value to downstream tasks (Databricks task values; a dict locally)."""
+        """Publish a value to the tasks after this one (``pipelines.common.task_values``):
+        kept in ``task_values``, and handed to the publisher when there is one."""
         self.task_values[key] = value
-        if self.runtime.on_databricks:
-            from databricks.sdk.runtime import dbutils  # only on a Databricks runtime
-
-            dbutils.jobs.taskValues.set(key=key, value=value)
+        if self.publisher is not None:
+            self.publisher(key=key, value=value)
 
 
 def params_from_args(params_type: type[P], namespace: Any) -> P:

@@ -78,7 +78,6 @@ def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
         current, previous, dt.datetime.now(dt.UTC), ctx.runtime.user, params.reason
     )
     move_champion(client, name, move)
-    ctx.set_task_value("deployment_decision", ROLLED_BACK)
     return {
         "model_name": name,
         "decision": ROLLED_BACK,

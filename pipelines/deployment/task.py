@@ -126,7 +126,6 @@ def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
             version, champion, dt.datetime.now(dt.UTC), ctx.runtime.user, f"deploy: {reason}"
         )
         move_champion(client, name, move)
-    ctx.set_task_value("deployment_decision", decision.decision)
     return {
         "model_name": name,
         "decision": decision.decision,

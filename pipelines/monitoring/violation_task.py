@@ -15,6 +15,7 @@ from pipelines.common import flags
 from pipelines.common.flags import TaskArgumentParser
 from pipelines.common.tables import TableName, read_table
 from pipelines.common.task import TaskContext, entry_point, new_parser
+from pipelines.common.task_values import IS_METRIC_VIOLATED
 from pipelines.monitoring.metrics import PROFILE_METRICS
 from pipelines.monitoring.violation import (
     DIRECTIONS,
@@ -24,7 +25,7 @@ from pipelines.monitoring.violation import (
     violation_query,
 )
 
-TASK_VALUE = "is_metric_violated"
+TASK_VALUE = IS_METRIC_VIOLATED
 
 
 def _needed_columns(metric: str) -> T.StructType:

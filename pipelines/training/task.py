@@ -17,6 +17,7 @@ from pipelines.common.flags import TaskArgumentParser
 from pipelines.common.mlflow_setup import use_experiment
 from pipelines.common.tables import TableName
 from pipelines.common.task import TaskContext, entry_point, new_parser
+from pipelines.common.task_values import MODEL_VERSION
 from pipelines.features.join import MODEL_INPUTS
 from pipelines.training.dataset import load_labelled_set
 from pipelines.training.model import (
@@ -126,7 +127,7 @@ def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
     }.items():
         client.set_model_version_tag(params.model_name, version, key, value)
     client.set_registered_model_alias(params.model_name, CHALLENGER, version)
-    ctx.set_task_value("model_version", version)
+    ctx.set_task_value(MODEL_VERSION, version)
     return {
         "model_name": params.model_name,
         "model_version": version,

@@ -284,7 +284,6 @@ def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
             mlflow.set_tags({**run_tags, STATUS_TAG: SKIPPED})
             mlflow.log_params({"window": window, "skipped_because": "--run-mode disabled"})
         _tag_version(client, name, version, SKIPPED, run.info.run_id, window, {})
-        ctx.set_task_value("validation_status", SKIPPED)
         return {
             "model_name": name,
             "model_version": version,
@@ -334,7 +333,6 @@ def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
     run_id = run.info.run_id
     reported = {m: candidate_metrics[m] for m in METRICS}
     _tag_version(client, name, version, status, run_id, window, reported)
-    ctx.set_task_value("validation_status", status)
     if status == FAILED:
         raise ValidationFailed(failure_message(name, version, window, run_id, outcomes))
     return {

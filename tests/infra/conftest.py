@@ -14,7 +14,7 @@ from infra.settings import StackSettings, parse_settings, read_stack_file, stack
 
 STACKS = ("dev", "staging", "prod")
 CODE = CodePackage(
-    version="0123456789ab", wheel_file="dist/0123456789ab/mlops_stack-0.1.0-py3-none-any.whl"
+    version="0123456789ab", wheel_file="../dist/0123456789ab/mlops_stack-0.1.0-py3-none-any.whl"
 )
 # A token in the environment, as CI has one: it must never reach an input or an export.
 TOKEN_SENTINEL = "dapi-sentinel-0000000000000000000000000000"

@@ -1,4 +1,5 @@
-"""What `pulumi up` runs (infra/__main__.py) and the wheel it uploads."""
+"""What `pulumi up` runs (infra/__main__.py) and the wheel it uploads. The program run the
+way the CLI runs it, from infra/, is in tests/platform/test_where_pulumi_runs_the_program.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pulumi.runtime import config as runtime_config
 
 from infra.render import RecordingMocks
 from infra.settings import InvalidStackConfig
-from infra.wheel import PROJECT_ROOT, build_wheel, planned_wheel, wheel_name
+from infra.wheel import PROJECT_ROOT, build_wheel, wheel_name
 from pipelines.common.code_version import code_version
 from tests.infra.conftest import stack_config
 from tests.infra.test_task_contract import console_scripts
@@ -73,19 +74,6 @@ def test_the_wheel_holds_every_task_entry_point_and_no_spark_or_pulumi(wheel: Pa
 def test_pulumi_up_refuses_the_committed_placeholders() -> None:
     with pytest.raises(InvalidStackConfig, match=r"Pulumi.prod.yaml still has placeholder"):
         run_main("prod", stack_config("prod"), [])
-
-
-def test_pulumi_up_registers_the_stack_with_filled_in_settings(wheel: Path) -> None:
-    config = stack_config("prod", **FILLED_IN)
-    config["databricks:token"] = "dapi-should-stay-secret"
-    inputs = run_main("prod", config, ["databricks:token"])
-    (file_inputs,) = [v for k, v in inputs.items() if k.endswith("-code-wheel")]
-    assert file_inputs["source"] == str(planned_wheel(code_version()))
-    assert (PROJECT_ROOT / file_inputs["source"]).samefile(wheel)
-    assert f"/{code_version()}/{wheel.name}" in file_inputs["path"]
-    training = inputs["prod-mlops-stack-training-job"]
-    assert training["runAs"] == {"servicePrincipalName": FILLED_IN["principals"]["runner"]}
-    assert "dapi-should-stay-secret" not in json.dumps(inputs)
 
 
 def test_pulumi_up_refuses_a_plain_text_token() -> None:

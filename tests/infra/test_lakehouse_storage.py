@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from infra.outputs import validate_outputs
-from infra.render import Render, fake_id, format_text, render_stack
+from infra.render import Render, fake_id, fake_outputs, format_text, render_stack
 from infra.settings import UC_MASTER_ROLE_ARN, InvalidStackConfig
 from tests.infra.conftest import CODE, STACKS, render_with, stack_path
 
@@ -31,13 +31,11 @@ CATALOG = "databricks:index/catalog:Catalog"
 SCHEMA = "databricks:index/schema:Schema"
 AWS_PROVIDER = "pulumi:providers:aws"
 
-DATABRICKS_ACCOUNT = "3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"
 AWS_ACCOUNT = "123456789012"
 ENABLED = {
     "enabled": True,
     "bucketName": "acme-mlops-lakehouse",
     "awsRegion": "eu-west-1",
-    "databricksAccountId": DATABRICKS_ACCOUNT,
     "awsAccountId": AWS_ACCOUNT,
 }
 
@@ -120,7 +118,10 @@ def test_the_trust_policy_allows_unity_catalog_with_the_external_id_and_the_role
     role = only(staging, ROLE)
     assert role["name"] == "staging-mlops-stack-uc-storage"
     trust = json.loads(role["assumeRolePolicy"])
-    external_id = {"StringEquals": {"sts:ExternalId": DATABRICKS_ACCOUNT}}
+    # The external id the credential reports (the mock's, shaped like Databricks').
+    credential = staging.find(CREDENTIAL, "staging-mlops-stack-storage-credential")
+    reported = fake_outputs(CREDENTIAL, credential.name, credential.inputs)
+    external_id = {"StringEquals": {"sts:ExternalId": reported["awsIamRole"]["externalId"]}}
     assert trust["Statement"] == [
         {
             "Sid": "UnityCatalogAssumeRole",
@@ -164,7 +165,10 @@ def test_the_role_may_only_use_its_bucket_and_assume_itself(staging: Render) -> 
         ("s3:GetObject", "arn:aws:s3:::acme-mlops-lakehouse/*"),
         ("s3:PutObject", "arn:aws:s3:::acme-mlops-lakehouse/*"),
         ("s3:DeleteObject", "arn:aws:s3:::acme-mlops-lakehouse/*"),
+        ("s3:AbortMultipartUpload", "arn:aws:s3:::acme-mlops-lakehouse/*"),
+        ("s3:ListMultipartUploadParts", "arn:aws:s3:::acme-mlops-lakehouse/*"),
         ("s3:ListBucket", "arn:aws:s3:::acme-mlops-lakehouse"),
+        ("s3:ListBucketMultipartUploads", "arn:aws:s3:::acme-mlops-lakehouse"),
         ("s3:GetBucketLocation", "arn:aws:s3:::acme-mlops-lakehouse"),
         ("sts:AssumeRole", role_arn("staging")),
     }
@@ -340,7 +344,8 @@ def test_disabled_registers_nothing_and_exports_null(
     [
         ({"bucketName": "Acme_Bucket"}, "storage.bucketName"),
         ({"bucketName": "192.168.1.10"}, "storage.bucketName"),
-        ({"databricksAccountId": "not-a-uuid"}, "storage.databricksAccountId"),
+        # S3 allows dots; Unity Catalog does not.
+        ({"bucketName": "acme.mlops.lakehouse"}, "storage.bucketName"),
         ({"awsAccountId": "12345"}, "storage.awsAccountId"),
         ({"awsAccountId": None}, "storage.awsAccountId"),
     ],

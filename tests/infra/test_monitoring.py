@@ -36,6 +36,13 @@ def tasks(render: Render) -> dict[str, dict]:
     return {task["taskKey"]: task for task in retraining(render)["tasks"]}
 
 
+def task_parameters(task: dict) -> dict[str, str]:
+    """A task's named flags, whether it runs the wheel or a notebook."""
+    if "pythonWheelTask" in task:
+        return task["pythonWheelTask"]["namedParameters"]
+    return task["notebookTask"]["baseParameters"]
+
+
 # --- the quality monitor -----------------------------------------------------------------
 
 
@@ -64,7 +71,7 @@ def test_the_monitor_watches_the_predictions_as_a_regression_inference_log(
         columns
     )
     assert "baselineTableName" not in inputs and "slicingExprs" not in inputs
-    assert "warehouseId" not in inputs
+    assert inputs.get("warehouseId") == s.sql_warehouse_id
     emails = list(s.notification_emails)
     if emails:
         assert inputs["notifications"] == {"onFailure": {"emailAddresses": emails}}
@@ -72,12 +79,19 @@ def test_the_monitor_watches_the_predictions_as_a_regression_inference_log(
         assert "notifications" not in inputs
 
 
-def test_the_monitors_own_schedule_is_paused_in_dev_only(renders: dict[str, Render]) -> None:
-    for stack, expected in (("dev", "PAUSED"), ("staging", "UNPAUSED"), ("prod", "UNPAUSED")):
+def test_the_monitors_own_schedule_runs_in_staging_and_prod_only(
+    renders: dict[str, Render],
+) -> None:
+    """A monitor's schedule cannot be paused (the provider's pause_status is read-only), so
+    dev, whose schedules are paused, gets none although its stack file sets one."""
+    for stack in STACKS:
+        refresh = renders[stack].settings.monitoring.refresh_schedule
+        assert refresh is not None and refresh.cron == "0 0 9 ? * SUN", stack
+    assert "schedule" not in monitor(renders["dev"])
+    for stack in ("staging", "prod"):
         assert monitor(renders[stack])["schedule"] == {
             "quartzCronExpression": "0 0 9 ? * SUN",
             "timezoneId": "UTC",
-            "pauseStatus": expected,
         }
 
 
@@ -127,13 +141,10 @@ def test_baseline_slices_warehouse_and_granularities_reach_the_monitor() -> None
     assert inputs["slicingExprs"] == ["pickup_zip", "trip_distance > 10"]
     assert inputs["warehouseId"] == "0123456789abcdef"
     assert "schedule" not in inputs  # no refreshSchedule: the retraining job refreshes it
-    flags = tasks(render)["RefreshMetrics"]["pythonWheelTask"]["namedParameters"]
+    flags = task_parameters(tasks(render)["RefreshMetrics"])
     assert flags["granularities"] == "1 hour,1 day"
     assert flags["baseline-table"] == "staging.nyc_taxi.fare_baseline"
-    assert (
-        tasks(render)["CheckViolation"]["pythonWheelTask"]["namedParameters"]["granularity"]
-        == "1 hour"
-    )
+    assert task_parameters(tasks(render)["CheckViolation"])["granularity"] == "1 hour"
 
 
 # --- the retraining job ----------------------------------------------------------------------
@@ -189,7 +200,10 @@ def test_retrain_starts_the_training_job_for_the_same_run_date(
     training = job(render, "training-job")
     training_limit = training["timeoutSeconds"]
     assert tasks(render)["Retrain"]["timeoutSeconds"] == training_limit
-    task_limit = render.settings.jobs.timeout_minutes * 60
+    policy = render.settings.jobs
+    # Each wheel task may use every attempt and wait between them.
+    task_limit = (policy.max_retries + 1) * policy.timeout_minutes * 60
+    task_limit += policy.max_retries * policy.min_retry_interval_minutes * 60
     assert retraining(render)["timeoutSeconds"] == 3 * task_limit + training_limit
 
 
@@ -324,7 +338,7 @@ def test_the_plan_shows_the_monitor_and_the_branching_tasks(renders: dict[str, R
     training_id = renders["dev"].exports["jobs"]["training"]["id"]
     assert "mlops-stack:monitoring:MonitoredTable  dev-mlops-stack-monitoring" in text
     assert "inference log on dev.nyc_taxi.predictions, PROBLEM_TYPE_REGRESSION" in text
-    assert "refresh schedule '0 0 9 ? * SUN' UTC PAUSED" in text
+    assert "refresh schedule none of its own (the retraining job refreshes it)" in text
     assert (
         "task IsViolated after CheckViolation:"
         " if {{tasks.CheckViolation.values.is_metric_violated}} EQUAL_TO true" in text

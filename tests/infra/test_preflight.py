@@ -15,6 +15,7 @@ from pipelines.cli import main
 DEPLOYER = "1a2b3c4d-5e6f-4a0b-8c1d-2e3f4a5b6c7d"
 RUNNER = "9f8e7d6c-5b4a-4321-8fed-cba987654321"
 HOST = "https://acme-staging.cloud.databricks.com"
+WAREHOUSE = "0123456789abcdef"
 # Values that must never be printed.
 SECRETS = {
     "PULUMI_ACCESS_TOKEN": "pul-sentinel-access-token-0000000000",
@@ -34,7 +35,6 @@ STORAGE_BLOCK = """  mlops-stack:storage:
     enabled: true
     bucketName: acme-mlops-staging
     awsRegion: eu-west-1
-    databricksAccountId: 3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b
     awsAccountId: "123456789012"
 """
 
@@ -45,6 +45,7 @@ def filled(tmp_path: Path, stack: str = "staging", storage: bool = False, head: 
     text = re.sub(r"https://REPLACE-ME-\w+\.cloud\.databricks\.com", HOST, text)
     text = re.sub(r"00000000-0000-0000-0000-00000000d\d{3}", DEPLOYER, text)
     text = re.sub(r"00000000-0000-0000-0000-00000000a\d{3}", RUNNER, text)
+    text = text.replace("REPLACE-ME-sql-warehouse", WAREHOUSE)
     if storage:
         text = text.replace("  mlops-stack:storage:\n    enabled: false\n", STORAGE_BLOCK)
         assert STORAGE_BLOCK in text
@@ -63,10 +64,12 @@ def problems_of(path: Path, env: dict[str, str]) -> list[str]:
 def test_a_filled_stack_with_the_workflows_environment_is_ready(tmp_path: Path) -> None:
     ready, message = preflight(filled(tmp_path), CI_ENV)
     assert ready, message
-    assert message == (
+    assert message.startswith(
         f"Pulumi.staging.yaml (stack 'staging') has what CI needs: workspace {HOST}, deploying"
-        f" as {DEPLOYER} (github-oidc), state in Pulumi Cloud, storage off."
+        f" as {DEPLOYER} (github-oidc), state in Pulumi Cloud, storage off. What it cannot"
+        " check from here, and the first pulumi up needs of an admin"
     )
+    assert "\n" not in message
 
 
 def test_ready_exports_the_stacks_host_and_deployer_for_the_later_steps(tmp_path: Path) -> None:
@@ -105,14 +108,15 @@ def test_a_stack_without_a_deployer_needs_the_client_id(tmp_path: Path) -> None:
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_the_committed_stacks_name_their_placeholders(stack: str) -> None:
     problems = problems_of(stack_file(stack), CI_ENV | {"DATABRICKS_CLIENT_ID": DEPLOYER})
-    assert [p.split(" ", 1)[0] for p in problems[:3]] == [
+    assert [p.split(" ", 1)[0] for p in problems[:4]] == [
         "mlops-stack:workspaceHost",
         "mlops-stack:principals.deployer",
         "mlops-stack:principals.runner",
+        "mlops-stack:sqlWarehouseId",
     ]
-    assert all("placeholder" in p for p in problems[:3])
+    assert all("placeholder" in p for p in problems[:4])
     # The deployer is reported once, as a placeholder, not also as a mismatch.
-    assert len(problems) == 3
+    assert len(problems) == 4
 
 
 @pytest.mark.parametrize(
@@ -223,7 +227,8 @@ def test_storage_needs_the_aws_role_and_region(tmp_path: Path) -> None:
     assert all("mlops-stack:storage.enabled is true" in p for p in problems)
     env = CI_ENV | {"AWS_DEPLOY_ROLE_ARN": "arn:aws:iam::123456789012:role/ci"}
     ready, message = preflight(path, env | {"AWS_REGION": "eu-west-1"})
-    assert ready and message.endswith("storage on.")
+    assert ready and "storage on." in message
+    assert "CREATE_STORAGE_CREDENTIAL, CREATE_EXTERNAL_LOCATION" in message
 
 
 def test_no_secret_value_is_ever_printed(tmp_path: Path) -> None:
@@ -264,3 +269,24 @@ def test_the_command_exits_0_1_or_2(
         f"error: --export-to {unwritable} cannot be appended to (No such file or directory):"
         ' expected a writable file, in GitHub Actions "$GITHUB_ENV"\n'
     )
+
+
+def test_a_ready_stack_names_what_an_admin_must_grant_the_deployer(tmp_path: Path) -> None:
+    """Granting on what the deployer does not own takes MANAGE (docs/platform.md, "Who may
+    grant"): preflight says so for the catalog and the input tables outside the stack."""
+    from infra.prerequisites import prerequisites
+    from infra.settings import settings_from_stack_file
+
+    path = filled(tmp_path, "prod")
+    ready, message = preflight(path, CI_ENV | {"DATABRICKS_CLIENT_ID": DEPLOYER})
+    assert ready, message
+    steps = prerequisites(settings_from_stack_file(path))
+    held = {(s.kind, s.name): s.privileges for s in steps if s.privileges}
+    assert held[("CATALOG", "prod")] == ("USE_CATALOG", "CREATE_SCHEMA", "MANAGE")
+    assert held[("SCHEMA", "prod.bronze")] == ("USE_SCHEMA", "MANAGE")
+    assert held[("TABLE", "prod.bronze.nyc_taxi_trips")] == ("MANAGE",)
+    assert held[("SQL_WAREHOUSE", WAREHOUSE)] == ("CAN_USE",)
+    assert {s.principal for s in steps if s.privileges} == {DEPLOYER}
+    assert ("GROUP", "mlops-prod-model-owners") in {(s.kind, s.name) for s in steps}
+    for step in steps:
+        assert step.describe() in message

@@ -16,9 +16,11 @@ from infra.settings import InvalidStackConfig
 from tests.infra.conftest import CODE, STACKS, TOKEN_SENTINEL, render_with, stack_path
 
 JOB = "databricks:index/job:Job"
+NOTEBOOK = "databricks:index/notebook:Notebook"
 GRANT = "databricks:index/grant:Grant"
 GRANTS = "databricks:index/grants:Grants"
 COMPONENT_TYPES = {
+    "mlops-stack:workspace:StackFolder",
     "mlops-stack:catalog:CatalogAccess",
     "mlops-stack:ml:MlArtifacts",
     "mlops-stack:code:PipelineCode",
@@ -35,8 +37,13 @@ def jobs(render: Render) -> dict[str, dict]:
 
 
 def wheel_tasks(job: dict) -> list[dict]:
-    """The tasks that run the wheel (not the condition and run-job tasks)."""
+    """The tasks that run the wheel (not the notebook, condition and run-job tasks)."""
     return [task for task in job["tasks"] if "pythonWheelTask" in task]
+
+
+def code_tasks(job: dict) -> list[dict]:
+    """The tasks that run our code: wheel tasks and the notebooks around entry points."""
+    return [task for task in job["tasks"] if {"pythonWheelTask", "notebookTask"} & set(task)]
 
 
 # --- structure and naming --------------------------------------------------------------
@@ -60,7 +67,12 @@ def test_each_stack_builds_every_component_with_its_children(
     counts = render.counts()
     assert counts[JOB] == 4
     assert counts["databricks:index/qualityMonitor:QualityMonitor"] == 1
-    assert counts["databricks:index/sqlTable:SqlTable"] == 3
+    # The three output tables, and the input tables that live in the stack's own schema.
+    home = f"{render.settings.catalog}.{render.settings.schema}."
+    own_inputs = [t for t in render.settings.tables.inputs if t.startswith(home)]
+    assert counts["databricks:index/sqlTable:SqlTable"] == 3 + len(own_inputs)
+    assert counts["databricks:index/notebook:Notebook"] == 2
+    assert counts["databricks:index/directory:Directory"] == 1
     assert counts["databricks:index/registeredModel:RegisteredModel"] == 1
     assert counts["databricks:index/mlflowExperiment:MlflowExperiment"] == 1
 
@@ -117,12 +129,13 @@ def test_jobs_carry_retries_timeouts_notifications_tags_and_permissions(
         emails = list(settings.notification_emails)
         assert (job.get("emailNotifications") or {}).get("onFailures", []) == emails, name
         assert {p["name"] for p in job["parameters"]} >= {"run_date"}
-        for task in wheel_tasks(job):
+        for task in code_tasks(job):
             assert task["maxRetries"] == settings.jobs.max_retries
             assert task["timeoutSeconds"] == settings.jobs.timeout_minutes * 60
             assert (
                 task["minRetryIntervalMillis"] == settings.jobs.min_retry_interval_minutes * 60_000
             )
+        for task in wheel_tasks(job):
             assert task["pythonWheelTask"]["packageName"] == "mlops_stack"
     permissions = [
         r for r in render.of_type("databricks:index/permissions:Permissions") if "jobId" in r.inputs
@@ -162,7 +175,7 @@ def test_job_clusters_use_the_ml_runtime_in_dedicated_mode(renders: dict[str, Re
             assert "-ml-" in new_cluster["sparkVersion"]
             assert new_cluster["dataSecurityMode"] == "SINGLE_USER"
             assert new_cluster["numWorkers"] == compute.num_workers
-            for task in wheel_tasks(job):
+            for task in code_tasks(job):
                 assert task["jobClusterKey"] == cluster["jobClusterKey"], name
     single_node = jobs(renders["dev"])["dev-mlops-stack-training"]["jobClusters"][0]
     assert single_node["newCluster"]["customTags"] == {"ResourceClass": "SingleNode"}
@@ -178,6 +191,11 @@ def test_serverless_compute_installs_the_wheel_through_the_job_environment() -> 
         for task in wheel_tasks(job):
             assert task["environmentKey"] == environment["environmentKey"]
             assert "libraries" not in task
+        # A serverless notebook task takes no job environment: the notebook installs the
+        # wheel itself (docs/platform.md, "Task values").
+        for task in code_tasks(job):
+            if "notebookTask" in task:
+                assert "environmentKey" not in task and "jobClusterKey" not in task
 
 
 # --- code upload -------------------------------------------------------------------------
@@ -205,8 +223,10 @@ def test_a_code_change_changes_the_wheel_path_and_every_job() -> None:
     assert "fedcba987654" in after.exports["code"]["wheel"]
     old, new = jobs(before), jobs(after)
     for name in old:
-        assert old[name]["tasks"][0]["libraries"] != new[name]["tasks"][0]["libraries"]
+        assert old[name]["tasks"] != new[name]["tasks"], name
         assert new[name]["tags"]["code_version"] == "fedcba987654"
+    notebooks = {n.name: n.inputs["path"] for n in after.of_type(NOTEBOOK)}
+    assert notebooks and all("/code/fedcba987654/" in path for path in notebooks.values())
 
 
 # --- grants: the least-privilege audit ------------------------------------------------------
@@ -254,11 +274,15 @@ def test_grants_are_exactly_the_least_privilege_set(renders: dict[str, Render], 
         ("TABLE", f"{s.tables.predictions}_profile_metrics", readers): {"SELECT"},
         ("TABLE", f"{s.tables.predictions}_drift_metrics", readers): {"SELECT"},
     }
+    # The input tables the stack creates in its schema: the ML team loads them.
+    for table in s.tables.inputs:
+        if table.rpartition(".")[0] == home:
+            expected[("TABLE", table, s.groups.ml_team)] = {"SELECT", "MODIFY"}
     if runner:
+        # The runner holds the model through the owners group; no grant names it there.
         expected |= {
             ("CATALOG", s.catalog, runner): {"USE_CATALOG"},
             ("SCHEMA", home, runner): {"USE_SCHEMA", "CREATE_TABLE"},
-            ("MODEL", s.model_full_name, runner): {"EXECUTE"},
             ("VOLUME", f"{home}.code", runner): {"READ_VOLUME"},
         }
         for table in s.tables.outputs:
@@ -290,7 +314,9 @@ def test_the_readers_never_modify_and_the_runner_modifies_only_the_outputs(
     s = render.settings
     for (kind, name, principal), privileges in granted(render).items():
         if "MODIFY" in privileges:
-            assert principal == s.principals.runner and name in s.tables.outputs, name
+            runner_writes = principal == s.principals.runner and name in s.tables.outputs
+            team_loads = principal == s.groups.ml_team and name in s.tables.inputs
+            assert runner_writes or team_loads, name
         if principal == s.groups.readers:
             assert privileges <= {"USE_CATALOG", "USE_SCHEMA", "SELECT", "EXECUTE"}
             if kind == "TABLE":
@@ -303,10 +329,12 @@ def test_the_readers_never_modify_and_the_runner_modifies_only_the_outputs(
             assert (principal, name) == (s.principals.runner, s.tables.predictions), name
 
 
-def test_the_runner_owns_the_model_in_staging_and_prod(renders: dict[str, Render]) -> None:
+def test_the_model_owners_group_owns_the_model_in_staging_and_prod(
+    renders: dict[str, Render],
+) -> None:
     for stack in ("staging", "prod"):
         (model,) = renders[stack].of_type("databricks:index/registeredModel:RegisteredModel")
-        assert model.inputs["owner"] == renders[stack].settings.principals.runner
+        assert model.inputs["owner"] == renders[stack].settings.groups.model_owners
     (dev_model,) = renders["dev"].of_type("databricks:index/registeredModel:RegisteredModel")
     assert "owner" not in dev_model.inputs
 
@@ -317,16 +345,16 @@ KEPT_TYPES = {
     "databricks:index/registeredModel:RegisteredModel",
     "databricks:index/sqlTable:SqlTable",
     "databricks:index/schema:Schema",
+    "databricks:index/directory:Directory",
 }
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_prod_model_schema_and_tables_are_protected_from_deletion(
+def test_prod_model_schema_tables_and_folder_are_protected_from_deletion(
     renders: dict[str, Render], stack: str
 ) -> None:
     protected = {(r.type, r.name) for r in renders[stack].resources if r.protected}
     kept = {(r.type, r.name) for r in renders[stack].resources if r.type in KEPT_TYPES}
-    assert len(kept) == 5
     assert protected == (kept if stack == "prod" else set())
 
 
@@ -341,7 +369,8 @@ def test_output_tables_have_the_pipelines_columns(renders: dict[str, Render]) ->
     assert [c["name"] for c in predictions["columns"]] == schemas.INFERENCE.fieldNames()
     assert predictions["properties"] == {"delta.enableChangeDataFeed": "true"}
     assert predictions["tableType"] == "MANAGED"
-    assert predictions["dataSourceFormat"] == "DELTA"
+    # Unity Catalog's default, Delta, without the provider's CREATE OR REPLACE.
+    assert "dataSourceFormat" not in predictions
     keys = {c["name"]: c.get("nullable") for c in tables["pickup_features"]["columns"]}
     assert keys["zip"] is False and keys["window_end"] is False
 

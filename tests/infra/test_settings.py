@@ -126,6 +126,7 @@ def test_prod_reads_trips_from_the_shared_bronze_layer() -> None:
                 "mlops-stack:workspaceHost",
                 "mlops-stack:principals.deployer",
                 "mlops-stack:principals.runner",
+                "mlops-stack:sqlWarehouseId",
             ],
         ),
         (
@@ -134,6 +135,7 @@ def test_prod_reads_trips_from_the_shared_bronze_layer() -> None:
                 "mlops-stack:workspaceHost",
                 "mlops-stack:principals.deployer",
                 "mlops-stack:principals.runner",
+                "mlops-stack:sqlWarehouseId",
             ],
         ),
     ],
@@ -147,6 +149,7 @@ def test_a_filled_in_stack_has_no_placeholders(stack: str) -> None:
     changes: dict[str, Any] = {"workspaceHost": f"https://acme-{stack}.cloud.databricks.com"}
     if stack != "dev":
         changes |= {"principals.deployer": DEPLOYER, "principals.runner": RUNNER}
+        changes |= {"sqlWarehouseId": "0123456789abcdef"}
     assert parse(stack, changes).placeholders() == []
 
 
@@ -174,12 +177,11 @@ UUID = "a service principal's application id (a lower-case UUID)"
 STAGING_SP = f"{UUID}: staging deploys from CI and runs its jobs as a service principal"
 PROD_SP = f"{UUID}: prod deploys from CI and runs its jobs as a service principal"
 STAGING_DEPLOYER = "00000000-0000-0000-0000-00000000d001"
-BUCKET = "an S3 bucket name: 3-63 lower-case letters, digits, dots and hyphens"
+BUCKET = "an S3 bucket name Unity Catalog accepts: 3-63 lower-case letters, digits and hyphens"
 STORAGE = {
     "enabled": True,
     "bucketName": "acme-mlops-lakehouse",
     "awsRegion": "eu-west-1",
-    "databricksAccountId": DEPLOYER,
     "awsAccountId": "123456789012",
 }
 
@@ -694,10 +696,15 @@ BAD = [
                 f"storage.bucketName is missing: expected {BUCKET}",
             ),
             (
-                "databricks-account-not-uuid",
-                {"databricksAccountId": "acme"},
-                "storage.databricksAccountId is 'acme': expected the Databricks account id"
-                " (a lower-case UUID)",
+                "bucket-with-dots",
+                {"bucketName": "acme.mlops.lakehouse"},
+                f"storage.bucketName is 'acme.mlops.lakehouse': expected {BUCKET}",
+            ),
+            (
+                "databricks-account-id-is-no-setting",
+                {"databricksAccountId": "3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"},
+                "storage.databricksAccountId is '3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b':"
+                " expected no such key",
             ),
             (
                 "aws-account-short",
@@ -807,7 +814,6 @@ def test_storage_is_off_by_default_and_its_values_are_kept() -> None:
         enabled=True,
         bucket_name="acme-mlops-lakehouse",
         aws_region="eu-west-1",
-        databricks_account_id=DEPLOYER,
         unity_catalog_role_arn=UC_MASTER_ROLE_ARN,
         aws_account_id="123456789012",
         force_destroy=True,
@@ -823,12 +829,10 @@ def test_disabled_storage_needs_no_account_ids_but_checks_those_given() -> None:
 def test_every_storage_problem_is_reported_at_once() -> None:
     message = error(
         "prod",
-        {"storage": {"enabled": True, "bucketName": "Bad_Bucket", "databricksAccountId": "x"}},
+        {"storage": {"enabled": True, "bucketName": "Bad_Bucket"}},
     )
-    assert message.startswith("Pulumi.prod.yaml (stack 'prod') has 4 invalid settings,")
-    for n, key in enumerate(
-        ["bucketName", "awsRegion", "databricksAccountId", "awsAccountId"], start=1
-    ):
+    assert message.startswith("Pulumi.prod.yaml (stack 'prod') has 3 invalid settings,")
+    for n, key in enumerate(["bucketName", "awsRegion", "awsAccountId"], start=1):
         assert f"({n}) mlops-stack:storage.{key} is " in message
     assert "\n" not in message
 

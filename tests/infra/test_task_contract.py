@@ -1,9 +1,12 @@
-"""Contract 1: every wheel task of every stack runs a `pipelines` entry point with flags
-that entry point's own parser accepts, once Databricks has substituted the dynamic values.
+"""Contract 1: every wheel or notebook task of every stack runs a `pipelines` entry point with
+flags that entry point's own parser accepts, once Databricks has substituted the dynamic
+values.
 (Condition and run-job tasks run no code of ours; test_monitoring.py covers them.)"""
 
 from __future__ import annotations
 
+import ast
+import base64
 import datetime as dt
 import importlib
 import re
@@ -19,6 +22,7 @@ from tests.infra.conftest import STACKS, render_with
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 JOB = "databricks:index/job:Job"
+NOTEBOOK = "databricks:index/notebook:Notebook"
 # What Databricks puts in place of each dynamic value reference at run time.
 RUN_VALUES = {
     "job.start_time.iso_date": "2026-03-02",
@@ -45,20 +49,35 @@ def substitute(text: str, job_parameters: dict[str, str]) -> str:
     return re.sub(r"\{\{([^}]+)\}\}", value, text)
 
 
+def notebook_call(render: Render, path: str) -> tuple[str, list[str]]:
+    """The task a generated notebook runs and the flags it reads from its widgets."""
+    (notebook,) = [n for n in render.of_type(NOTEBOOK) if n.inputs["path"] == path]
+    source = base64.b64decode(notebook.inputs["contentBase64"]).decode()
+    (call,) = [line for line in source.splitlines() if line.startswith("run_in_notebook(")]
+    task, flags = ast.literal_eval(call.removeprefix("run_in_notebook(dbutils, ").rstrip(")"))
+    return task, flags
+
+
 def command_lines(render: Render) -> list[tuple[str, str, str, list[str]]]:
-    """(job, task, entry point, argv) for every wheel task, as the task would be started."""
+    """(job, task, entry point, argv) for every task that runs our code (a wheel task, or a
+    notebook around an entry point), as the task would be started."""
     found = []
     for job in render.of_type(JOB):
         parameters = {p["name"]: p["default"] for p in job.inputs.get("parameters", [])}
         for task in job.inputs["tasks"]:
-            if "pythonWheelTask" not in task:
+            if "pythonWheelTask" in task:
+                entry_point = task["pythonWheelTask"]["entryPoint"]
+                named = task["pythonWheelTask"]["namedParameters"]
+            elif "notebookTask" in task:
+                named = task["notebookTask"]["baseParameters"]
+                name, flags = notebook_call(render, task["notebookTask"]["notebookPath"])
+                # The notebook reads exactly the parameters the task is given.
+                assert sorted(flags) == sorted(named), task["taskKey"]
+                entry_point = f"mlops-{name}"
+            else:
                 continue
-            wheel = task["pythonWheelTask"]
-            argv = [
-                f"--{key}={substitute(value, parameters)}"
-                for key, value in wheel["namedParameters"].items()
-            ]
-            found.append((job.inputs["name"], task["taskKey"], wheel["entryPoint"], argv))
+            argv = [f"--{key}={substitute(value, parameters)}" for key, value in named.items()]
+            found.append((job.inputs["name"], task["taskKey"], entry_point, argv))
     return found
 
 

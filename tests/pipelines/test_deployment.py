@@ -82,7 +82,8 @@ def test_first_deploy_promotes_and_leaves_a_trace(ctx, lake, schema, models):
     assert "no champion yet" in tags["champion_reason"]
     assert "first release" in tags["champion_reason"]
     assert tags["previous_champion"] == "none"
-    assert ctx.task_values["deployment_decision"] == "promoted"
+    # Deployment publishes no task value: nothing after it reads one (task_values.PUBLISHED_BY).
+    assert "deployment_decision" not in ctx.task_values
 
     again = run_task(deploy, deploy_args(lake, name), ctx)
 
@@ -117,7 +118,7 @@ def test_a_worse_challenger_keeps_the_champion(ctx, lake, schema, models):
     assert f"{metrics['champion_rmse']:.4f}" in result["reason"]
     assert "champion_since" not in version_tags(ctx, name, worse)
     assert "champion_until" not in version_tags(ctx, name, champion)
-    assert ctx.task_values["deployment_decision"] == "kept_champion"
+    assert "deployment_decision" not in ctx.task_values
 
 
 def test_rollback_walks_back_the_chain_of_champions(ctx, lake, schema, models):

@@ -4,13 +4,22 @@ retraining trigger (``check-violation``), on real tables in the local lake."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from types import SimpleNamespace
 
 import pytest
 from pyspark.sql import types as T
 
 from pipelines.common import schemas
 from pipelines.common.errors import ConflictingLabels, SchemaMismatch, UsageError
+from pipelines.common.notebook import CELL, notebook_source
 from pipelines.common.tables import TableName, overwrite_table
+from pipelines.common.task_values import (
+    IS_METRIC_VIOLATED,
+    TaskValueRef,
+    condition_holds,
+    resolve,
+)
 from pipelines.monitoring import labels_task, refresh_task, report_task, violation_task
 from pipelines.monitoring.violation import ViolationRule, violation_query
 from tests.conftest import run_task
@@ -355,3 +364,40 @@ def test_a_report_path_that_cannot_be_written_is_a_usage_error(ctx, schema: str,
     with pytest.raises(UsageError, match=r"--output .*not-a-folder/report.html cannot be written"):
         run_task(report_task, argv, ctx)
     assert blocker.read_text().startswith("a file")
+
+
+class StandInDbutils:
+    """The two things of Databricks' ``dbutils`` a task notebook uses: the widgets holding
+    the task's parameters, and ``jobs.taskValues.set``, which takes JSON values only."""
+
+    def __init__(self, widgets: dict[str, str]) -> None:
+        self.published: dict[str, object] = {}
+        self.widgets = SimpleNamespace(get=lambda name: widgets[name])
+        self.jobs = SimpleNamespace(taskValues=SimpleNamespace(set=self._set))
+
+    def _set(self, key: str, value: object) -> None:
+        json.dumps(value)
+        self.published[key] = value
+
+
+def test_the_check_runs_as_its_notebook_and_publishes_what_the_condition_reads(
+    ctx, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notebook the stack uploads for CheckViolation, its code cell run with a
+    ``dbutils``: the flags come from the widgets, the verdict goes to the task values, and
+    the retraining job's condition resolves it to true."""
+    table = _profile(ctx, schema, [4.0] * 5 + [6.0] * 3)
+    widgets = dict(zip(RMSE_RULE[::2], RMSE_RULE[1::2], strict=True))
+    widgets = {flag.removeprefix("--"): value for flag, value in widgets.items()}
+    widgets["profile-metrics-table"] = str(table)
+    source = notebook_source("check-violation", list(widgets), "/Volumes/x/y/code/v/w.whl", "v")
+    code_cell = source.split(CELL)[-1]
+    dbutils = StandInDbutils(widgets)
+    monkeypatch.setenv("MLOPS_HOME", str(ctx.runtime.home))
+
+    exec(compile(code_cell, "CheckViolation", "exec"), {"dbutils": dbutils})
+
+    assert dbutils.published == {IS_METRIC_VIOLATED: True}
+    published = {"CheckViolation": dbutils.published}
+    left = resolve(TaskValueRef("CheckViolation", IS_METRIC_VIOLATED).reference, published)
+    assert condition_holds(left, "EQUAL_TO", "true")

@@ -121,6 +121,35 @@ def test_the_stack_comes_from_the_urn_and_bad_resources_are_mandatory_failures(
     assert [name for name, _ in analyze(analyzer, "prod", grants)] == ["no-broad-grants"]
 
 
+def _monitor(render: Render) -> RenderedResource:
+    (monitor,) = render.of_type(policies.QUALITY_MONITOR)
+    return copy.deepcopy(monitor)
+
+
+def test_a_monitor_schedule_in_dev_or_with_a_pause_status_is_a_mandatory_failure(
+    analyzer, renders
+) -> None:
+    schedule = _monitor(renders["staging"]).inputs["schedule"]
+    dev = _monitor(renders["dev"])
+    dev.inputs["schedule"] = {**schedule, "pauseStatus": "PAUSED"}
+    found = analyze(analyzer, "dev", dev)
+    assert [name for name, _ in found] == [
+        "dev-schedules-paused",
+        "monitor-schedule-without-pause-status",
+    ]
+    assert "dev monitors must have none" in found[0][1]
+    del dev.inputs["schedule"]["pauseStatus"]
+    assert [name for name, _ in analyze(analyzer, "dev", dev)] == ["dev-schedules-paused"]
+
+    prod = _monitor(renders["prod"])
+    prod.inputs["schedule"]["pauseStatus"] = "UNPAUSED"
+    ((name, message),) = analyze(analyzer, "prod", prod)
+    assert name == "monitor-schedule-without-pause-status"
+    assert "sets pause_status UNPAUSED" in message
+    prod.inputs["schedule"]["pauseStatus"] = UNKNOWN_STRING_VALUE
+    assert analyze(analyzer, "prod", prod) == []
+
+
 def test_values_unknown_during_preview_reach_no_policy_as_violations(analyzer, renders) -> None:
     job = _job(renders["dev"])
     job.inputs["schedule"]["pauseStatus"] = UNKNOWN_STRING_VALUE

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import copy
 import inspect
+import json
 from pathlib import Path
 from typing import Any
 
@@ -170,15 +171,55 @@ def test_4_an_unpaused_dev_schedule_is_rejected(renders) -> None:
     assert "schedule is UNPAUSED in dev" in message
     del job.inputs["schedule"]["pauseStatus"]
     assert policies.dev_schedules_paused(job.type, job.inputs, "dev", job.name)
-
-    monitor = one(renders["dev"], policies.QUALITY_MONITOR)
-    monitor.inputs["schedule"]["pauseStatus"] = "UNPAUSED"
-    (message,) = policies.dev_schedules_paused(monitor.type, monitor.inputs, "dev", monitor.name)
-    assert message.startswith(f"quality monitor {monitor.name}: its schedule is UNPAUSED")
     # Staging and prod schedules run.
     prod = one(renders["prod"], policies.JOB)
     assert prod.inputs["schedule"]["pauseStatus"] == "UNPAUSED"
     assert policies.dev_schedules_paused(prod.type, prod.inputs, "prod", prod.name) == []
+
+
+def test_4_a_dev_monitor_with_any_schedule_is_rejected(renders) -> None:
+    """A monitor's schedule cannot be paused, so in dev it must not exist, paused or not."""
+    monitor = one(renders["dev"], policies.QUALITY_MONITOR)
+    assert "schedule" not in monitor.inputs
+    assert policies.dev_schedules_paused(monitor.type, monitor.inputs, "dev", monitor.name) == []
+    staging = one(renders["staging"], policies.QUALITY_MONITOR)
+    for pause_status in (None, "PAUSED", "UNPAUSED"):
+        monitor.inputs["schedule"] = copy.deepcopy(staging.inputs["schedule"])
+        if pause_status:
+            monitor.inputs["schedule"]["pauseStatus"] = pause_status
+        (message,) = policies.dev_schedules_paused(
+            monitor.type, monitor.inputs, "dev", monitor.name
+        )
+        assert message.startswith(f"quality monitor {monitor.name}: it has a schedule in dev")
+        assert "cannot pause a monitor's schedule" in message
+        assert "dev monitors must have none" in message
+    # Staging and prod monitors keep their schedule.
+    assert (
+        policies.dev_schedules_paused(staging.type, staging.inputs, "staging", staging.name) == []
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_4b_a_monitor_schedule_with_a_pause_status_is_rejected(renders, stack: str) -> None:
+    monitor = one(renders[stack], policies.QUALITY_MONITOR)
+    schedule = copy.deepcopy(one(renders["staging"], policies.QUALITY_MONITOR).inputs["schedule"])
+    assert "pauseStatus" not in schedule
+    check = policies.monitor_schedule_without_pause_status
+    monitor.inputs["schedule"] = schedule
+    assert check(monitor.type, monitor.inputs, stack, monitor.name) == []
+    for pause_status in ("PAUSED", "UNPAUSED"):
+        schedule["pauseStatus"] = pause_status
+        (message,) = check(monitor.type, monitor.inputs, stack, monitor.name)
+        assert message.startswith(
+            f"quality monitor {monitor.name}: its schedule sets pause_status {pause_status}"
+        )
+        assert "read-only" in message
+    # As the engine may hand a nested input over: a JSON string.
+    monitor.inputs["schedule"] = json.dumps(schedule)
+    assert check(monitor.type, monitor.inputs, stack, monitor.name)
+    # Jobs' schedules do carry their pause status.
+    job = one(renders[stack], policies.JOB)
+    assert check(job.type, job.inputs, stack, job.name) == []
 
 
 def test_5_broad_grants_are_rejected(renders) -> None:
@@ -263,6 +304,17 @@ def test_unknown_values_are_not_reported(renders) -> None:
     job.inputs["tags"] = policies.UNKNOWN
     assert policies.dev_schedules_paused(job.type, job.inputs, "dev", job.name) == []
     assert policies.required_tags(job.type, job.inputs, "dev", job.name) == []
+
+    monitor = one(renders["dev"], policies.QUALITY_MONITOR)
+    monitor.inputs["schedule"] = policies.UNKNOWN
+    for policy in (policies.dev_schedules_paused, policies.monitor_schedule_without_pause_status):
+        assert policy(monitor.type, monitor.inputs, "dev", monitor.name) == []
+    prod = one(renders["prod"], policies.QUALITY_MONITOR)
+    prod.inputs["schedule"]["pauseStatus"] = policies.UNKNOWN
+    assert (
+        policies.monitor_schedule_without_pause_status(prod.type, prod.inputs, "prod", prod.name)
+        == []
+    )
 
 
 # --- the pack ---------------------------------------------------------------------------

@@ -1,0 +1,24 @@
+"""Access lists of workspace objects (folders, experiments): one shape, used by each."""
+
+from __future__ import annotations
+
+import pulumi_databricks as databricks
+
+
+def readers_and_runner(
+    runner: str | None, runner_level: str, *groups: str
+) -> list[databricks.PermissionsAccessControlArgs]:
+    """CAN_READ for each group and ``runner_level`` for the runner (none in dev, where the
+    deploying user owns the object already)."""
+    access = []
+    if runner:
+        access.append(
+            databricks.PermissionsAccessControlArgs(
+                service_principal_name=runner, permission_level=runner_level
+            )
+        )
+    access += [
+        databricks.PermissionsAccessControlArgs(group_name=group, permission_level="CAN_READ")
+        for group in groups
+    ]
+    return access

@@ -1,0 +1,68 @@
+"""Unity Catalog's ownership and privilege rules, held on every stack's render.
+
+- Registered models: only the owner (or a metastore admin) sets or deletes aliases, updates
+  or deletes a model; reading needs ownership or EXECUTE (REST API: set-registered-model-
+  alias, registered-models get/update/delete; databricks-sdk-py ``RegisteredModelsAPI``).
+- Granting: the object's owner, its parent catalog's or schema's owner, a MANAGE holder or a
+  metastore admin may grant, with USE CATALOG/USE SCHEMA on the parents
+  (docs.databricks.com/data-governance/unity-catalog/manage-privileges; SQL reference,
+  "Privileges and securable objects").
+docs/platform.md, "Registered model ownership" and "Who may grant".
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.prerequisites import prerequisites
+from infra.render import Render
+from tests.infra.conftest import STACKS
+from tests.platform.test_first_deployment import creates
+
+MODEL = "databricks:index/registeredModel:RegisteredModel"
+SECURABLES = ("catalog", "schema", "table", "volume", "model", "externalLocation")
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_model_is_owned_by_a_group_holding_the_deployer_and_the_runner(
+    renders: dict[str, Render], stack: str
+) -> None:
+    """The runner moves aliases (owner only) and the deployer reads, updates and destroys
+    the model (owner, or EXECUTE to read): both must be owners, hence the group."""
+    render = renders[stack]
+    s = render.settings
+    (model,) = render.of_type(MODEL)
+    assert model.inputs["owner"] == s.groups.model_owners
+    (group,) = [p for p in prerequisites(s) if (p.kind, p.name) == ("GROUP", s.groups.model_owners)]
+    assert s.principals.deployer in group.why and s.principals.runner in group.why
+
+
+def test_in_dev_the_deploying_user_owns_the_model(renders: dict[str, Render]) -> None:
+    (model,) = renders["dev"].of_type(MODEL)
+    assert "owner" not in model.inputs
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_grant_is_made_on_what_the_deployer_owns_or_holds_manage_on(
+    renders: dict[str, Render], stack: str
+) -> None:
+    render = renders[stack]
+    owned = {entity for resource in render.resources for entity in creates(resource)}
+    manage = {
+        (p.kind, p.name)
+        for p in prerequisites(render.settings)
+        if "MANAGE" in p.privileges and p.principal == (render.settings.principals.deployer
+                                                         or "the deploying user")
+    }  # fmt: skip
+    checked = 0
+    for resource in render.of_type("databricks:index/grant:Grant") + render.of_type(
+        "databricks:index/grants:Grants"
+    ):
+        (key,) = [k for k in SECURABLES if resource.inputs.get(k)]
+        label = {"externalLocation": "EXTERNAL_LOCATION"}.get(key, key.upper())
+        securable = (label, resource.inputs[key])
+        parents = [(("CATALOG", "SCHEMA")[n], ".".join(securable[1].split(".")[: n + 1]))
+                   for n in range(securable[1].count("."))]  # fmt: skip
+        assert securable in owned or securable in manage or set(parents) & owned, securable
+        checked += 1
+    assert checked >= 8
