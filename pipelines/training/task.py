@@ -127,7 +127,9 @@ def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
     }.items():
         client.set_model_version_tag(params.model_name, version, key, value)
     client.set_registered_model_alias(params.model_name, CHALLENGER, version)
-    ctx.set_task_value(MODEL_VERSION, version)
+    # As a number: a reference renders a number the same way whether Databricks writes a
+    # value's JSON or its text, so the later tasks' --model-version reads 7, never "7".
+    ctx.set_task_value(MODEL_VERSION, int(version))
     return {
         "model_name": params.model_name,
         "model_version": version,

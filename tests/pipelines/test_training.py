@@ -37,7 +37,7 @@ def test_train_registers_a_challenger_that_loads_and_predicts(ctx, lake, schema)
     assert tags["code_version"] == code_version()
     assert (tags["train_start"], tags["train_end"]) == ("2016-01-01", "2016-01-15")
     assert tags["run_id"] == result["run_id"]
-    assert ctx.task_values["model_version"] == version
+    assert ctx.task_values["model_version"] == int(version)
     assert 0 < result["metrics"]["root_mean_squared_error"] < 10
 
     model = mlflow.pyfunc.load_model(f"models:/{name}@challenger")
