@@ -22,9 +22,8 @@ from pipelines.common.errors import ValidationFailed
 from pipelines.common.runtime import Runtime
 from pipelines.common.task import TaskContext
 from pipelines.common.task_values import (
-    IS_METRIC_VIOLATED,
-    MODEL_VERSION,
-    TaskValueRef,
+    METRIC_VIOLATED,
+    TRAINED_VERSION,
     condition_holds,
     resolve,
 )
@@ -148,15 +147,10 @@ class Step:
         return self.label or self.task
 
 
-# The hand-offs of the jobs, resolved as Databricks resolves them (task values published by
-# one task, read through references by later ones; pipelines.common.task_values).
-TRAINED_VERSION = TaskValueRef("Train", MODEL_VERSION)
-VIOLATED = TaskValueRef("CheckViolation", IS_METRIC_VIOLATED)
-
-
 def _violated(published: dict[str, dict[str, Any]]) -> bool:
-    """The retraining job's IsViolated condition task."""
-    return condition_holds(resolve(VIOLATED.reference, published), "EQUAL_TO", "true")
+    """The retraining job's IsViolated condition task, on the value CheckViolation
+    published (pipelines.common.task_values)."""
+    return condition_holds(resolve(METRIC_VIOLATED.reference, published), "EQUAL_TO", "true")
 
 
 def rule_flags(rule: ViolationRule) -> list[str]:
@@ -205,7 +199,7 @@ def monitoring_steps(r: Round, rule: ViolationRule) -> list[Step]:
         Step("check-violation",
              ["--profile-metrics-table", PROFILE_METRICS, *rule_flags(rule),
               "--end-date", r.monitored[1].isoformat()],
-             lambda res: res["reason"], key=VIOLATED.task_key),
+             lambda res: res["reason"], key=METRIC_VIOLATED.task_key),
     ]  # fmt: skip
 
 

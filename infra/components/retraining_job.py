@@ -18,7 +18,7 @@ from infra.components.scheduled_job import (
     run_date,
 )
 from infra.settings import StackSettings
-from pipelines.common.task_values import IS_METRIC_VIOLATED
+from pipelines.common.task_values import METRIC_VIOLATED
 
 
 class RetrainingJob(RecentDaysJob):
@@ -90,7 +90,7 @@ class RetrainingJob(RecentDaysJob):
                 parameters=refresh,
             ),
             TaskSpec(
-                key="CheckViolation",
+                key=METRIC_VIOLATED.task_key,
                 entry_point="mlops-check-violation",
                 depends_on=("RefreshMetrics",),
                 description="Decide whether the monitored metric is violated in the windows"
@@ -112,15 +112,15 @@ class RetrainingJob(RecentDaysJob):
 
     def build_tasks(self, settings: StackSettings) -> list[AnyTaskSpec]:
         specs = self.task_specs(settings)
-        (check,) = [spec for spec in specs if spec.key == "CheckViolation"]
+        (check,) = [spec for spec in specs if spec.key == METRIC_VIOLATED.task_key]
         return [
             *specs,
             ConditionTaskSpec(
                 key="IsViolated",
-                left=check.value(IS_METRIC_VIOLATED).reference,
+                left=check.value(METRIC_VIOLATED.name).reference,
                 op="EQUAL_TO",
                 right="true",
-                depends_on=("CheckViolation",),
+                depends_on=(check.key,),
                 description="Retrain only when the metric is violated.",
             ),
             RunJobTaskSpec(

@@ -6,7 +6,7 @@ import pulumi_databricks as databricks
 
 from infra.components.scheduled_job import ScheduledJob, TaskSpec, run_date
 from infra.settings import StackSettings
-from pipelines.common.task_values import MODEL_VERSION
+from pipelines.common.task_values import TRAINED_VERSION
 
 
 class TrainingJob(ScheduledJob):
@@ -57,7 +57,7 @@ class TrainingJob(ScheduledJob):
         holdout = {"start-date": run_date(training.holdout_days), "end-date": run_date()}
         model = {"model-name": settings.model_full_name}
         train = TaskSpec(
-            key="Train",
+            key=TRAINED_VERSION.task_key,
             entry_point="mlops-train",
             description="Fit, log and register a new version; alias it challenger.",
             parameters={
@@ -70,13 +70,13 @@ class TrainingJob(ScheduledJob):
                 "learning-rate": str(training.learning_rate),
             },
         )
-        version = train.value(MODEL_VERSION).reference
+        version = train.value(TRAINED_VERSION.name).reference
         return [
             train,
             TaskSpec(
                 key="ModelValidation",
                 entry_point="mlops-validate",
-                depends_on=("Train",),
+                depends_on=(train.key,),
                 description="Evaluate the new version on the holdout days against thresholds.",
                 parameters={
                     **labelled,

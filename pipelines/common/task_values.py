@@ -47,6 +47,14 @@ class TaskValueRef:
         return f"{{{{tasks.{self.task_key}.values.{self.name}}}}}"
 
 
+# The two hand-offs of the stack's jobs, declared once: the training job's Train task hands
+# the version it registered to ModelValidation and ModelDeployment; the retraining job's
+# CheckViolation task hands its verdict to the IsViolated condition. The job components take
+# these task keys from here, and the local demo resolves the same references.
+TRAINED_VERSION = TaskValueRef("Train", MODEL_VERSION)
+METRIC_VIOLATED = TaskValueRef("CheckViolation", IS_METRIC_VIOLATED)
+
+
 def as_reference_text(value: Any) -> str:
     """A published value as a reference to it reads: strings as they are, anything else
     as its JSON text (``True`` -> ``true``, ``3`` -> ``3``)."""
