@@ -26,15 +26,16 @@ demo: setup
 	$(VENV)/bin/mlops demo
 
 # The monitoring report's test opens it in headless Chromium (Debian's package).
-test: setup
+test: lint
 	@scripts/ensure-chromium.sh
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
 
+# Style, the architecture's import contracts (pyproject.toml [tool.importlinter]) and types.
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: setup
 	$(VENV)/bin/ruff check --fix .
@@ -48,4 +49,4 @@ bench: setup
 	$(VENV)/bin/python -m bench.monitoring_metrics
 
 clean:
-	rm -rf .mlops .venv .tools .pytest_cache .ruff_cache
+	rm -rf .mlops .venv .tools .pytest_cache .ruff_cache .mypy_cache .import_linter_cache

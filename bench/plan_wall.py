@@ -53,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     plan, floor = series.values()
 
     print("\nthe program's own evaluation, after the imports (this process)")
-    from infra.render import render_stack
     from infra.settings import stack_file
+    from mlops.render import render_stack
 
     render_stack(stack_file(args.stack))  # warm-up: imports, first mock engine
     evaluations = []

@@ -11,16 +11,28 @@ import pulumi_aws as aws
 import pulumi_databricks as databricks
 
 from infra import naming
-from infra.components.batch_inference_job import BatchInferenceJob
+from infra.components.batch_inference_job import BatchInferenceJob, BatchInferenceJobArgs
 from infra.components.catalog_access import CatalogAccess, CatalogAccessArgs, Column, OutputTable
-from infra.components.feature_engineering_job import FeatureEngineeringJob
+from infra.components.feature_engineering_job import (
+    FeatureEngineeringJob,
+    FeatureEngineeringJobArgs,
+)
 from infra.components.lakehouse_storage import LakehouseStorage, LakehouseStorageArgs
 from infra.components.ml_artifacts import MlArtifacts, MlArtifactsArgs
-from infra.components.monitored_table import MonitoredTable, MonitoredTableArgs
+from infra.components.monitored_table import InferenceLog, MonitoredTable, MonitoredTableArgs
 from infra.components.pipeline_code import PipelineCode, PipelineCodeArgs
-from infra.components.scheduled_job import ScheduledJob, ScheduledJobArgs
+from infra.components.retraining_job import RetrainingJobArgs
+from infra.components.scheduled_job import (
+    Compute,
+    JobCode,
+    JobSettings,
+    Permission,
+    RetryPolicy,
+    Schedule,
+    ScheduledJob,
+)
 from infra.components.stack_folder import StackFolder, StackFolderArgs
-from infra.components.training_job import TrainingJob
+from infra.components.training_job import TrainingJob, TrainingJobArgs
 from infra.outputs import stack_outputs
 from infra.settings import PROJECT, StackSettings, stack_folder
 
@@ -42,6 +54,57 @@ class Deployment:
     components: list[pulumi.ComponentResource] = field(default_factory=list)
     jobs: dict[str, ScheduledJob] = field(default_factory=dict)
     exports: dict[str, Any] = field(default_factory=dict)
+
+
+def _schedule(schedule: Any, paused: bool) -> Schedule:
+    return Schedule(cron=schedule.cron, timezone=schedule.timezone, paused=paused)
+
+
+def job_settings(settings: StackSettings, job: str, may_run: tuple[str, ...] = ()) -> JobSettings:
+    """What the stack's job ``job`` (a ``schedules`` key) takes from the settings: its name
+    and schedule, the compute, retries, run-as identity, tags and who may see and run it
+    (readers view it, the ML team runs and repairs it; ``may_run`` lists the service
+    principals that may also start it)."""
+    compute, policy, groups = settings.compute, settings.jobs, settings.groups
+    return JobSettings(
+        name=naming.resource_name(settings.environment, job.replace("_", "-")),
+        schedule=_schedule(settings.schedules[job], paused=settings.schedules_paused),
+        compute=Compute(
+            kind="serverless" if compute.kind == "serverless" else "job_cluster",
+            spark_version=compute.spark_version,
+            node_type=compute.node_type,
+            num_workers=compute.num_workers,
+            policy_id=compute.policy_id,
+            serverless_environment_version=compute.serverless_environment_version,
+        ),
+        retries=RetryPolicy(
+            max_retries=policy.max_retries,
+            min_retry_interval_minutes=policy.min_retry_interval_minutes,
+            timeout_minutes=policy.timeout_minutes,
+        ),
+        run_as=settings.principals.runner,
+        permissions=(
+            *(Permission(sp, "CAN_MANAGE_RUN", "service_principal") for sp in may_run),
+            Permission(groups.readers, "CAN_VIEW"),
+            Permission(groups.ml_team, "CAN_MANAGE_RUN"),
+        ),
+        tags={**settings.tags, "project": PROJECT, "environment": settings.environment},
+        notification_emails=tuple(settings.notification_emails),
+    )
+
+
+def fare_inference_log() -> InferenceLog:
+    """The fare model's predictions table as the monitor reads it
+    (``pipelines.common.schemas.INFERENCE``)."""
+    from pipelines.common import schemas
+
+    return InferenceLog(
+        problem_type="PROBLEM_TYPE_REGRESSION",
+        prediction_col=schemas.PREDICTION,
+        label_col=schemas.LABEL,
+        model_id_col=schemas.MODEL_VERSION_COL,
+        timestamp_col=schemas.TIMESTAMP,
+    )
 
 
 def output_tables(settings: StackSettings) -> list[OutputTable]:
@@ -179,33 +242,127 @@ def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
         ),
         opts,
     )
-    job_args = ScheduledJobArgs(
-        settings=settings,
+    code_args = JobCode(
         wheel_path=pipeline_code.wheel_path,
         code_version=code.version,
         notebook_folder=naming.notebook_folder(env, code.version),
-        depends_on=(folder, access, artifacts, pipeline_code),
+    )
+    host = settings.workspace_host
+    uses = (folder, access, artifacts, pipeline_code)
+    tables, training, validation = settings.tables, settings.training, settings.validation
+    labelled = {
+        "input_table": tables.trips,
+        "pickup_features_table": tables.pickup_features,
+        "dropoff_features_table": tables.dropoff_features,
+    }
+    feature_engineering = FeatureEngineeringJob(
+        naming.resource_name(env, "feature-engineering"),
+        FeatureEngineeringJobArgs(
+            job=job_settings(settings, "feature_engineering"),
+            code=code_args,
+            workspace_host=host,
+            data=labelled,
+            depends_on=uses,
+        ),
+        opts,
+    )
+    monitoring = settings.monitoring
+    # The retraining job starts the training job as its own run-as identity, the runner.
+    starts_training = (runner,) if monitoring.enabled and runner else ()
+    training_job = TrainingJob(
+        naming.resource_name(env, "training"),
+        TrainingJobArgs(
+            job=job_settings(settings, "training", may_run=starts_training),
+            code=code_args,
+            workspace_host=host,
+            data=labelled,
+            model_name=settings.model_full_name,
+            experiment_path=settings.experiment_path,
+            lookback_days=training.lookback_days,
+            holdout_days=training.holdout_days,
+            training={"max_iter": training.max_iter, "learning_rate": training.learning_rate},
+            validation={
+                "run_mode": validation.run_mode,
+                "max_rmse": validation.max_rmse,
+                "max_mae": validation.max_mae,
+                "min_r2": validation.min_r2,
+                "max_rmse_increase": validation.max_rmse_increase,
+            },
+            depends_on=uses,
+        ),
+        opts,
+    )
+    batch_inference = BatchInferenceJob(
+        naming.resource_name(env, "batch-inference"),
+        BatchInferenceJobArgs(
+            job=job_settings(settings, "batch_inference"),
+            code=code_args,
+            workspace_host=host,
+            data={
+                "input_table": tables.inference_requests,
+                "pickup_features_table": tables.pickup_features,
+                "dropoff_features_table": tables.dropoff_features,
+            },
+            output_table=tables.predictions,
+            model_name=settings.model_full_name,
+            depends_on=uses,
+        ),
+        opts,
     )
     jobs: dict[str, ScheduledJob] = {
-        "featureEngineering": FeatureEngineeringJob(
-            naming.resource_name(env, "feature-engineering"), job_args, opts
-        ),
-        "training": TrainingJob(naming.resource_name(env, "training"), job_args, opts),
-        "batchInference": BatchInferenceJob(
-            naming.resource_name(env, "batch-inference"), job_args, opts
-        ),
+        "featureEngineering": feature_engineering,
+        "training": training_job,
+        "batchInference": batch_inference,
     }
     deployment.components = [folder, access, artifacts, pipeline_code, *jobs.values()]
     monitored = None
-    if settings.monitoring.enabled:
+    if monitoring.enabled:
+        profile_table, _ = naming.metric_tables(tables.predictions)
+        refresh: dict[str, Any] = {
+            "inference_table": tables.predictions,
+            "granularities": ",".join(monitoring.granularities),
+            "baseline_table": monitoring.baseline_table,
+        }
         monitored = MonitoredTable(
             naming.resource_name(env, "monitoring"),
             MonitoredTableArgs(
-                settings=settings,
-                table=access.tables[settings.tables.predictions],
-                training=jobs["training"],
-                job=job_args,
+                table_name=tables.predictions,
+                table=access.tables[tables.predictions],
+                inference_log=fare_inference_log(),
+                granularities=monitoring.granularities,
+                assets_dir=naming.monitoring_assets_dir(env),
                 assets_folder=folder,
+                readers=groups.readers,
+                ml_team=groups.ml_team,
+                runner=runner,
+                warehouse_id=settings.sql_warehouse_id,
+                baseline_table=monitoring.baseline_table,
+                slicing_exprs=monitoring.slicing_exprs,
+                # No schedule where schedules are paused: a monitor's cannot be.
+                schedule=None
+                if settings.schedules_paused or monitoring.refresh_schedule is None
+                else _schedule(monitoring.refresh_schedule, paused=False),
+                notification_emails=settings.notification_emails,
+                retraining=RetrainingJobArgs(
+                    job=job_settings(settings, "monitoring"),
+                    code=code_args,
+                    workspace_host=host,
+                    labels={"inference_table": tables.predictions, "labels_table": tables.trips},
+                    refresh=refresh,
+                    rule={
+                        "profile_metrics_table": profile_table,
+                        "metric": monitoring.metric,
+                        "threshold": monitoring.threshold,
+                        "violated_when": monitoring.violated_when,
+                        "evaluation_windows": monitoring.evaluation_windows,
+                        "violation_windows": monitoring.violation_windows,
+                        "granularity": monitoring.granularity,
+                    },
+                    lookback_days=monitoring.lookback_days,
+                    training_job_id=training_job.job.id.apply(int),
+                    training_timeout_seconds=training_job.timeout_seconds,
+                    depends_on=uses,
+                ),
             ),
             opts,
         )

@@ -1,385 +1,221 @@
 """The stack settings: one typed object, read and validated from a stack's config.
 
 Every key lives under the project namespace (``mlops-stack:<key>`` in ``Pulumi.<stack>.yaml``).
-All problems are collected and reported together, each naming the stack file, the key, the
-value and what was expected, before any resource is registered.
+Each section of the settings is a pydantic model (``Compute``, ``Monitoring``, ...) and
+``StackConfig`` is the whole ``mlops-stack:`` namespace; ``StackSettings`` is what the
+program reads once they are valid. All problems are collected and reported together, each
+naming the stack file, the key, the value and what was expected, before any resource is
+registered. ``python -m infra.settings --write-schema`` writes the JSON Schema of a stack
+file, generated from the same models, to ``infra/stack_config.schema.json``
+(docs/settings.md).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
+import sys
+import types
 import zoneinfo
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
+
+import annotated_types
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic.json_schema import GenerateJsonSchema
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, PydanticUseDefault
 
 PROJECT = "mlops-stack"
 # Where Pulumi.yaml and the stack files are.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-ENVIRONMENTS = ("dev", "staging", "prod")
 PLACEHOLDER_MARK = "REPLACE-ME"
 PLACEHOLDER_PRINCIPAL = "00000000-0000-0000-0000-"
-JOBS = ("feature_engineering", "training", "batch_inference", "monitoring")
-RUN_MODES = ("disabled", "dry_run", "enabled")
+# The IAM role Unity Catalog assumes storage credentials' roles from (AWS commercial
+# regions), as documented by Databricks for storage credentials.
+UC_MASTER_ROLE_ARN = "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL"
+# The JSON Schema of a stack file, generated from the models below (``write_schema``).
+SCHEMA_PATH = Path(__file__).resolve().with_name("stack_config.schema.json")
+SCHEMA_ID = "https://github.com/mlops-stack/mlops-stack/infra/stack_config.schema.json"
+# Raised when the shape of a stack file changes incompatibly (a key renamed or removed).
+SCHEMA_VERSION = 1
+
+# --- the choices, each declared once ----------------------------------------------------
+
+Environment = Literal["dev", "staging", "prod"]
+RunMode = Literal["disabled", "dry_run", "enabled"]
 # What the quality monitor and the violation check support (pipelines.monitoring.violation).
-GRANULARITIES = ("1 hour", "1 day", "1 week")
-ERROR_METRICS = (
+Granularity = Literal["1 hour", "1 day", "1 week"]
+ErrorMetric = Literal[
     "root_mean_squared_error",
     "mean_squared_error",
     "mean_absolute_error",
     "mean_absolute_percentage_error",
-)
-METRICS = (*ERROR_METRICS, "r2_score")
-DIRECTIONS = ("above", "below")
+]
+Metric = Literal[ErrorMetric, "r2_score"]
+Direction = Literal["above", "below"]
 # Where the stack's managed tables, volumes and model files live when it has its own
 # storage: under its schema's managed location, or the catalog's (the stack then creates
 # the catalog).
-MANAGED_LOCATIONS = ("schema", "catalog")
+ManagedLocation = Literal["schema", "catalog"]
+# The program's names for the compute kinds; the stack file spells them as the keys of
+# _COMPUTE_KINDS.
+ComputeKind = Literal["job_cluster", "serverless"]
 
-_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,127}")
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_HOST = re.compile(
-    r"https://[A-Za-z0-9.-]+\.(cloud\.databricks\.com|azuredatabricks\.net|gcp\.databricks\.com)"
+ENVIRONMENTS: tuple[str, ...] = get_args(Environment)
+RUN_MODES: tuple[str, ...] = get_args(RunMode)
+GRANULARITIES: tuple[str, ...] = get_args(Granularity)
+ERROR_METRICS: tuple[str, ...] = get_args(ErrorMetric)
+METRICS: tuple[str, ...] = get_args(Metric)
+DIRECTIONS: tuple[str, ...] = get_args(Direction)
+MANAGED_LOCATIONS: tuple[str, ...] = get_args(ManagedLocation)
+_COMPUTE_KINDS: dict[str, ComputeKind] = {"jobCluster": "job_cluster", "serverless": "serverless"}
+# Staging and prod are deployed by CI: they need service principals, a model owners group
+# and a SQL warehouse.
+_CI_ENVIRONMENTS = ("staging", "prod")
+_DEFAULT_METRIC: Metric = "root_mean_squared_error"
+# The threshold's range per metric: r2_score is at most 1 and may be negative; the errors
+# are at least 0.
+_R2_RANGE = (-1.0, 1.0)
+_ERROR_RANGE = (0.0, 1e6)
+_RESERVED_TAGS = ("project", "environment", "code_version")
+# Keys of other namespaces that are credentials: they must be Pulumi secrets (or come from
+# the environment), never plain text in a stack file.
+_CREDENTIAL_WORDS = ("token", "password", "secret", "secretkey", "accesskey", "clientsecret")
+_CREDENTIAL_KEY = re.compile(rf"({'|'.join(_CREDENTIAL_WORDS)})$", re.I)
+
+# The patterns are anchored so that pydantic (which searches) and JSON Schema validators
+# (which search too) accept exactly what a full match accepts.
+_IDENTIFIER = r"^[a-z_][a-z0-9_]{0,127}$"
+_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_HOST = (
+    r"^https://[A-Za-z0-9.-]+\.(cloud\.databricks\.com|azuredatabricks\.net|gcp\.databricks\.com)$"
 )
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
-_ML_RUNTIME = re.compile(r"\d+\.\d+\.x-(cpu-|gpu-)?ml-scala2\.1[23]")
-_TAG_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
-_TABLE = re.compile(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
-_TABLE_EXPECTED = "a fully qualified lower-case table name, catalog.schema.table"
-# The IAM role Unity Catalog assumes storage credentials' roles from (AWS commercial
-# regions), as documented by Databricks for storage credentials.
-UC_MASTER_ROLE_ARN = "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL"
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
+_ML_RUNTIME = r"^[0-9]+\.[0-9]+\.x-(cpu-|gpu-)?ml-scala2\.1[23]$"
+_SERVERLESS_VERSION = r"^[0-9]{1,2}$"
+_TAG_KEY = r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+_TABLE = r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$"
 # S3 allows dots in bucket names; Unity Catalog does not (docs/platform.md, "Storage").
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+_BUCKET = r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"
+_AWS_REGION = r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$"
+_AWS_ACCOUNT = r"^[0-9]{12}$"
+_IAM_ROLE_ARN = r"^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
+_WAREHOUSE = rf"^([0-9a-f]{{16}}|{PLACEHOLDER_MARK}[A-Za-z0-9-]*)$"
+_WORKSPACE_ROOTS = r"^/(Shared|Users|Workspace)/"
+# Six or seven fields; _check_cron says what is wrong inside them.
+_CRON_SHAPE = r"^\s*\S+(\s+\S+){5,6}\s*$"
+
+# What the error messages say a key takes, where its type alone does not say it.
+_IDENT_EXPECTED = "a lower-case identifier (letters, digits, underscores)"
+_UUID_EXPECTED = "a service principal's application id (a lower-case UUID)"
+_TABLE_EXPECTED = "a fully qualified lower-case table name, catalog.schema.table"
+_CRON_EXPECTED = "a Quartz cron expression such as '0 0 5 * * ?' (daily at 05:00)"
+_WAREHOUSE_EXPECTED = "a SQL warehouse id (16 hex digits)"
+_BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 _BUCKET_EXPECTED = (
     "an S3 bucket name Unity Catalog accepts: 3-63 lower-case letters, digits and hyphens"
     " (no dots: Unity Catalog refuses dotted bucket names), starting and ending with a"
-    " letter or digit, no reserved prefix"
-    " (xn--, sthree-, amzn-s3-demo-) or suffix (-s3alias, --ol-s3, .mrap, --x-s3,"
-    " --table-s3)"
+    f" letter or digit, no reserved prefix ({', '.join(_BUCKET_RESERVED_PREFIXES)})"
+    f" or suffix ({', '.join(_BUCKET_RESERVED_SUFFIXES)})"
 )
-_AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
-_AWS_ACCOUNT = re.compile(r"\d{12}")
-_IAM_ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
-# Keys of other namespaces that are credentials: they must be Pulumi secrets (or come from
-# the environment), never plain text in a stack file.
-_CREDENTIAL_KEY = re.compile(r"(token|password|secret|secretkey|accesskey|clientsecret)$", re.I)
 
 
 class InvalidStackConfig(Exception):
     """A stack's settings are wrong; the message lists every problem found."""
 
 
-@dataclass(frozen=True)
-class Schedule:
-    """When a job runs: a Quartz cron expression in a time zone."""
+class Secret:
+    """A ``secure:`` value from a stack file: encrypted, and never needed offline."""
 
-    cron: str
-    timezone: str = "UTC"
-
-
-@dataclass(frozen=True)
-class Compute:
-    """The compute every job task runs on: one job cluster per job, or serverless."""
-
-    kind: str = "job_cluster"  # job_cluster | serverless
-    spark_version: str = "17.3.x-cpu-ml-scala2.13"
-    node_type: str = "i3.xlarge"
-    num_workers: int = 1
-    policy_id: str | None = None
-    serverless_environment_version: str = "3"
-
-
-@dataclass(frozen=True)
-class Principals:
-    """Service principals by application id: who runs ``pulumi up``, and who runs the jobs."""
-
-    deployer: str | None = None
-    runner: str | None = None
-
-
-@dataclass(frozen=True)
-class Groups:
-    """Account groups: readers see predictions and runs; the ML team also runs the jobs and
-    loads the input tables the stack creates; the model owners own the registered model."""
-
-    readers: str = "mlops-readers"
-    ml_team: str = "ml-engineers"
-    # Owns the registered model in staging and prod: an account group holding both the
-    # deployer and the runner (docs/platform.md, "Registered model ownership").
-    model_owners: str | None = None
-
-
-@dataclass(frozen=True)
-class Tables:
-    """Fully qualified table names. Inputs exist already; outputs are created by the stack."""
-
-    trips: str
-    inference_requests: str
-    pickup_features: str
-    dropoff_features: str
-    predictions: str
-
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        return (self.trips, self.inference_requests)
-
-    @property
-    def outputs(self) -> tuple[str, ...]:
-        return (self.pickup_features, self.dropoff_features, self.predictions)
-
-
-@dataclass(frozen=True)
-class Training:
-    """The training job's windows, counted in days back from the run date."""
-
-    lookback_days: int = 90
-    holdout_days: int = 7
-    max_iter: int = 200
-    learning_rate: float = 0.1
-
-
-@dataclass(frozen=True)
-class Validation:
-    """How the candidate model is judged (see pipelines/validation/thresholds.py)."""
-
-    run_mode: str = "enabled"
-    max_rmse: float = 8.0
-    max_mae: float = 5.0
-    min_r2: float = 0.5
-    max_rmse_increase: float = 0.05
-
-
-@dataclass(frozen=True)
-class JobPolicy:
-    """Retries and time limits shared by every task."""
-
-    max_retries: int = 1
-    min_retry_interval_minutes: int = 5
-    timeout_minutes: int = 120
-
-
-@dataclass(frozen=True)
-class Monitoring:
-    """The quality monitor on the predictions table and the retraining rule.
-
-    enabled: register the monitor and the retraining job at all.
-    granularities: window sizes the monitor computes metrics for; the violation check uses
-        the first.
-    metric: the table-level regression metric the rule watches.
-    violated_when: ``above`` for the error metrics, ``below`` for r2_score.
-    threshold: the metric's limit.
-    evaluation_windows: N, the last windows with the metric that the rule looks at.
-    violation_windows: M (1..N), how many of them must be beyond the threshold, the latest
-        included, for the job to retrain.
-    lookback_days: days of labels and metrics each run of the retraining job refreshes.
-    baseline_table: reference rows for baseline drift (optional).
-    slicing_exprs: column expressions the Databricks monitor also slices by.
-    refresh_schedule: the monitor's own refresh schedule, besides the retraining job's.
-    """
-
-    enabled: bool = True
-    granularities: tuple[str, ...] = ("1 day",)
-    metric: str = "root_mean_squared_error"
-    violated_when: str = "above"
-    threshold: float = 0.0
-    evaluation_windows: int = 7
-    violation_windows: int = 3
-    lookback_days: int = 30
-    baseline_table: str | None = None
-    slicing_exprs: tuple[str, ...] = ()
-    refresh_schedule: Schedule | None = None
-
-    @property
-    def granularity(self) -> str:
-        """The window size the violation check evaluates."""
-        return self.granularities[0]
-
-
-@dataclass(frozen=True)
-class Storage:
-    """The stack's own lakehouse storage on AWS (``LakehouseStorage``), optional per stack.
-
-    enabled: create the bucket, the IAM role, the storage credential and the external
-        location at all (default false: the stack uses the metastore's storage).
-    bucket_name: the S3 bucket the stack creates.
-    aws_region: the bucket's region, that of the workspace's metastore.
-    unity_catalog_role_arn: the Databricks role that assumes the stack's role.
-    aws_account_id: the AWS account of the role, for its self-assume statement.
-    force_destroy: let ``pulumi destroy`` delete a bucket that still holds objects.
-    managed_location: which storage root the stack sets on the external location:
-        ``schema`` (the stack's schema, in a catalog someone else owns) or ``catalog``
-        (the stack creates the catalog itself with its storage root there).
-    """
-
-    enabled: bool = False
-    bucket_name: str = ""
-    aws_region: str = ""
-    unity_catalog_role_arn: str = UC_MASTER_ROLE_ARN
-    aws_account_id: str = ""
-    force_destroy: bool = False
-    managed_location: str = "schema"
-
-    @property
-    def owns_catalog(self) -> bool:
-        """The stack creates its catalog (with the catalog's storage root on its bucket)."""
-        return self.enabled and self.managed_location == "catalog"
-
-
-@dataclass(frozen=True)
-class StackSettings:
-    """Everything the program needs to know about one stack."""
-
-    stack: str
-    source: str
-    environment: str
-    workspace_host: str
-    catalog: str
-    schema: str
-    model_name: str
-    experiment_path: str
-    principals: Principals
-    groups: Groups
-    compute: Compute
-    schedules: Mapping[str, Schedule]
-    tables: Tables
-    training: Training
-    validation: Validation
-    jobs: JobPolicy
-    notification_emails: tuple[str, ...]
-    tags: Mapping[str, str]
-    sql_warehouse_id: str | None = None
-    code_volume: str = "code"
-    monitoring: Monitoring = Monitoring(enabled=False)
-    storage: Storage = Storage()
-
-    @property
-    def model_full_name(self) -> str:
-        return f"{self.catalog}.{self.schema}.{self.model_name}"
-
-    @property
-    def schedules_paused(self) -> bool:
-        """Dev jobs are run by hand; only staging and prod run on their schedules."""
-        return self.environment == "dev"
-
-    @property
-    def protect(self) -> bool:
-        """Prod's model and tables must survive a mistaken ``pulumi destroy``."""
-        return self.environment == "prod"
-
-    def placeholders(self) -> list[str]:
-        """The keys that still hold the stack files' placeholders."""
-        found = [f"{PROJECT}:workspaceHost"] if PLACEHOLDER_MARK in self.workspace_host else []
-        for role in ("deployer", "runner"):
-            value = getattr(self.principals, role)
-            if value and value.startswith(PLACEHOLDER_PRINCIPAL):
-                found.append(f"{PROJECT}:principals.{role}")
-        if self.sql_warehouse_id and PLACEHOLDER_MARK in self.sql_warehouse_id:
-            found.append(f"{PROJECT}:sqlWarehouseId")
-        return found
-
-    def plan_warnings(self) -> list[str]:
-        """What the stack may deploy but should not, said by ``mlops plan``."""
-        warnings = []
-        if not self.sql_warehouse_id:
-            warnings.append(
-                f"{PROJECT}:sqlWarehouseId is not set, so the Databricks provider creates"
-                " and starts a cluster (terraform-sql-table) to run the tables' DDL on every"
-                " apply that creates or changes a table: the deployer needs the right to"
-                " create clusters, and such an apply takes minutes. Name a SQL warehouse to"
-                " avoid it."
-            )
-        return warnings
-
-
-# --- reading -------------------------------------------------------------------------
-
-
-@dataclass
-class _Reader:
-    """Walks the raw config and collects every problem instead of stopping at the first."""
-
-    source: str
-    problems: list[str] = field(default_factory=list)
-
-    def problem(self, key: str, value: Any, expected: str) -> None:
-        shown = "missing" if value is _MISSING else f"{_show(value)}"
-        self.problems.append(f"{PROJECT}:{key} is {shown}: expected {expected}.")
-
-    def object(self, key: str, value: Any, known: Mapping[str, str]) -> dict[str, Any]:
-        """A nested object whose keys must all be known (``known`` maps key -> meaning)."""
-        if value is _MISSING:
-            return {}
-        value = _decoded(value)
-        if not isinstance(value, Mapping):
-            self.problem(key, value, f"an object with the keys {', '.join(known)}")
-            return {}
-        for name in value:
-            if name not in known:
-                self.problem(
-                    f"{key}.{name}", value[name], f"no such key; {key} takes {_list(known)}"
-                )
-        return {name: value[name] for name in value if name in known}
-
-    def text(
-        self,
-        key: str,
-        value: Any,
-        default: str | None,
-        pattern: re.Pattern[str] | None = None,
-        expected: str = "a non-empty string",
-        check: Callable[[str], bool] | None = None,
-    ) -> str | None:
-        if value is _MISSING or value is None:
-            if default is None:
-                self.problem(key, _MISSING, expected)
-            return default
-        ok = isinstance(value, str) and value.strip() != ""
-        if ok and pattern is not None:
-            ok = pattern.fullmatch(value) is not None
-        if ok and check is not None:
-            ok = check(value)
-        if not ok:
-            self.problem(key, value, expected)
-            return default
-        return value
-
-    def number(
-        self, key: str, value: Any, default: float, low: float, high: float, integer: bool
-    ) -> Any:
-        if value is _MISSING:
-            return default
-        value = _decoded(value)
-        kind = "a whole number" if integer else "a number"
-        valid = isinstance(value, int | float) and not isinstance(value, bool)
-        if valid and integer:
-            valid = float(value).is_integer()
-        if not valid or not low <= value <= high:
-            self.problem(key, value, f"{kind} from {_num(low)} to {_num(high)}")
-            return default
-        return int(value) if integer else float(value)
-
-    def choice(self, key: str, value: Any, default: str | None, choices: tuple[str, ...]) -> str:
-        expected = f"one of {_list(choices)}"
-        if value is _MISSING and default is None:
-            self.problem(key, _MISSING, expected)
-            return choices[0]
-        if value is _MISSING:
-            return default  # type: ignore[return-value]
-        if value not in choices:
-            self.problem(key, value, expected)
-            return default or choices[0]
-        return value
-
-
-class _Missing:
     def __repr__(self) -> str:
-        return "missing"
+        return "[secret]"
 
 
-_MISSING: Any = _Missing()
+# --- how a problem is raised inside the models -------------------------------------------
+
+# The error type of every problem the models raise themselves; parse_settings turns each
+# into one sentence of the message (``_sentence``).
+_PROBLEM = "stack_setting"
+
+
+@dataclass(frozen=True)
+class _Expected:
+    """What a key takes, in the error messages' words: ``text`` for a wrong value,
+    ``when_missing`` for a required key that is absent. Pydantic ignores this marker; the
+    message reads it from the field, so each wording is declared once, with the field."""
+
+    text: str | None = None
+    when_missing: str | None = None
+
+
+class _NotGiven:
+    """Stands in for a key that is required only because of another one (``Storage``,
+    ``Monitoring``): its field then reports it as missing, in field order."""
+
+    def __repr__(self) -> str:
+        return "not given"
+
+
+_NOT_GIVEN: Any = _NotGiven()
+
+
+def _problem(
+    expected: str | None = None, *, missing: bool = False, suffix: str = ""
+) -> PydanticCustomError:
+    """A problem with one key. ``expected`` says what the key takes (None: what its field
+    declares, plus ``suffix``); ``missing``: the key is absent rather than wrong."""
+    context: dict[str, Any] = {}
+    if expected is not None:
+        context["expected"] = expected
+    if missing:
+        context["missing"] = True
+    if suffix:
+        context["suffix"] = suffix
+    if expected:
+        template = "missing: expected {expected}" if missing else "expected {expected}"
+    else:
+        template = "missing{suffix}" if missing else "not a value this key takes"
+    return PydanticCustomError(_PROBLEM, template, context)
+
+
+@dataclass(frozen=True)
+class _At:
+    """A problem at ``loc`` (stack file keys) below the value being validated."""
+
+    loc: tuple[str, ...]
+    value: Any
+    error: PydanticCustomError
+
+
+def _raise_all(found: list[_At], title: str) -> None:
+    """Raise every problem found by one validator at once; pydantic adds them to the
+    others, each at its own key."""
+    if found:
+        raise ValidationError.from_exception_data(
+            title, [InitErrorDetails(type=at.error, loc=at.loc, input=at.value) for at in found]
+        )
+
+
+# --- the value types: constraints for pydantic and the schema, wording for the messages ---
 
 
 def _decoded(value: Any) -> Any:
@@ -390,44 +226,6 @@ def _decoded(value: Any) -> Any:
         except json.JSONDecodeError:
             return value
     return value
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else f"'{value}'"
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _list(names: Any) -> str:
-    return ", ".join(str(name) for name in names)
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
-# --- the keys ------------------------------------------------------------------------
-
-TOP_LEVEL_KEYS: dict[str, str] = {
-    "environment": "dev, staging or prod",
-    "workspaceHost": "the workspace URL",
-    "catalog": "the Unity Catalog catalog (exists already)",
-    "schema": "the schema the stack creates in the catalog",
-    "modelName": "the registered model's name inside the schema",
-    "experimentPath": "the MLflow experiment's workspace path",
-    "principals": "service principals' application ids: deployer, runner",
-    "groups": "account groups: readers, mlTeam",
-    "compute": "job cluster or serverless",
-    "schedules": "cron and time zone per job",
-    "tables": "input and output table names",
-    "training": "training windows and hyperparameters",
-    "validation": "run mode and thresholds",
-    "jobs": "retries and timeouts",
-    "notifications": "addresses told of failures",
-    "tags": "tags on every job",
-    "sqlWarehouseId": "the SQL warehouse that creates the tables",
-    "monitoring": "the quality monitor and the retraining rule",
-    "storage": "the stack's own S3 storage for Unity Catalog (optional)",
-}
 
 
 def _check_cron(expression: str) -> str | None:
@@ -469,12 +267,722 @@ def _check_cron(expression: str) -> str | None:
     return None
 
 
-def _valid_timezone(name: str) -> bool:
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _range_words(kind: type, low: float, high: float) -> str:
+    return f"{'a whole number' if kind is int else 'a number'} from {_num(low)} to {_num(high)}"
+
+
+def _null_is_absent(value: Any) -> Any:
+    # A key left empty in YAML (``runner:``) reads as null: the key is not given.
+    if value is None:
+        raise PydanticUseDefault()
+    return value
+
+
+def _plain_number(value: Any) -> Any:
+    value = _decoded(value)  # a number given as text ("30") is that number
+    if isinstance(value, bool):  # YAML's true is no number, though Python's bool is an int
+        raise _problem()
+    return value
+
+
+def _as_one_problem(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # A list or a free-form object is one setting: whatever is wrong inside it, the message
+    # names the key and shows the whole value.
+    try:
+        return handler(value)
+    except ValidationError:
+        raise _problem() from None
+
+
+def _distinct(values: tuple[str, ...]) -> tuple[str, ...]:
+    if len(set(values)) != len(values):
+        raise _problem()
+    return values
+
+
+def _quartz(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise _problem(f"{_CRON_EXPECTED}; here not a string")
+    why = _check_cron(value)
+    if why:
+        raise _problem(f"{_CRON_EXPECTED}; here {why}")
+    return value
+
+
+def _time_zone(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'Europe', a folder
-        return False
-    return True
+        raise _problem() from None
+    return name
+
+
+def _experiment_path_shape(path: str) -> str:
+    parts = path.split("/")
+    if (
+        path.endswith("/")
+        or any(part in ("", ".", "..") for part in parts[1:])
+        or any(part.strip() != part for part in parts)
+    ):
+        raise _problem()
+    return path
+
+
+def _bucket_name(name: str) -> str:
+    """S3's naming rules beyond the characters and length of ``_BUCKET``."""
+    if name.startswith(_BUCKET_RESERVED_PREFIXES) or name.endswith(_BUCKET_RESERVED_SUFFIXES):
+        raise _problem()
+    return name
+
+
+def _compute_kind(value: Any) -> Any:
+    if isinstance(value, str) and value in _COMPUTE_KINDS:
+        return _COMPUTE_KINDS[value]
+    raise _problem()
+
+
+_Absent = BeforeValidator(_null_is_absent)
+_Json = BeforeValidator(_decoded)
+_OneProblem = WrapValidator(_as_one_problem)
+
+_NonEmpty = Annotated[str, Field(pattern=r"\S"), _Expected("a non-empty string"), _Absent]
+_Identifier = Annotated[str, Field(pattern=_IDENTIFIER), _Expected(_IDENT_EXPECTED), _Absent]
+_TableName = Annotated[str, Field(pattern=_TABLE), _Expected(_TABLE_EXPECTED), _Absent]
+_ServicePrincipal = Annotated[str, Field(pattern=_UUID), _Expected(_UUID_EXPECTED), _Absent]
+_WorkspaceHost = Annotated[
+    str,
+    Field(pattern=_HOST),
+    _Expected(
+        "the workspace URL, https://<name>.cloud.databricks.com (or azuredatabricks.net,"
+        " gcp.databricks.com) with no path"
+    ),
+    _Absent,
+]
+_ExperimentPath = Annotated[
+    str,
+    Field(pattern=_WORKSPACE_ROOTS),
+    AfterValidator(_experiment_path_shape),
+    _Expected(
+        "an absolute workspace path under /Shared/, /Users/ or /Workspace/, without '..'"
+        " or a trailing slash"
+    ),
+    _Absent,
+]
+_WarehouseId = Annotated[str, Field(pattern=_WAREHOUSE), _Expected(_WAREHOUSE_EXPECTED), _Absent]
+_Cron = Annotated[
+    str, Field(pattern=_CRON_SHAPE), BeforeValidator(_quartz), _Expected(_CRON_EXPECTED)
+]
+_TimeZone = Annotated[
+    str,
+    AfterValidator(_time_zone),
+    _Expected("an IANA time zone such as UTC or Europe/Amsterdam"),
+    _Absent,
+]
+# Whole numbers and numbers: their range is declared on each field, and the messages say
+# "a whole number from <ge> to <le>" from it.
+_Whole = Annotated[int, BeforeValidator(_plain_number)]
+_Real = Annotated[float, BeforeValidator(_plain_number)]
+_Kind = Annotated[
+    ComputeKind,
+    BeforeValidator(_compute_kind),
+    WithJsonSchema({"type": "string", "enum": list(_COMPUTE_KINDS)}),
+    _Expected(f"one of {', '.join(_COMPUTE_KINDS)}"),
+]
+_Granularities = Annotated[
+    tuple[Granularity, ...],
+    Field(min_length=1),
+    AfterValidator(_distinct),
+    _OneProblem,
+    _Json,
+    _Expected(
+        f"a non-empty list of distinct window sizes from {', '.join(GRANULARITIES)};"
+        " the first is the one the violation check evaluates"
+    ),
+]
+_SlicingExprs = Annotated[
+    tuple[Annotated[str, Field(pattern=r"\S")], ...],
+    _OneProblem,
+    _Json,
+    _Expected("a list of column expressions such as 'pickup_zip' or 'trip_distance > 10'"),
+]
+_Emails = Annotated[
+    tuple[Annotated[str, Field(pattern=_EMAIL)], ...],
+    _OneProblem,
+    _Json,
+    _Expected("a list of email addresses"),
+]
+_Tags = Annotated[
+    dict[Annotated[str, Field(pattern=_TAG_KEY)], str],
+    _OneProblem,
+    _Json,
+    WithJsonSchema(
+        {
+            "type": "object",
+            "propertyNames": {"pattern": _TAG_KEY, "not": {"enum": list(_RESERVED_TAGS)}},
+            "additionalProperties": {"type": "string"},
+        }
+    ),
+    _Expected("an object of string tags, keys starting with a letter"),
+]
+_BucketName = Annotated[
+    str, Field(pattern=_BUCKET), AfterValidator(_bucket_name), _Expected(_BUCKET_EXPECTED), _Absent
+]
+_AwsRegion = Annotated[
+    str,
+    Field(pattern=_AWS_REGION),
+    _Expected("an AWS region such as us-east-1 or eu-west-1"),
+    _Absent,
+]
+_AwsAccountId = Annotated[
+    str,
+    Field(pattern=_AWS_ACCOUNT),
+    _Expected("an AWS account id: 12 digits, quoted so that YAML keeps it text"),
+    _Absent,
+]
+_IamRoleArn = Annotated[
+    str,
+    Field(pattern=_IAM_ROLE_ARN),
+    _Expected("an IAM role ARN, arn:aws:iam::<12 digits>:role/<name>"),
+    _Absent,
+]
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    # The default is worked out from other settings, so the schema shows none.
+    schema.pop("default", None)
+
+
+# --- the sections --------------------------------------------------------------------------
+
+
+class _Section(BaseModel):
+    """A section of the settings: its keys are the stack file's, and no other is allowed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _json_text(cls, data: Any) -> Any:
+        return _decoded(data)
+
+
+class Schedule(_Section):
+    """When a job runs: a Quartz cron expression in a time zone."""
+
+    cron: _Cron = Field(
+        description="A Quartz cron expression: seconds, minutes, hours, day-of-month, month,"
+        " day-of-week and an optional year, with '?' in exactly one of the two day fields;"
+        " e.g. '0 0 5 * * ?' (daily at 05:00)."
+    )
+    timezone: _TimeZone = Field(
+        "UTC", description="The IANA time zone the cron expression is read in, e.g. UTC."
+    )
+
+    # Positional as the dataclass it replaces: Schedule("0 0 5 * * ?", "UTC").
+    def __init__(
+        self, cron: str | None = None, timezone: str | None = None, /, **data: Any
+    ) -> None:
+        if cron is not None:
+            data["cron"] = cron
+        if timezone is not None:
+            data["timezone"] = timezone
+        super().__init__(**data)
+
+
+class Schedules(_Section):
+    """The jobs' schedules; dev's are paused, so its jobs are run by hand."""
+
+    feature_engineering: Schedule = Field(
+        Schedule("0 0 5 * * ?"),
+        alias="featureEngineering",
+        description="The feature engineering job: pickup and dropoff features from the trips.",
+    )
+    training: Schedule = Field(
+        Schedule("0 0 6 ? * MON"),
+        description="The training job: train a challenger, validate it, and promote it to"
+        " champion when it passes.",
+    )
+    batch_inference: Schedule = Field(
+        Schedule("0 0 7 * * ?"),
+        alias="batchInference",
+        description="The batch inference job: score the inference requests with the champion.",
+    )
+    monitoring: Schedule = Field(
+        Schedule("0 0 8 * * ?"),
+        description="The retraining job: join late labels, refresh the monitor, and retrain"
+        " when the retraining rule is violated.",
+    )
+
+
+JOBS: tuple[str, ...] = tuple(Schedules.model_fields)
+DEFAULT_SCHEDULES: dict[str, Schedule] = {
+    job: field.default for job, field in Schedules.model_fields.items()
+}
+
+
+class Compute(_Section):
+    """The compute every job task runs on: one job cluster per job, or serverless."""
+
+    kind: _Kind = Field(
+        "job_cluster",
+        description="jobCluster: a job cluster per job, on an ML runtime; serverless:"
+        " serverless jobs compute.",
+        json_schema_extra={"default": "jobCluster"},
+    )
+    spark_version: Annotated[
+        str,
+        Field(pattern=_ML_RUNTIME),
+        _Expected(
+            "a Databricks ML runtime version, e.g. 17.3.x-cpu-ml-scala2.13 (the jobs need"
+            " MLflow and scikit-learn from the ML runtime)"
+        ),
+        _Absent,
+    ] = Field(
+        "17.3.x-cpu-ml-scala2.13",
+        alias="sparkVersion",
+        description="The job clusters' Databricks runtime: an ML runtime.",
+    )
+    node_type: _NonEmpty = Field(
+        "i3.xlarge", alias="nodeType", description="The job clusters' node type."
+    )
+    num_workers: _Whole = Field(
+        1,
+        ge=0,
+        le=100,
+        alias="numWorkers",
+        description="Workers per job cluster; 0 is a single-node cluster.",
+    )
+    policy_id: _NonEmpty | None = Field(
+        None, alias="policyId", description="A cluster policy the job clusters use (optional)."
+    )
+    serverless_environment_version: Annotated[
+        str,
+        Field(pattern=_SERVERLESS_VERSION),
+        _Expected("a serverless environment version number, e.g. 3"),
+        _Absent,
+    ] = Field(
+        "3",
+        alias="serverlessEnvironmentVersion",
+        description="The serverless environment version (kind: serverless), as text.",
+    )
+
+
+class Principals(_Section):
+    """Service principals by application id: who runs ``pulumi up``, and who runs the jobs.
+    Required in staging and prod, and different from each other."""
+
+    deployer: _ServicePrincipal | None = Field(
+        None, description="The service principal CI deploys as (pulumi up)."
+    )
+    runner: _ServicePrincipal | None = Field(
+        None,
+        description="The service principal the jobs run as; in dev, left out, the jobs run"
+        " as whoever deploys them.",
+    )
+
+
+class Groups(_Section):
+    """Account groups: readers see predictions and runs; the ML team also runs the jobs and
+    loads the input tables the stack creates; the model owners own the registered model."""
+
+    readers: _NonEmpty = Field(
+        "mlops-readers", description="The account group that sees predictions and runs."
+    )
+    ml_team: _NonEmpty = Field(
+        "ml-engineers",
+        alias="mlTeam",
+        description="The account group that also runs and repairs the jobs.",
+    )
+    # Owns the registered model in staging and prod: an account group holding both the
+    # deployer and the runner (docs/platform.md, "Registered model ownership").
+    model_owners: _NonEmpty | None = Field(
+        None,
+        alias="modelOwners",
+        description="The account group that owns the registered model, with the deployer"
+        " and the runner as members; required in staging and prod.",
+    )
+
+
+_INPUTS = ("trips", "inference_requests")
+_OUTPUTS = ("pickup_features", "dropoff_features", "predictions")
+
+
+class Tables(_Section):
+    """Fully qualified table names. Inputs exist already; outputs are created by the stack,
+    in its own schema. A table left out is ``<catalog>.<schema>.<name>``."""
+
+    trips: _TableName = Field(
+        "",
+        description="Input: the raw trips. Default: <catalog>.<schema>.trips.",
+        json_schema_extra=_no_default,
+    )
+    inference_requests: _TableName = Field(
+        "",
+        alias="inferenceRequests",
+        description="Input: the rows batch inference scores."
+        " Default: <catalog>.<schema>.inference_requests.",
+        json_schema_extra=_no_default,
+    )
+    pickup_features: _TableName = Field(
+        "",
+        alias="pickupFeatures",
+        description="Output, in the stack's schema. Default: <catalog>.<schema>.pickup_features.",
+        json_schema_extra=_no_default,
+    )
+    dropoff_features: _TableName = Field(
+        "",
+        alias="dropoffFeatures",
+        description="Output, in the stack's schema. Default: <catalog>.<schema>.dropoff_features.",
+        json_schema_extra=_no_default,
+    )
+    predictions: _TableName = Field(
+        "",
+        description="Output, in the stack's schema, and the monitored table."
+        " Default: <catalog>.<schema>.predictions.",
+        json_schema_extra=_no_default,
+    )
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return tuple(getattr(self, name) for name in _INPUTS)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return tuple(getattr(self, name) for name in _OUTPUTS)
+
+    def in_schema(self, home: str) -> Tables:
+        """These tables with every one left out named in ``home`` (catalog.schema). A name
+        given is never empty (the pattern refuses it), so empty means left out."""
+        return self.model_copy(update={name: f"{home}.{name}" for name, value in self if not value})
+
+
+class Training(_Section):
+    """The training job's windows, counted in days back from the run date."""
+
+    lookback_days: _Whole = Field(
+        90, ge=7, le=3650, alias="lookbackDays", description="Days of trips to train on."
+    )
+    holdout_days: _Whole = Field(
+        7, ge=1, le=365, alias="holdoutDays", description="Days after them to validate on."
+    )
+    max_iter: _Whole = Field(
+        200, ge=1, le=10000, alias="maxIter", description="Boosting iterations."
+    )
+    learning_rate: _Real = Field(
+        0.1, ge=0.001, le=1, alias="learningRate", description="The boosting learning rate."
+    )
+
+
+class Validation(_Section):
+    """How the candidate model is judged (see pipelines/validation/thresholds.py)."""
+
+    run_mode: RunMode = Field(
+        "enabled",
+        alias="runMode",
+        description="enabled: a broken rule fails the validation; dry_run: the outcome is"
+        " only recorded; disabled: the candidate is not evaluated.",
+    )
+    max_rmse: _Real = Field(
+        8.0, ge=0.01, le=1e6, alias="maxRmse", description="The largest RMSE accepted."
+    )
+    max_mae: _Real = Field(
+        5.0, ge=0.01, le=1e6, alias="maxMae", description="The largest MAE accepted."
+    )
+    min_r2: _Real = Field(0.5, ge=-1, le=1, alias="minR2", description="The smallest R2 accepted.")
+    max_rmse_increase: _Real = Field(
+        0.05,
+        ge=0,
+        le=1,
+        alias="maxRmseIncrease",
+        description="The largest relative RMSE increase over the champion.",
+    )
+
+
+class JobPolicy(_Section):
+    """Retries and time limits shared by every task."""
+
+    max_retries: _Whole = Field(1, ge=0, le=5, alias="maxRetries", description="Retries per task.")
+    min_retry_interval_minutes: _Whole = Field(
+        5,
+        ge=0,
+        le=120,
+        alias="minRetryIntervalMinutes",
+        description="Minutes between retries.",
+    )
+    timeout_minutes: _Whole = Field(
+        120, ge=5, le=24 * 60, alias="timeoutMinutes", description="Time limit per task."
+    )
+
+
+def _natural_direction(metric: str) -> Direction:
+    # An error metric is violated when it grows, r2_score when it falls: the other
+    # direction would retrain on every good day and never on a bad one.
+    return "below" if metric == "r2_score" else "above"
+
+
+def _threshold_range(metric: str) -> tuple[float, float]:
+    return _R2_RANGE if metric == "r2_score" else _ERROR_RANGE
+
+
+class Monitoring(_Section):
+    """The quality monitor on the predictions table and the retraining rule: the metric
+    beyond the threshold in at least violationWindows (M) of the last evaluationWindows (N)
+    windows with labels, the latest included."""
+
+    # For editors, the rules JSON Schema can say; the validators below hold them all.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"enabled": {"const": False}}, "required": ["enabled"]},
+                    "else": {"required": ["threshold"]},
+                },
+                {
+                    "if": {"properties": {"metric": {"const": "r2_score"}}, "required": ["metric"]},
+                    "then": {
+                        "properties": {
+                            "threshold": {"minimum": _R2_RANGE[0], "maximum": _R2_RANGE[1]},
+                            "violatedWhen": {"const": _natural_direction("r2_score")},
+                        }
+                    },
+                    "else": {
+                        "properties": {
+                            "threshold": {"minimum": _ERROR_RANGE[0], "maximum": _ERROR_RANGE[1]},
+                            "violatedWhen": {"const": _natural_direction(_DEFAULT_METRIC)},
+                        }
+                    },
+                },
+            ]
+        }
+    )
+
+    enabled: StrictBool = Field(
+        True,
+        description="Register the monitor and the retraining job at all; false deploys the"
+        " stack without them.",
+    )
+    granularities: _Granularities = Field(
+        ("1 day",),
+        description="Window sizes the monitor computes metrics for; the violation check uses"
+        " the first.",
+        json_schema_extra={"uniqueItems": True},
+    )
+    metric: Metric = Field(
+        _DEFAULT_METRIC, description="The table-level regression metric the rule watches."
+    )
+    violated_when: Direction = Field(
+        default_factory=lambda data: _natural_direction(data["metric"]),
+        alias="violatedWhen",
+        description="above for the error metrics, below for r2_score (the default follows"
+        " the metric).",
+    )
+    threshold: _Real = Field(
+        0.0,
+        ge=min(_R2_RANGE[0], _ERROR_RANGE[0]),
+        le=max(_R2_RANGE[1], _ERROR_RANGE[1]),
+        description="The metric's limit: -1 to 1 for r2_score, 0 to 1000000 for the errors."
+        " Required unless enabled is false.",
+        json_schema_extra=_no_default,
+    )
+    evaluation_windows: _Whole = Field(
+        7,
+        ge=1,
+        le=365,
+        alias="evaluationWindows",
+        description="N: the last windows with the metric that the rule looks at.",
+    )
+    violation_windows: _Whole = Field(
+        default_factory=lambda data: min(3, data["evaluation_windows"]),
+        ge=1,
+        le=365,
+        alias="violationWindows",
+        description="M (1..N): how many of them must be beyond the threshold, the latest"
+        " included, for the job to retrain. Default: 3, or N when N is smaller.",
+    )
+    lookback_days: _Whole = Field(
+        30,
+        ge=1,
+        le=3650,
+        alias="lookbackDays",
+        description="Days of labels and metrics each run of the retraining job refreshes.",
+    )
+    baseline_table: _TableName | None = Field(
+        None,
+        alias="baselineTable",
+        description="Reference rows for baseline drift (e.g. scored validation data);"
+        " optional, never tables.predictions itself.",
+    )
+    slicing_exprs: _SlicingExprs = Field(
+        (),
+        alias="slicingExprs",
+        description="Column expressions the Databricks monitor also slices by.",
+    )
+    refresh_schedule: Schedule | None = Field(
+        None,
+        alias="refreshSchedule",
+        description="The monitor's own refresh schedule, besides the retraining job's"
+        " (ignored in dev, where a monitor's schedule could not be paused).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _threshold_unless_disabled(cls, data: Any) -> Any:
+        data = _decoded(data)
+        if (
+            isinstance(data, Mapping)
+            and "threshold" not in data
+            and data.get("enabled", True) is not False
+        ):
+            return {**data, "threshold": _NOT_GIVEN}
+        return data
+
+    @field_validator("violated_when")
+    @classmethod
+    def _direction_of_the_metric(cls, direction: str, info: ValidationInfo) -> str:
+        metric = info.data.get("metric", _DEFAULT_METRIC)
+        natural = _natural_direction(metric)
+        if direction != natural:
+            better = "higher" if metric == "r2_score" else "lower"
+            raise _problem(f"'{natural}' for {metric}, where {better} is better (or leave it out)")
+        return direction
+
+    @field_validator("threshold", mode="wrap")
+    @classmethod
+    def _threshold_of_the_metric(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        metric = info.data.get("metric", _DEFAULT_METRIC)
+        low, high = _threshold_range(metric)
+        expected = _range_words(float, low, high)
+        if value is _NOT_GIVEN:
+            raise _problem(
+                f"{expected}: the {metric} beyond which a window counts as violating",
+                missing=True,
+            )
+        try:
+            threshold = handler(value)
+        except ValidationError:
+            threshold = None
+        if threshold is None or not low <= threshold <= high:
+            # Shown as the reader reads it: "3" given as text is the number 3.
+            _raise_all([_At((), _decoded(value), _problem(expected))], "Monitoring")
+        return threshold
+
+    @field_validator("violation_windows")
+    @classmethod
+    def _no_more_than_evaluated(cls, windows: int, info: ValidationInfo) -> int:
+        evaluation = info.data.get("evaluation_windows", 7)
+        if windows > evaluation:
+            raise _problem(
+                f"a whole number from 1 to monitoring.evaluationWindows ({evaluation}): no more"
+                " windows can violate than are evaluated"
+            )
+        return windows
+
+    @property
+    def granularity(self) -> str:
+        """The window size the violation check evaluates."""
+        return self.granularities[0]
+
+
+# Needed when storage is enabled (and then said to be missing, in field order).
+_STORAGE_WHEN_ENABLED = ("bucket_name", "aws_region", "aws_account_id")
+
+
+def _required_when_enabled(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    keys = [model.model_fields[name].alias or name for name in _STORAGE_WHEN_ENABLED]
+    schema["if"] = {"properties": {"enabled": {"const": True}}, "required": ["enabled"]}
+    schema["then"] = {"required": keys}
+
+
+class Storage(_Section):
+    """The stack's own lakehouse storage on AWS (``LakehouseStorage``): an S3 bucket, an IAM
+    role, a storage credential and an external location. Off by default: the stack then uses
+    the metastore's storage."""
+
+    # For editors, the rule JSON Schema can say; the validators below hold it.
+    model_config = ConfigDict(json_schema_extra=_required_when_enabled)
+
+    enabled: StrictBool = Field(
+        False,
+        description="Create the bucket, the IAM role, the storage credential and the"
+        " external location at all.",
+    )
+    bucket_name: _BucketName = Field(
+        "",
+        alias="bucketName",
+        description="The S3 bucket the stack creates (no dots). Required when enabled.",
+        json_schema_extra=_no_default,
+    )
+    aws_region: _AwsRegion = Field(
+        "",
+        alias="awsRegion",
+        description="The bucket's region, that of the workspace's metastore. Required when"
+        " enabled.",
+        json_schema_extra=_no_default,
+    )
+    unity_catalog_role_arn: _IamRoleArn = Field(
+        UC_MASTER_ROLE_ARN,
+        alias="unityCatalogRoleArn",
+        description="The Databricks role that assumes the stack's role.",
+    )
+    aws_account_id: _AwsAccountId = Field(
+        "",
+        alias="awsAccountId",
+        description="The AWS account of the role (12 digits, quoted), for its self-assume"
+        " statement. Required when enabled.",
+        json_schema_extra=_no_default,
+    )
+    force_destroy: StrictBool = Field(
+        False,
+        alias="forceDestroy",
+        description="Let pulumi destroy delete a bucket that still holds objects.",
+    )
+    managed_location: ManagedLocation = Field(
+        "schema",
+        alias="managedLocation",
+        description="Which storage root the stack sets on the external location: schema"
+        " (the stack's schema, in a catalog someone else owns) or catalog (the stack creates"
+        " the catalog itself with its storage root there).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _given_when_enabled(cls, data: Any) -> Any:
+        data = _decoded(data)
+        if isinstance(data, Mapping) and data.get("enabled") is True:
+            absent = [
+                alias
+                for name in _STORAGE_WHEN_ENABLED
+                if data.get(alias := cls.model_fields[name].alias or name) is None
+                and data.get(name) is None
+            ]
+            return {**data, **dict.fromkeys(absent, _NOT_GIVEN)}
+        return data
+
+    @field_validator(*_STORAGE_WHEN_ENABLED, mode="before")
+    @classmethod
+    def _missing_when_enabled(cls, value: Any) -> Any:
+        if value is _NOT_GIVEN:
+            raise _problem(missing=True, suffix=" (storage.enabled is true)")
+        return value
+
+    @property
+    def owns_catalog(self) -> bool:
+        """The stack creates its catalog (with the catalog's storage root on its bucket)."""
+        return self.enabled and self.managed_location == "catalog"
+
+
+class Notifications(_Section):
+    """Who is told when a job fails."""
+
+    on_failure: _Emails = Field(
+        (), alias="onFailure", description="Email addresses told of every failed job run."
+    )
 
 
 def stack_folder(environment: str) -> str:
@@ -492,676 +1000,539 @@ def _experiment_folder_exists(path: str, environment: str) -> bool:
     )
 
 
-def _experiment_path(path: str) -> bool:
-    parts = path.split("/")
-    return (
-        path.startswith(("/Shared/", "/Users/", "/Workspace/"))
-        and not path.endswith("/")
-        and all(part not in ("", ".", "..") for part in parts[1:])
-        and all(part.strip() == part for part in parts)
+class StackConfig(_Section):
+    """The settings of one stack: its stack file's ``mlops-stack:`` keys, without the
+    namespace. Rules relating two settings are checked once both are valid."""
+
+    environment: Environment = Field(
+        description="Which environment the stack is: dev is deployed from a laptop and its"
+        " schedules are paused; staging and prod are deployed by CI."
+    )
+    workspace_host: _WorkspaceHost = Field(
+        alias="workspaceHost", description="The workspace URL, https://<name>.<cloud domain>."
+    )
+    catalog: _Identifier = Field(
+        default_factory=lambda data: data["environment"],
+        description="The Unity Catalog catalog (exists already, unless storage.managedLocation"
+        " is catalog). Default: the environment's name.",
+    )
+    schema_name: _Identifier = Field(
+        "mlops", alias="schema", description="The schema the stack creates in the catalog."
+    )
+    model_name: _Identifier = Field(
+        "nyc_taxi_fare",
+        alias="modelName",
+        description="The registered model's name inside the schema.",
+    )
+    experiment_path: _ExperimentPath = Field(
+        default_factory=lambda data: f"{stack_folder(data['environment'])}/experiment",
+        alias="experimentPath",
+        description="The MLflow experiment's workspace path: directly in the stack's folder"
+        " /Shared/mlops-stack/<environment> (the default, .../experiment), in /Shared or in a"
+        " /Users/<name> home folder.",
+    )
+    principals: Principals = Field(
+        default_factory=Principals,
+        validate_default=True,  # to require them in staging and prod
+        description="Service principals' application ids.",
+    )
+    groups: Groups = Field(
+        default_factory=Groups,
+        validate_default=True,  # to require the model owners in staging and prod
+        description="Account groups.",
+    )
+    compute: Compute = Field(default_factory=Compute, description="Job cluster or serverless.")
+    schedules: Schedules = Field(
+        default_factory=Schedules, description="Cron and time zone per job."
+    )
+    tables: Tables = Field(
+        default_factory=Tables,
+        validate_default=True,  # to name the tables left out
+        description="Input and output table names.",
+    )
+    training: Training = Field(
+        default_factory=Training, description="Training windows and hyperparameters."
+    )
+    validation: Validation = Field(
+        default_factory=Validation, description="Run mode and thresholds of model validation."
+    )
+    jobs: JobPolicy = Field(default_factory=JobPolicy, description="Retries and timeouts.")
+    monitoring: Annotated[
+        Monitoring,
+        _Expected(
+            when_missing="an object with at least a threshold for the retraining rule, or"
+            " {enabled: false} to deploy the stack without a monitor"
+        ),
+    ] = Field(description="The quality monitor and the retraining rule (required).")
+    storage: Storage = Field(
+        default_factory=Storage,
+        description="The stack's own S3 storage for Unity Catalog (optional).",
+    )
+    notifications: Notifications = Field(
+        default_factory=Notifications, description="Who is told of failures."
+    )
+    tags: _Tags = Field(
+        default_factory=dict,
+        description="Tags on every job; project, environment and code_version are set by"
+        " the stack.",
+    )
+    sql_warehouse_id: _WarehouseId | None = Field(
+        None,
+        alias="sqlWarehouseId",
+        validate_default=True,  # to require one in staging and prod
+        description="The SQL warehouse that runs the tables' DDL and the monitor's queries"
+        " (16 hex digits); required in staging and prod.",
     )
 
+    @field_validator("experiment_path")
+    @classmethod
+    def _experiment_folder(cls, path: str, info: ValidationInfo) -> str:
+        environment = info.data.get("environment")
+        if environment and not _experiment_folder_exists(path, environment):
+            raise _problem(
+                f"an experiment directly in the stack's own folder {stack_folder(environment)}"
+                " (which the stack creates), in /Shared or in a /Users/<name> home folder:"
+                " MLflow creates no missing folders, so an experiment anywhere else cannot be"
+                " created on the first pulumi up"
+            )
+        return path
 
-DEFAULT_SCHEDULES = {
-    "feature_engineering": Schedule("0 0 5 * * ?"),
-    "training": Schedule("0 0 6 ? * MON"),
-    "batch_inference": Schedule("0 0 7 * * ?"),
-    "monitoring": Schedule("0 0 8 * * ?"),
+    @field_validator("principals")
+    @classmethod
+    def _service_principals_in_ci(cls, principals: Principals, info: ValidationInfo) -> Principals:
+        environment = info.data.get("environment")
+        if environment not in _CI_ENVIRONMENTS:
+            return principals
+        found = [
+            _At(
+                (role,),
+                None,
+                _problem(
+                    f"{_UUID_EXPECTED}: {environment} deploys from CI and runs its jobs as a"
+                    " service principal, never as a person",
+                    missing=True,
+                ),
+            )
+            for role in ("deployer", "runner")
+            if getattr(principals, role) is None
+        ]
+        if principals.runner and principals.runner == principals.deployer:
+            found.append(
+                _At(
+                    ("runner",),
+                    principals.runner,
+                    _problem(
+                        "a different principal from principals.deployer, so that the jobs"
+                        " cannot change the infrastructure they run on"
+                    ),
+                )
+            )
+        _raise_all(found, "Principals")
+        return principals
+
+    @field_validator("groups")
+    @classmethod
+    def _model_owners_in_ci(cls, groups: Groups, info: ValidationInfo) -> Groups:
+        if info.data.get("environment") in _CI_ENVIRONMENTS and not groups.model_owners:
+            _raise_all(
+                [
+                    _At(
+                        ("modelOwners",),
+                        None,
+                        _problem(
+                            "the account group that owns the registered model, with the"
+                            " deployer and the runner service principals as its members: in"
+                            " Unity Catalog only a model's owner may move its aliases, which"
+                            " the jobs do as the runner, and update or delete it, which pulumi"
+                            " does as the deployer",
+                            missing=True,
+                        ),
+                    )
+                ],
+                "Groups",
+            )
+        return groups
+
+    @field_validator("tables")
+    @classmethod
+    def _tables_of_the_stack(cls, tables: Tables, info: ValidationInfo) -> Tables:
+        catalog, schema = info.data.get("catalog"), info.data.get("schema_name")
+        if catalog is None or schema is None:
+            return tables  # their own problems are reported
+        home = f"{catalog}.{schema}"
+        tables = tables.in_schema(home)
+        aliases = {name: field.alias or name for name, field in Tables.model_fields.items()}
+        found = [
+            _At(
+                (aliases[name],),
+                getattr(tables, name),
+                _problem(f"a table in the stack's own schema {home}, where the stack creates it"),
+            )
+            for name in _OUTPUTS
+            if getattr(tables, name).rpartition(".")[0] != home
+        ]
+        seen: dict[str, str] = {}
+        for name, table in tables:
+            if table in seen:
+                found.append(
+                    _At(
+                        (aliases[name],),
+                        table,
+                        _problem(f"a table of its own; tables.{seen[table]} is {table} too"),
+                    )
+                )
+            seen.setdefault(table, aliases[name])
+        _raise_all(found, "Tables")
+        return tables
+
+    @field_validator("monitoring")
+    @classmethod
+    def _baseline_is_not_the_monitored_table(
+        cls, monitoring: Monitoring, info: ValidationInfo
+    ) -> Monitoring:
+        tables = info.data.get("tables")
+        if tables and monitoring.baseline_table == tables.predictions:
+            _raise_all(
+                [
+                    _At(
+                        ("baselineTable",),
+                        monitoring.baseline_table,
+                        _problem(
+                            "a table of reference rows (e.g. scored validation data), not"
+                            " tables.predictions, the monitored table itself"
+                        ),
+                    )
+                ],
+                "Monitoring",
+            )
+        return monitoring
+
+    @field_validator("tags")
+    @classmethod
+    def _no_reserved_tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(set(_RESERVED_TAGS) & set(tags))
+        if reserved:
+            _raise_all(
+                [
+                    _At(
+                        (reserved[0],),
+                        tags[reserved[0]],
+                        _problem(
+                            f"no such tag: {', '.join(_RESERVED_TAGS[:-1])} and"
+                            f" {_RESERVED_TAGS[-1]} are set by the stack"
+                        ),
+                    )
+                ],
+                "Tags",
+            )
+        return tags
+
+    @field_validator("sql_warehouse_id")
+    @classmethod
+    def _warehouse_in_ci(cls, warehouse: str | None, info: ValidationInfo) -> str | None:
+        """The warehouse that runs the tables' DDL and the monitor's queries.
+
+        Without one, the Databricks provider creates and starts a cluster of its own for
+        every apply that touches a table (docs/platform.md, "Tables without a SQL
+        warehouse"): it needs cluster-create rights and minutes per apply. Staging and
+        prod, deployed by CI, must name one; dev may go without (``mlops plan`` warns)."""
+        environment = info.data.get("environment")
+        if warehouse is None and environment in _CI_ENVIRONMENTS:
+            raise _problem(
+                f"{_WAREHOUSE_EXPECTED}: {environment} must name the warehouse that creates its"
+                " tables, or the Databricks provider starts a cluster for the DDL on every apply"
+                " (which CI's service principal may not create, and which takes minutes)",
+                missing=True,
+            )
+        return warehouse
+
+    @model_validator(mode="after")
+    def _inputs_outside_a_new_catalog(self) -> StackConfig:
+        """A catalog the stack creates holds no other schema on the first ``pulumi up``, so
+        an input table there (outside the stack's schema) could not be read or granted."""
+        if not self.storage.owns_catalog:
+            return self
+        aliases = {name: field.alias or name for name, field in Tables.model_fields.items()}
+        found = []
+        for name in _INPUTS:
+            table = getattr(self.tables, name)
+            table_catalog, table_schema, _ = table.split(".")
+            if table_catalog == self.catalog and table_schema != self.schema_name:
+                found.append(
+                    _At(
+                        ("tables", aliases[name]),
+                        table,
+                        _problem(
+                            f"a table outside the catalog {self.catalog} or in the stack's"
+                            f" schema {self.catalog}.{self.schema_name}:"
+                            f" storage.managedLocation is catalog, so the stack creates"
+                            f" {self.catalog} and no other schema of it exists before the"
+                            " stack does"
+                        ),
+                    )
+                )
+        _raise_all(found, "StackConfig")
+        return self
+
+    def settings(self, stack: str, source: str) -> StackSettings:
+        """What the program reads: these settings for ``stack``, read from ``source``."""
+        return StackSettings(
+            stack=stack,
+            source=source,
+            environment=self.environment,
+            workspace_host=self.workspace_host,
+            catalog=self.catalog,
+            schema=self.schema_name,
+            model_name=self.model_name,
+            experiment_path=self.experiment_path,
+            principals=self.principals,
+            groups=self.groups,
+            compute=self.compute,
+            schedules=dict(self.schedules),
+            tables=self.tables,
+            training=self.training,
+            validation=self.validation,
+            jobs=self.jobs,
+            notification_emails=self.notifications.on_failure,
+            tags=dict(self.tags),
+            sql_warehouse_id=self.sql_warehouse_id,
+            monitoring=self.monitoring,
+            storage=self.storage,
+        )
+
+
+# The settings as the stack file spells them, and what each is.
+TOP_LEVEL_KEYS: dict[str, str] = {
+    field.alias or name: field.description or "" for name, field in StackConfig.model_fields.items()
 }
+
+
+# Frozen, so one instance serves as every default.
+_NO_MONITOR = Monitoring(enabled=False)
+_NO_STORAGE = Storage()
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Everything the program needs to know about one stack."""
+
+    stack: str
+    source: str
+    environment: str
+    workspace_host: str
+    catalog: str
+    schema: str
+    model_name: str
+    experiment_path: str
+    principals: Principals
+    groups: Groups
+    compute: Compute
+    schedules: Mapping[str, Schedule]
+    tables: Tables
+    training: Training
+    validation: Validation
+    jobs: JobPolicy
+    notification_emails: tuple[str, ...]
+    tags: Mapping[str, str]
+    sql_warehouse_id: str | None = None
+    code_volume: str = "code"
+    monitoring: Monitoring = _NO_MONITOR
+    storage: Storage = _NO_STORAGE
+
+    @property
+    def model_full_name(self) -> str:
+        return f"{self.catalog}.{self.schema}.{self.model_name}"
+
+    @property
+    def schedules_paused(self) -> bool:
+        """Dev jobs are run by hand; only staging and prod run on their schedules."""
+        return self.environment == "dev"
+
+    @property
+    def protect(self) -> bool:
+        """Prod's model and tables must survive a mistaken ``pulumi destroy``."""
+        return self.environment == "prod"
+
+    def placeholders(self) -> list[str]:
+        """The keys that still hold the stack files' placeholders."""
+        found = [f"{PROJECT}:workspaceHost"] if PLACEHOLDER_MARK in self.workspace_host else []
+        for role in ("deployer", "runner"):
+            value = getattr(self.principals, role)
+            if value and value.startswith(PLACEHOLDER_PRINCIPAL):
+                found.append(f"{PROJECT}:principals.{role}")
+        if self.sql_warehouse_id and PLACEHOLDER_MARK in self.sql_warehouse_id:
+            found.append(f"{PROJECT}:sqlWarehouseId")
+        return found
+
+    def plan_warnings(self) -> list[str]:
+        """What the stack may deploy but should not, said by ``mlops plan``."""
+        warnings = []
+        if not self.sql_warehouse_id:
+            warnings.append(
+                f"{PROJECT}:sqlWarehouseId is not set, so the Databricks provider creates"
+                " and starts a cluster (terraform-sql-table) to run the tables' DDL on every"
+                " apply that creates or changes a table: the deployer needs the right to"
+                " create clusters, and such an apply takes minutes. Name a SQL warehouse to"
+                " avoid it."
+            )
+        return warnings
+
+
+# --- pydantic's errors, in the words of the stack file --------------------------------------
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, Secret):
+        return "'[secret]'"
+    text = f"'{value}'" if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _unwrapped(annotation: Any) -> tuple[Any, list[Any]]:
+    """The type under ``X | None`` and ``Annotated[X, ...]``, and the metadata on the way."""
+    metadata: list[Any] = []
+    while True:
+        if get_origin(annotation) is Annotated:
+            annotation, *extra = get_args(annotation)
+            metadata.extend(extra)
+        elif get_origin(annotation) in (Union, types.UnionType):
+            options = [arg for arg in get_args(annotation) if arg is not type(None)]
+            if len(options) != 1:
+                return annotation, metadata
+            annotation = options[0]
+        else:
+            return annotation, metadata
+
+
+def _section_of(annotation: Any) -> type[BaseModel] | None:
+    base, _ = _unwrapped(annotation)
+    return base if isinstance(base, type) and issubclass(base, BaseModel) else None
+
+
+def _fields_by_key(section: type[BaseModel]) -> dict[str, FieldInfo]:
+    return {field.alias or name: field for name, field in section.model_fields.items()}
+
+
+def _field_at(loc: tuple[str | int, ...]) -> FieldInfo | None:
+    """The field of the key at ``loc`` (from the top), if it is one."""
+    section: type[BaseModel] | None = StackConfig
+    field = None
+    for key in loc:
+        field = _field_of(section, key) if section else None
+        if field is None:
+            return None
+        section = _section_of(field.annotation)
+    return field
+
+
+def _field_of(section: type[BaseModel], key: str | int) -> FieldInfo | None:
+    # By the stack file's key, or by the field's name: pydantic names a default by it.
+    return _fields_by_key(section).get(str(key)) or section.model_fields.get(str(key))
+
+
+def _stack_file_key(loc: tuple[str | int, ...]) -> str:
+    """The dotted stack file key of ``loc``, whose parts may be field names."""
+    keys = []
+    section: type[BaseModel] | None = StackConfig
+    for part in loc:
+        field = _field_of(section, part) if section else None
+        keys.append(field.alias or str(part) if field else str(part))
+        section = _section_of(field.annotation) if field else None
+    return ".".join(keys)
+
+
+def _expected_of(field: FieldInfo | None, missing: bool) -> str:
+    """What a field takes, in words: its ``_Expected`` marker, or what its type says."""
+    if field is None:
+        return "a valid value"
+    base, inner = _unwrapped(field.annotation)
+    metadata = [*field.metadata, *inner]
+    for marker in metadata:
+        if isinstance(marker, _Expected):
+            if missing and marker.when_missing:
+                return marker.when_missing
+            if marker.text:
+                return marker.text
+    if base is bool:
+        return "true or false"
+    if base in (int, float):
+        low = next(m.ge for m in metadata if isinstance(m, annotated_types.Ge))
+        high = next(m.le for m in metadata if isinstance(m, annotated_types.Le))
+        return _range_words(base, cast(float, low), cast(float, high))
+    if get_origin(base) is Literal:
+        return f"one of {', '.join(str(choice) for choice in get_args(base))}"
+    section = _section_of(base)
+    if section is not None:
+        return f"an object with the keys {', '.join(_fields_by_key(section))}"
+    return "a non-empty string"
+
+
+def _sentence(error: ErrorDetails) -> str | None:
+    """One problem of the message, ``mlops-stack:<key> is <value>: expected <what>.``; None
+    for an error that is only the consequence of another."""
+    kind, loc, context = error["type"], tuple(error["loc"]), error.get("ctx") or {}
+    if kind == "default_factory_not_called":
+        return None  # a default worked out from a setting that is itself wrong
+    missing = kind == "missing" or bool(context.get("missing"))
+    if kind == "extra_forbidden":
+        # An unknown key is named as given, below the keys of its section.
+        parent = loc[:-1]
+        field = _field_at(parent) if parent else None
+        section = _section_of(field.annotation) if field else StackConfig
+        keys = ", ".join(_fields_by_key(section)) if section else ""
+        where = f"{_stack_file_key(parent)} takes" if parent else "the settings are"
+        expected = f"no such key; {where} {keys}"
+        key = f"{_stack_file_key(parent)}.{loc[-1]}" if parent else str(loc[-1])
+    else:
+        if kind == _PROBLEM and "expected" in context:
+            expected = context["expected"]
+        else:
+            expected = _expected_of(_field_at(loc), missing) + context.get("suffix", "")
+        key = _stack_file_key(loc)
+    shown = "missing" if missing else _show(error["input"])
+    return f"{PROJECT}:{key} is {shown}: expected {expected}."
+
+
+# --- reading ---------------------------------------------------------------------------------
 
 
 def parse_settings(config: Mapping[str, Any], stack: str, source: str) -> StackSettings:
     """Validate a stack's config (``<namespace>:<key>`` -> value, objects as dicts or JSON)
     and return the settings, or raise ``InvalidStackConfig`` naming every problem."""
-    reader = _Reader(source)
+    problems: list[str] = []
     raw: dict[str, Any] = {}
     for full_key, value in config.items():
         namespace, _, key = full_key.partition(":")
         if namespace != PROJECT:
-            if _CREDENTIAL_KEY.search(key) and not _is_secret(value):
-                reader.problems.append(
+            if _CREDENTIAL_KEY.search(key) and not isinstance(value, Secret):
+                problems.append(
                     f"{full_key} holds a credential in plain text: expected it as a Pulumi"
                     f" secret (pulumi config set --secret {full_key}) or, better, in the"
                     " environment (DATABRICKS_TOKEN, or OIDC in CI)."
                 )
             continue
-        if key not in TOP_LEVEL_KEYS:
-            reader.problem(key, value, f"no such key; the settings are {_list(TOP_LEVEL_KEYS)}")
-            continue
-        if _is_secret(value):
-            reader.problem(key, "[secret]", "a plain setting: no mlops-stack setting is secret")
+        if isinstance(value, Secret) and key in TOP_LEVEL_KEYS:
+            problems.append(
+                f"{PROJECT}:{key} is '[secret]': expected a plain setting: no {PROJECT}"
+                " setting is secret."
+            )
             continue
         raw[key] = value
-
-    def get(key: str) -> Any:
-        return raw.get(key, _MISSING)
-
-    before = len(reader.problems)
-    environment = reader.choice("environment", get("environment"), None, ENVIRONMENTS)
-    environment_known = len(reader.problems) == before
-    host = reader.text(
-        "workspaceHost",
-        get("workspaceHost"),
-        None,
-        _HOST,
-        "the workspace URL, https://<name>.cloud.databricks.com (or azuredatabricks.net,"
-        " gcp.databricks.com) with no path",
-    )
-    ident = "a lower-case identifier (letters, digits, underscores)"
-    catalog = reader.text("catalog", get("catalog"), environment, _IDENTIFIER, ident)
-    schema = reader.text("schema", get("schema"), "mlops", _IDENTIFIER, ident)
-    model_name = reader.text("modelName", get("modelName"), "nyc_taxi_fare", _IDENTIFIER, ident)
-    experiment = reader.text(
-        "experimentPath",
-        get("experimentPath"),
-        f"{stack_folder(environment)}/experiment" if environment else None,
-        None,
-        "an absolute workspace path under /Shared/, /Users/ or /Workspace/, without '..'"
-        " or a trailing slash",
-        _experiment_path,
-    )
-    if experiment and environment_known and not _experiment_folder_exists(experiment, environment):
-        reader.problem(
-            "experimentPath",
-            experiment,
-            f"an experiment directly in the stack's own folder {stack_folder(environment)}"
-            " (which the stack creates), in /Shared or in a /Users/<name> home folder: MLflow"
-            " creates no missing folders, so an experiment anywhere else cannot be created on"
-            " the first pulumi up",
-        )
-
-    principal_keys = {"deployer": "who runs pulumi up", "runner": "who the jobs run as"}
-    given = reader.object("principals", get("principals"), principal_keys)
-    uuid = "a service principal's application id (a lower-case UUID)"
-    principals = Principals(
-        deployer=reader.text("principals.deployer", given.get("deployer"), "", _UUID, uuid) or None,
-        runner=reader.text("principals.runner", given.get("runner"), "", _UUID, uuid) or None,
-    )
-    if environment in ("staging", "prod"):
-        for role in ("deployer", "runner"):
-            if given.get(role) is None:  # absent, or left empty (null) in YAML
-                reader.problem(
-                    f"principals.{role}",
-                    _MISSING,
-                    f"{uuid}: {environment} deploys from CI and runs its jobs as a service"
-                    " principal, never as a person",
-                )
-        if principals.runner and principals.runner == principals.deployer:
-            reader.problem(
-                "principals.runner",
-                principals.runner,
-                "a different principal from principals.deployer, so that the jobs cannot"
-                " change the infrastructure they run on",
-            )
-
-    group_keys = {
-        "readers": "see predictions and runs",
-        "mlTeam": "also run and repair jobs",
-        "modelOwners": "own the registered model: the deployer and the runner",
-    }
-    given = reader.object("groups", get("groups"), group_keys)
-    groups = Groups(
-        readers=reader.text("groups.readers", given.get("readers"), Groups.readers),
-        ml_team=reader.text("groups.mlTeam", given.get("mlTeam"), Groups.ml_team),
-        model_owners=reader.text("groups.modelOwners", given.get("modelOwners"), "") or None,
-    )
-    if environment in ("staging", "prod") and not groups.model_owners:
-        reader.problem(
-            "groups.modelOwners",
-            given.get("modelOwners", _MISSING),
-            "the account group that owns the registered model, with the deployer and the"
-            " runner service principals as its members: in Unity Catalog only a model's"
-            " owner may move its aliases, which the jobs do as the runner, and update or"
-            " delete it, which pulumi does as the deployer",
-        )
-
-    compute = _compute(reader, get("compute"))
-    schedules = _schedules(reader, get("schedules"))
-    tables = _tables(reader, get("tables"), catalog, schema)
-    training = _training(reader, get("training"))
-    validation = _validation(reader, get("validation"))
-    jobs = _job_policy(reader, get("jobs"))
-    monitoring = _monitoring(reader, get("monitoring"), tables)
-    storage = _storage(reader, get("storage"))
-    if storage.owns_catalog:
-        _inputs_outside_a_new_catalog(reader, tables, catalog, schema)
-
-    given = reader.object("notifications", get("notifications"), {"onFailure": "email list"})
-    emails = given.get("onFailure", [])
-    if not isinstance(emails, list) or not all(
-        isinstance(email, str) and _EMAIL.fullmatch(email) for email in emails
-    ):
-        reader.problem("notifications.onFailure", emails, "a list of email addresses")
-        emails = []
-
-    tags = get("tags")
-    tags = {} if tags is _MISSING else _decoded(tags)
-    if not isinstance(tags, Mapping) or not all(
-        isinstance(key, str) and _TAG_KEY.fullmatch(key) and isinstance(value, str)
-        for key, value in tags.items()
-    ):
-        reader.problem("tags", tags, "an object of string tags, keys starting with a letter")
-        tags = {}
-    reserved = {"project", "environment", "code_version"} & set(tags)
-    if reserved:
-        reader.problem(
-            f"tags.{sorted(reserved)[0]}",
-            tags[sorted(reserved)[0]],
-            "no such tag: project, environment and code_version are set by the stack",
-        )
-
-    warehouse = _sql_warehouse(reader, get("sqlWarehouseId"), environment)
-
-    if reader.problems:
-        count = len(reader.problems)
-        listed = " ".join(f"({n}) {p}" for n, p in enumerate(reader.problems, start=1))
+    try:
+        # A stack file spells every key as its alias: the field names (populate_by_name) are
+        # for Python code building the models, not for stack files.
+        validated = StackConfig.model_validate(raw, by_alias=True, by_name=False)
+        settings = validated.settings(stack, source)
+    except ValidationError as exc:
+        problems += [s for s in map(_sentence, exc.errors()) if s is not None]
+    if problems:
+        count = len(problems)
+        listed = " ".join(f"({n}) {p}" for n, p in enumerate(problems, start=1))
         raise InvalidStackConfig(
             f"{source} (stack '{stack}') has {count} invalid setting{'s' * (count > 1)},"
             f" so nothing was registered: {listed}"
         )
-    return StackSettings(
-        stack=stack,
-        source=source,
-        environment=environment,
-        workspace_host=host or "",
-        catalog=catalog or "",
-        schema=schema or "",
-        model_name=model_name or "",
-        experiment_path=experiment or "",
-        principals=principals,
-        groups=groups,
-        compute=compute,
-        schedules=schedules,
-        tables=tables,
-        training=training,
-        validation=validation,
-        jobs=jobs,
-        notification_emails=tuple(emails),
-        tags=dict(tags),
-        sql_warehouse_id=warehouse or None,
-        monitoring=monitoring,
-        storage=storage,
-    )
-
-
-_WAREHOUSE = re.compile(rf"[0-9a-f]{{16}}|{PLACEHOLDER_MARK}[A-Za-z0-9-]*")
-_WAREHOUSE_EXPECTED = "a SQL warehouse id (16 hex digits)"
-
-
-def _sql_warehouse(reader: _Reader, value: Any, environment: str | None) -> str:
-    """The warehouse that runs the tables' DDL and the monitor's queries.
-
-    Without one, the Databricks provider creates and starts a cluster of its own for every
-    apply that touches a table (docs/platform.md, "Tables without a SQL warehouse"): it
-    needs cluster-create rights and minutes per apply. Staging and prod, deployed by CI,
-    must name one; dev may go without (``mlops plan`` warns)."""
-    if value is _MISSING and environment in ("staging", "prod"):
-        reader.problem(
-            "sqlWarehouseId",
-            value,
-            f"{_WAREHOUSE_EXPECTED}: {environment} must name the warehouse that creates its"
-            " tables, or the Databricks provider starts a cluster for the DDL on every apply"
-            " (which CI's service principal may not create, and which takes minutes)",
-        )
-        return ""
-    return reader.text("sqlWarehouseId", value, "", _WAREHOUSE, _WAREHOUSE_EXPECTED) or ""
-
-
-def _compute(reader: _Reader, value: Any) -> Compute:
-    keys = {
-        "kind": "jobCluster or serverless",
-        "sparkVersion": "an ML runtime",
-        "nodeType": "the node type",
-        "numWorkers": "workers (0: single node)",
-        "policyId": "a cluster policy",
-        "serverlessEnvironmentVersion": "serverless environment version",
-    }
-    given = reader.object("compute", value, keys)
-    kinds = {"jobCluster": "job_cluster", "serverless": "serverless"}
-    kind = reader.choice("compute.kind", given.get("kind", _MISSING), "jobCluster", tuple(kinds))
-    defaults = Compute()
-    return Compute(
-        kind=kinds[kind],
-        spark_version=reader.text(
-            "compute.sparkVersion",
-            given.get("sparkVersion"),
-            defaults.spark_version,
-            _ML_RUNTIME,
-            "a Databricks ML runtime version, e.g. 17.3.x-cpu-ml-scala2.13 (the jobs need"
-            " MLflow and scikit-learn from the ML runtime)",
-        ),
-        node_type=reader.text("compute.nodeType", given.get("nodeType"), defaults.node_type),
-        num_workers=reader.number(
-            "compute.numWorkers", given.get("numWorkers", _MISSING), 1, 0, 100, True
-        ),
-        policy_id=reader.text("compute.policyId", given.get("policyId"), "") or None,
-        serverless_environment_version=reader.text(
-            "compute.serverlessEnvironmentVersion",
-            given.get("serverlessEnvironmentVersion"),
-            defaults.serverless_environment_version,
-            re.compile(r"\d{1,2}"),
-            "a serverless environment version number, e.g. 3",
-        ),
-    )
-
-
-def _schedules(reader: _Reader, value: Any) -> dict[str, Schedule]:
-    wire = {"featureEngineering": "feature_engineering", "training": "training"}
-    wire["batchInference"] = "batch_inference"
-    wire["monitoring"] = "monitoring"
-    given = reader.object("schedules", value, {key: "cron and timezone" for key in wire})
-    schedules = dict(DEFAULT_SCHEDULES)
-    for key, job in wire.items():
-        if key in given:
-            schedules[job] = _schedule(
-                reader, f"schedules.{key}", given[key], DEFAULT_SCHEDULES[job]
-            )
-    return schedules
-
-
-def _schedule(reader: _Reader, key: str, value: Any, default: Schedule) -> Schedule:
-    """One ``{cron, timezone}`` object; ``default`` stands in for what is wrong."""
-    entry = reader.object(key, value, {"cron": "Quartz cron", "timezone": "time zone"})
-    if not isinstance(_decoded(value), Mapping):
-        return default  # reported once, as not an object
-    cron = entry.get("cron", _MISSING)
-    why = _check_cron(cron) if isinstance(cron, str) else "not a string"
-    if cron is _MISSING or why:
-        reader.problem(
-            f"{key}.cron",
-            cron,
-            "a Quartz cron expression such as '0 0 5 * * ?' (daily at 05:00)"
-            + (f"; here {why}" if why and cron is not _MISSING else ""),
-        )
-        cron = default.cron
-    timezone = reader.text(
-        f"{key}.timezone",
-        entry.get("timezone"),
-        "UTC",
-        None,
-        "an IANA time zone such as UTC or Europe/Amsterdam",
-        _valid_timezone,
-    )
-    return Schedule(cron=cron, timezone=timezone or "UTC")
-
-
-def _tables(reader: _Reader, value: Any, catalog: str | None, schema: str | None) -> Tables:
-    wire = {
-        "trips": "trips",
-        "inferenceRequests": "inference_requests",
-        "pickupFeatures": "pickup_features",
-        "dropoffFeatures": "dropoff_features",
-        "predictions": "predictions",
-    }
-    given = reader.object("tables", value, {key: "catalog.schema.table" for key in wire})
-    names: dict[str, str] = {}
-    home = f"{catalog}.{schema}"
-    for key, attribute in wire.items():
-        default = f"{home}.{attribute}"
-        name = reader.text(
-            f"tables.{key}",
-            given.get(key),
-            default,
-            _TABLE,
-            _TABLE_EXPECTED,
-        )
-        names[attribute] = name or default
-    for key in ("pickupFeatures", "dropoffFeatures", "predictions"):
-        name = names[wire[key]]
-        if key in given and name.rpartition(".")[0] != home:
-            reader.problem(
-                f"tables.{key}",
-                name,
-                f"a table in the stack's own schema {home}, where the stack creates it",
-            )
-    seen: dict[str, str] = {}
-    for key, attribute in wire.items():
-        name = names[attribute]
-        if name in seen:
-            reader.problem(
-                f"tables.{key}", name, f"a table of its own; tables.{seen[name]} is {name} too"
-            )
-        seen.setdefault(name, key)
-    return Tables(**names)
-
-
-def _inputs_outside_a_new_catalog(
-    reader: _Reader, tables: Tables, catalog: str | None, schema: str | None
-) -> None:
-    """A catalog the stack creates holds no other schema on the first ``pulumi up``, so an
-    input table there (outside the stack's schema) could not be read or granted."""
-    for key, name in (("trips", tables.trips), ("inferenceRequests", tables.inference_requests)):
-        table_catalog, table_schema, _ = name.split(".")
-        if table_catalog == catalog and table_schema != schema:
-            reader.problem(
-                f"tables.{key}",
-                name,
-                f"a table outside the catalog {catalog} or in the stack's schema"
-                f" {catalog}.{schema}: storage.managedLocation is catalog, so the stack creates"
-                f" {catalog} and no other schema of it exists before the stack does",
-            )
-
-
-def _training(reader: _Reader, value: Any) -> Training:
-    keys = {
-        "lookbackDays": "days of trips to train on",
-        "holdoutDays": "days after them to validate on",
-        "maxIter": "boosting iterations",
-        "learningRate": "learning rate",
-    }
-    given = reader.object("training", value, keys)
-    return Training(
-        lookback_days=reader.number(
-            "training.lookbackDays", given.get("lookbackDays", _MISSING), 90, 7, 3650, True
-        ),
-        holdout_days=reader.number(
-            "training.holdoutDays", given.get("holdoutDays", _MISSING), 7, 1, 365, True
-        ),
-        max_iter=reader.number(
-            "training.maxIter", given.get("maxIter", _MISSING), 200, 1, 10000, True
-        ),
-        learning_rate=reader.number(
-            "training.learningRate", given.get("learningRate", _MISSING), 0.1, 0.001, 1, False
-        ),
-    )
-
-
-def _validation(reader: _Reader, value: Any) -> Validation:
-    keys = {
-        "runMode": "disabled, dry_run or enabled",
-        "maxRmse": "largest RMSE",
-        "maxMae": "largest MAE",
-        "minR2": "smallest R2",
-        "maxRmseIncrease": "largest relative RMSE increase over the champion",
-    }
-    given = reader.object("validation", value, keys)
-    defaults = Validation()
-    return Validation(
-        run_mode=reader.choice(
-            "validation.runMode", given.get("runMode", _MISSING), "enabled", RUN_MODES
-        ),
-        max_rmse=reader.number(
-            "validation.maxRmse",
-            given.get("maxRmse", _MISSING),
-            defaults.max_rmse,
-            0.01,
-            1e6,
-            False,
-        ),
-        max_mae=reader.number(
-            "validation.maxMae", given.get("maxMae", _MISSING), defaults.max_mae, 0.01, 1e6, False
-        ),
-        min_r2=reader.number(
-            "validation.minR2", given.get("minR2", _MISSING), defaults.min_r2, -1, 1, False
-        ),
-        max_rmse_increase=reader.number(
-            "validation.maxRmseIncrease",
-            given.get("maxRmseIncrease", _MISSING),
-            defaults.max_rmse_increase,
-            0,
-            1,
-            False,
-        ),
-    )
-
-
-def _job_policy(reader: _Reader, value: Any) -> JobPolicy:
-    keys = {
-        "maxRetries": "retries per task",
-        "minRetryIntervalMinutes": "minutes between retries",
-        "timeoutMinutes": "time limit per task",
-    }
-    given = reader.object("jobs", value, keys)
-    return JobPolicy(
-        max_retries=reader.number(
-            "jobs.maxRetries", given.get("maxRetries", _MISSING), 1, 0, 5, True
-        ),
-        min_retry_interval_minutes=reader.number(
-            "jobs.minRetryIntervalMinutes",
-            given.get("minRetryIntervalMinutes", _MISSING),
-            5,
-            0,
-            120,
-            True,
-        ),
-        timeout_minutes=reader.number(
-            "jobs.timeoutMinutes", given.get("timeoutMinutes", _MISSING), 120, 5, 24 * 60, True
-        ),
-    )
-
-
-def _monitoring(reader: _Reader, value: Any, tables: Tables) -> Monitoring:
-    keys = {
-        "enabled": "true or false",
-        "granularities": "window sizes",
-        "metric": "the watched metric",
-        "violatedWhen": "above or below",
-        "threshold": "the metric's limit",
-        "evaluationWindows": "N",
-        "violationWindows": "M",
-        "lookbackDays": "days refreshed per run",
-        "baselineTable": "reference rows",
-        "slicingExprs": "slices of the Databricks monitor",
-        "refreshSchedule": "the monitor's own cron and timezone",
-    }
-    if value is _MISSING:
-        reader.problem(
-            "monitoring",
-            _MISSING,
-            "an object with at least a threshold for the retraining rule, or"
-            " {enabled: false} to deploy the stack without a monitor",
-        )
-        return Monitoring(enabled=False)
-    given = reader.object("monitoring", value, keys)
-    defaults = Monitoring()
-
-    enabled = given.get("enabled", True)
-    if not isinstance(enabled, bool):
-        reader.problem("monitoring.enabled", enabled, "true or false")
-        enabled = True
-
-    granularities = _decoded(given.get("granularities", list(defaults.granularities)))
-    if (
-        not isinstance(granularities, list)
-        or not granularities
-        or not all(isinstance(g, str) and g in GRANULARITIES for g in granularities)
-        or len(set(granularities)) != len(granularities)
-    ):
-        reader.problem(
-            "monitoring.granularities",
-            granularities,
-            f"a non-empty list of distinct window sizes from {_list(GRANULARITIES)};"
-            " the first is the one the violation check evaluates",
-        )
-        granularities = list(defaults.granularities)
-
-    metric = reader.choice(
-        "monitoring.metric", given.get("metric", _MISSING), defaults.metric, METRICS
-    )
-    # An error metric is violated when it grows, r2_score when it falls: the other
-    # direction would retrain on every good day and never on a bad one.
-    natural = "below" if metric == "r2_score" else "above"
-    violated_when = reader.choice(
-        "monitoring.violatedWhen", given.get("violatedWhen", _MISSING), natural, DIRECTIONS
-    )
-    if violated_when != natural:
-        better = "higher" if metric == "r2_score" else "lower"
-        reader.problem(
-            "monitoring.violatedWhen",
-            violated_when,
-            f"'{natural}' for {metric}, where {better} is better (or leave it out)",
-        )
-        violated_when = natural
-
-    low, high = (-1.0, 1.0) if metric == "r2_score" else (0.0, 1e6)
-    threshold = given.get("threshold", _MISSING)
-    if threshold is _MISSING and enabled:
-        reader.problem(
-            "monitoring.threshold",
-            _MISSING,
-            f"a number from {_num(low)} to {_num(high)}: the {metric} beyond which a"
-            " window counts as violating",
-        )
-    threshold = reader.number("monitoring.threshold", threshold, 0.0, low, high, False)
-
-    evaluation = reader.number(
-        "monitoring.evaluationWindows",
-        given.get("evaluationWindows", _MISSING),
-        defaults.evaluation_windows,
-        1,
-        365,
-        True,
-    )
-    violation = reader.number(
-        "monitoring.violationWindows",
-        given.get("violationWindows", _MISSING),
-        min(defaults.violation_windows, evaluation),
-        1,
-        365,
-        True,
-    )
-    if violation > evaluation:
-        reader.problem(
-            "monitoring.violationWindows",
-            violation,
-            f"a whole number from 1 to monitoring.evaluationWindows ({evaluation}): no more"
-            " windows can violate than are evaluated",
-        )
-        violation = evaluation
-
-    lookback = reader.number(
-        "monitoring.lookbackDays",
-        given.get("lookbackDays", _MISSING),
-        defaults.lookback_days,
-        1,
-        3650,
-        True,
-    )
-    baseline = reader.text(
-        "monitoring.baselineTable", given.get("baselineTable"), "", _TABLE, _TABLE_EXPECTED
-    )
-    if baseline and baseline == tables.predictions:
-        reader.problem(
-            "monitoring.baselineTable",
-            baseline,
-            "a table of reference rows (e.g. scored validation data), not tables.predictions,"
-            " the monitored table itself",
-        )
-        baseline = ""
-
-    slicing = _decoded(given.get("slicingExprs", []))
-    if not isinstance(slicing, list) or not all(
-        isinstance(expr, str) and expr.strip() for expr in slicing
-    ):
-        reader.problem(
-            "monitoring.slicingExprs",
-            slicing,
-            "a list of column expressions such as 'pickup_zip' or 'trip_distance > 10'",
-        )
-        slicing = []
-
-    refresh = None
-    if given.get("refreshSchedule") is not None:
-        refresh = _schedule(
-            reader,
-            "monitoring.refreshSchedule",
-            given["refreshSchedule"],
-            DEFAULT_SCHEDULES["monitoring"],
-        )
-
-    return Monitoring(
-        enabled=enabled,
-        granularities=tuple(granularities),
-        metric=metric,
-        violated_when=violated_when,
-        threshold=threshold,
-        evaluation_windows=evaluation,
-        violation_windows=violation,
-        lookback_days=lookback,
-        baseline_table=baseline or None,
-        slicing_exprs=tuple(slicing),
-        refresh_schedule=refresh,
-    )
-
-
-def _bucket_name(name: str) -> bool:
-    """S3's naming rules beyond the characters and length of ``_BUCKET``."""
-    return not name.startswith(("xn--", "sthree-", "amzn-s3-demo-")) and not name.endswith(
-        ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
-    )
-
-
-def _storage(reader: _Reader, value: Any) -> Storage:
-    keys = {
-        "enabled": "true or false",
-        "bucketName": "the S3 bucket",
-        "awsRegion": "the bucket's region",
-        "unityCatalogRoleArn": "the Databricks role that assumes it",
-        "awsAccountId": "the role's AWS account",
-        "forceDestroy": "delete a non-empty bucket on destroy",
-        "managedLocation": "whose storage root is on the bucket: schema or catalog",
-    }
-    given = reader.object("storage", value, keys)
-    flags: dict[str, bool] = {}
-    for key in ("enabled", "forceDestroy"):
-        flag = given.get(key, False)
-        if not isinstance(flag, bool):
-            reader.problem(f"storage.{key}", flag, "true or false")
-            flag = False
-        flags[key] = flag
-    enabled = flags["enabled"]
-
-    def required(key: str, pattern: re.Pattern[str], expected: str, check: Any = None) -> str:
-        # Required only when enabled; a value given is checked either way.
-        if given.get(key) is None and not enabled:
-            return ""
-        if given.get(key) is None:
-            expected += " (storage.enabled is true)"
-        return reader.text(f"storage.{key}", given.get(key), None, pattern, expected, check) or ""
-
-    bucket = required("bucketName", _BUCKET, _BUCKET_EXPECTED, _bucket_name)
-    region = required("awsRegion", _AWS_REGION, "an AWS region such as us-east-1 or eu-west-1")
-    aws_account = required(
-        "awsAccountId",
-        _AWS_ACCOUNT,
-        "an AWS account id: 12 digits, quoted so that YAML keeps it text",
-    )
-    role = reader.text(
-        "storage.unityCatalogRoleArn",
-        given.get("unityCatalogRoleArn"),
-        UC_MASTER_ROLE_ARN,
-        _IAM_ROLE_ARN,
-        "an IAM role ARN, arn:aws:iam::<12 digits>:role/<name>",
-    )
-    managed_location = reader.choice(
-        "storage.managedLocation",
-        given.get("managedLocation", _MISSING),
-        "schema",
-        MANAGED_LOCATIONS,
-    )
-    return Storage(
-        enabled=enabled,
-        bucket_name=bucket,
-        aws_region=region,
-        unity_catalog_role_arn=role or UC_MASTER_ROLE_ARN,
-        aws_account_id=aws_account,
-        force_destroy=flags["forceDestroy"],
-        managed_location=managed_location,
-    )
-
-
-# --- where the config comes from ------------------------------------------------------
-
-
-class Secret:
-    """A ``secure:`` value from a stack file: encrypted, and never needed offline."""
-
-    def __repr__(self) -> str:
-        return "[secret]"
-
-
-def _is_secret(value: Any) -> bool:
-    return isinstance(value, Secret)
+    return settings
 
 
 def read_stack_file(path: Path) -> dict[str, Any]:
@@ -1199,6 +1570,7 @@ def stack_file(stack: str, root: Path = PROJECT_ROOT) -> Path:
 
 
 def settings_from_stack_file(path: Path) -> StackSettings:
+    """The settings of the stack file at ``path`` (its stack: the name between the dots)."""
     stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
     return parse_settings(read_stack_file(path), stack, path.name)
 
@@ -1215,3 +1587,167 @@ def settings_from_pulumi() -> StackSettings:
         config[key] = Secret() if runtime_config.is_config_secret(key) else value
     stack = pulumi.get_stack()
     return parse_settings(config, stack, f"Pulumi.{stack}.yaml")
+
+
+# --- the JSON Schema of a stack file ---------------------------------------------------------
+
+
+class _SchemaGenerator(GenerateJsonSchema):
+    """Pydantic's schema, without the titles it makes up from field names ("Numworkers"):
+    editors show each key's description instead."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+
+def _any_case(word: str) -> str:
+    # JSON Schema patterns have no flags, so the credential words match in any case thus.
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
+
+
+def _plain_descriptions(node: Any) -> Any:
+    # The models' docstrings are wrapped reST; an editor shows each description as one
+    # paragraph of plain text.
+    if isinstance(node, dict):
+        return {
+            key: " ".join(value.replace("``", "").split())
+            if key == "description" and isinstance(value, str)
+            else _plain_descriptions(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_plain_descriptions(item) for item in node]
+    return node
+
+
+def stack_file_schema() -> dict[str, Any]:
+    """The JSON Schema of a ``Pulumi.<stack>.yaml``: the ``mlops-stack:`` keys from
+    ``StackConfig``, any other provider's keys (credentials only as ``secure:`` values),
+    and the other keys Pulumi allows in a stack file."""
+    config = _plain_descriptions(
+        StackConfig.model_json_schema(by_alias=True, schema_generator=_SchemaGenerator)
+    )
+    definitions = config.pop("$defs")
+    definitions["secureValue"] = {
+        "type": "object",
+        "description": "A Pulumi secret: ciphertext written by pulumi config set --secret.",
+        "properties": {"secure": {"type": "string"}},
+        "required": ["secure"],
+        "additionalProperties": False,
+    }
+    keys = {f"{PROJECT}:{key}": schema for key, schema in config["properties"].items()}
+    credentials = "|".join(_any_case(word) for word in _CREDENTIAL_WORDS)
+
+    def key(name: str) -> str:
+        return f"{PROJECT}:{name}"
+
+    in_ci = {
+        "if": {
+            "properties": {key("environment"): {"enum": list(_CI_ENVIRONMENTS)}},
+            "required": [key("environment")],
+        },
+        "then": {
+            "required": [key("sqlWarehouseId"), key("principals"), key("groups")],
+            "properties": {
+                key("sqlWarehouseId"): {"type": "string"},
+                key("principals"): {
+                    "required": ["deployer", "runner"],
+                    "properties": {"deployer": {"type": "string"}, "runner": {"type": "string"}},
+                },
+                key("groups"): {
+                    "required": ["modelOwners"],
+                    "properties": {"modelOwners": {"type": "string"}},
+                },
+            },
+        },
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "$comment": (
+            f"schemaVersion {SCHEMA_VERSION}. Generated from infra/settings.py by"
+            " `python -m infra.settings --write-schema`; do not edit by hand."
+        ),
+        "title": f"{PROJECT} stack file (Pulumi.<stack>.yaml)",
+        "description": (
+            f"The settings of one {PROJECT} stack (schemaVersion {SCHEMA_VERSION}): the"
+            f" {PROJECT}: keys under config, checked again, with every rule, when the program"
+            " reads them (docs/settings.md)."
+        ),
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["config"],
+        "properties": {
+            "secretsprovider": {
+                "type": "string",
+                "description": "The secrets provider that encrypts the secure values.",
+            },
+            "encryptedkey": {
+                "type": "string",
+                "description": "The KMS-encrypted data key (cloud secrets providers).",
+            },
+            "encryptionsalt": {
+                "type": "string",
+                "description": "The encryption salt (the passphrase secrets provider).",
+            },
+            "environment": {
+                "description": "Pulumi ESC environments the stack imports.",
+                "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object"}],
+            },
+            "config": {
+                "type": "object",
+                "description": f"The stack's config: its {PROJECT}: settings, and other"
+                " providers' keys (databricks:, aws:, ...), credentials among them only as"
+                " secure values.",
+                "properties": keys,
+                "required": [f"{PROJECT}:{name}" for name in config.get("required", [])],
+                "propertyNames": {
+                    "anyOf": [{"enum": list(keys)}, {"not": {"pattern": f"^{PROJECT}:"}}]
+                },
+                "patternProperties": {
+                    f"^[^:]*:.*({credentials})$": {"$ref": "#/$defs/secureValue"}
+                },
+                "allOf": [in_ci],
+            },
+        },
+        "$defs": definitions,
+    }
+
+
+def render_schema() -> str:
+    """The schema file's text, as committed."""
+    return json.dumps(stack_file_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_schema(path: Path = SCHEMA_PATH) -> Path:
+    """(Re)write the schema file from the models; returns its path."""
+    path.write_text(render_schema())
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m infra.settings --write-schema`` (or ``--check-schema``, for CI)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.settings", description="The stack file's JSON Schema."
+    )
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--write-schema", action="store_true", help=f"write {SCHEMA_PATH.name}")
+    action.add_argument(
+        "--check-schema", action="store_true", help="fail when the committed schema is stale"
+    )
+    args = parser.parse_args(argv)
+    if args.write_schema:
+        print(f"wrote {write_schema()}")
+        return 0
+    if not SCHEMA_PATH.exists() or SCHEMA_PATH.read_text() != render_schema():
+        print(
+            f"{SCHEMA_PATH} is stale: run python -m infra.settings --write-schema",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{SCHEMA_PATH} is current")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

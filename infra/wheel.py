@@ -10,9 +10,11 @@ its own working directory, so the path handed to it is relative to that folder:
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 DISTRIBUTION = "mlops-stack"
@@ -47,17 +49,60 @@ def wheel_source(code_version: str, root: Path = PROJECT_ROOT) -> str:
     return Path(os.path.relpath(built, program_dir(root))).as_posix()
 
 
+JOB_PACKAGE = "pipelines"  # the only package the jobs run (the wheel carries nothing else)
+
+
+def job_project(root: Path = PROJECT_ROOT) -> str:
+    """The ``pyproject.toml`` of the jobs' wheel, derived from the project's own: the same
+    name, version and runtime dependencies, the task console scripts (every ``mlops-*``
+    script, not the ``mlops`` command) and the ``pipelines`` package alone, so a cluster
+    installs what the jobs run and nothing of the Pulumi program or the orchestrators."""
+    import tomllib
+
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    scripts = {k: v for k, v in project["scripts"].items() if k.startswith("mlops-")}
+    lines = [
+        "[project]",
+        f"name = {json.dumps(project['name'])}",
+        f"version = {json.dumps(project['version'])}",
+        f"description = {json.dumps(project['description'])}",
+        f"requires-python = {json.dumps(project['requires-python'])}",
+        f"dependencies = {json.dumps(project['dependencies'])}",
+        "",
+        "[project.scripts]",
+        *(f"{json.dumps(name)} = {json.dumps(target)}" for name, target in scripts.items()),
+        "",
+        "[build-system]",
+        'requires = ["setuptools>=70"]',
+        'build-backend = "setuptools.build_meta"',
+        "",
+        "[tool.setuptools.packages.find]",
+        f'include = ["{JOB_PACKAGE}*"]',
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def build_wheel(code_version: str, root: Path = PROJECT_ROOT) -> Path:
-    """Build the wheel of the working tree (once per code version) under ``root`` and return
-    its path."""
+    """Build the jobs' wheel of the working tree (once per code version) under ``root`` and
+    return its path: ``pipelines/`` and the derived ``job_project`` in a scratch folder, so
+    the wheel holds exactly the code ``code_version`` hashes."""
     target = root / planned_wheel(code_version)
     if target.exists():
         return target
     uv = shutil.which("uv") or str(PROJECT_ROOT / ".tools" / "bin" / "uv")
-    subprocess.run(
-        [uv, "build", "--wheel", "--out-dir", str(target.parent), str(PROJECT_ROOT)],
-        check=True,
-    )
+    with tempfile.TemporaryDirectory(prefix="mlops-wheel-") as scratch:
+        source = Path(scratch)
+        shutil.copytree(
+            PROJECT_ROOT / JOB_PACKAGE,
+            source / JOB_PACKAGE,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
+        (source / "pyproject.toml").write_text(job_project(PROJECT_ROOT))
+        subprocess.run(
+            [uv, "build", "--wheel", "--out-dir", str(target.parent), str(source)],
+            check=True,
+        )
     if not target.exists():
         raise FileNotFoundError(f"uv build did not produce {target}")
     return target

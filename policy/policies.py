@@ -3,7 +3,7 @@
 Each resource policy takes ``(resource_type, props, stack, name)`` and returns the
 violations it finds as messages (an empty list: compliant). ``props`` are the resource's
 inputs with their wire (camelCase) names, nested objects as dicts, as both the policy SDK
-and the mock-engine render (``infra/render.py``) give them. A value Pulumi cannot know
+and the mock-engine render (``mlops/render.py``) give them. A value Pulumi cannot know
 during preview is given as ``UNKNOWN``: no policy reports a value it cannot see.
 
 Which environment a resource belongs to. The Python policy SDK tells a policy neither the

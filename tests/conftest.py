@@ -13,7 +13,7 @@ import pytest
 
 from pipelines.common.runtime import Runtime
 from pipelines.common.tables import TableName
-from pipelines.common.task import TaskContext, execute
+from pipelines.common.task import TaskContext
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REAL_SAMPLE = SHARED_DATA / "nyctaxi_sample.parquet"
@@ -61,17 +61,17 @@ class Lake:
         ]  # fmt: skip
 
 
-def run_task(module, argv: list[str], ctx: TaskContext) -> dict:
-    """Run a task module in-process through its own parser, as a job would."""
-    return execute(argv, module.build_parser, module.Params, module.run, ctx)
+def run_task(name: str, argv: list[str], ctx: TaskContext) -> dict:
+    """Run the task ``name`` (``mlops run <name>``) in-process through its own parser, as a
+    job would."""
+    from pipelines import tasks
+
+    return tasks.run_task(name, argv, ctx)
 
 
 @pytest.fixture(scope="session")
 def lake(ctx: TaskContext) -> Lake:
     """Three weeks of synthetic trips (600 a day) with both feature tables computed."""
-    from pipelines.data import task as generate
-    from pipelines.features import task as features
-
     prefix = "spark_catalog.shared_lake"
     start, end = dt.date(2016, 1, 1), dt.date(2016, 1, 22)
     built = Lake(
@@ -83,9 +83,11 @@ def lake(ctx: TaskContext) -> Lake:
     )
     dates = ["--start-date", start.isoformat(), "--end-date", end.isoformat()]
     run_task(
-        generate,
+        "generate-data",
         ["--output-table", str(built.trips), "--trips-per-day", "600", *dates],
         ctx,
     )
-    run_task(features, ["--input-table", str(built.trips), *built.feature_flags(), *dates], ctx)
+    run_task(
+        "write-features", ["--input-table", str(built.trips), *built.feature_flags(), *dates], ctx
+    )
     return built

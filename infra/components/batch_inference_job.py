@@ -2,38 +2,89 @@
 
 from __future__ import annotations
 
-from infra.components.scheduled_job import RecentDaysJob, TaskSpec, run_date
-from infra.settings import StackSettings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-CHAMPION = "champion"
+import pulumi
+from pipelines.inference.params import BATCH_INFERENCE
+
+from infra.components.scheduled_job import (
+    DAYS,
+    JobCode,
+    JobSettings,
+    JobSpec,
+    ScheduledJob,
+    ScheduledJobArgs,
+    TaskSpec,
+    recent_days,
+    run_date,
+)
+from pipelines.common.registry import CHAMPION
+
+TYPE = "mlops-stack:jobs:BatchInferenceJob"
 
 
-class BatchInferenceJob(RecentDaysJob):
-    """One task, ``ScoreBatch``: requests picked up in [run_date - days, run_date), joined
-    point in time with the features, scored by the version the ``champion`` alias names when
-    the task starts. Re-scoring a day replaces it and keeps the labels that arrived."""
+@dataclass(frozen=True)
+class BatchInferenceJobArgs:
+    """What BatchInferenceJob needs.
 
-    TYPE = "mlops-stack:jobs:BatchInferenceJob"
-    JOB = "batch_inference"
-    DESCRIPTION = "Scores inference requests with the champion model into the predictions table."
+    job, code, workspace_host: as for every job (``JobSettings``, ``JobCode``).
+    data: batch-inference's input params (requests and feature tables), by field name.
+    output_table: the predictions (inference) table.
+    model_name: the registered model whose ``champion`` scores.
+    days: how many days up to the run date a scheduled run scores (1).
+    depends_on: what must exist first (tables, grants, model).
+    """
 
-    @classmethod
-    def task_specs(cls, settings: StackSettings) -> list[TaskSpec]:
-        tables = settings.tables
-        return [
+    job: JobSettings
+    code: JobCode
+    workspace_host: str
+    data: Mapping[str, Any]
+    output_table: str
+    model_name: str
+    days: int = 1
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+def batch_inference_job(args: BatchInferenceJobArgs) -> JobSpec:
+    """One task, ``ScoreBatch``: requests in [run_date - days, run_date), joined point in
+    time with the features, scored by the version the ``champion`` alias names when the
+    task starts. Re-scoring a day replaces it and keeps the labels that arrived."""
+    return JobSpec(
+        key="batch_inference",
+        settings=args.job,
+        description="Scores inference requests with the champion model into the predictions table.",
+        tasks=(
             TaskSpec(
                 key="ScoreBatch",
-                entry_point="mlops-batch-inference",
+                task=BATCH_INFERENCE,
                 description="Predictions for requests in [run_date - days, run_date).",
-                parameters={
-                    "input-table": tables.inference_requests,
-                    "pickup-features-table": tables.pickup_features,
-                    "dropoff-features-table": tables.dropoff_features,
-                    "output-table": tables.predictions,
-                    "model-name": settings.model_full_name,
-                    "model-alias": CHAMPION,
-                    "start-date": run_date(cls.DAYS),
-                    "end-date": run_date(),
+                values={
+                    **args.data,
+                    "output_table": args.output_table,
+                    "model_name": args.model_name,
+                    "model_alias": CHAMPION,
+                    "start_date": run_date(DAYS),
+                    "end_date": run_date(),
                 },
-            )
-        ]
+            ),
+        ),
+        parameters=recent_days(args.days),
+    )
+
+
+class BatchInferenceJob(ScheduledJob):
+    """The batch inference job of a model (``batch_inference_job``)."""
+
+    def __init__(
+        self, name: str, args: BatchInferenceJobArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(
+            name,
+            ScheduledJobArgs(
+                batch_inference_job(args), args.code, args.workspace_host, args.depends_on
+            ),
+            opts,
+            type_=TYPE,
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_databricks as databricks
@@ -258,7 +259,7 @@ class CatalogAccess(pulumi.ComponentResource):
         principal: str,
         privileges: list[str],
         depends_on: list[pulumi.Resource] | None = None,
-        **securable: pulumi.Input[str],
+        **securable: Any,  # the securable: catalog=, schema=, table=, volume=, ...
     ) -> None:
         self.grants.append(
             databricks.Grant(
@@ -274,7 +275,7 @@ class CatalogAccess(pulumi.ComponentResource):
         self,
         name: str,
         entries: list[tuple[str, str, list[str]]],
-        **securable: pulumi.Input[str],
+        **securable: Any,  # the securable: catalog=, schema=, table=, volume=, ...
     ) -> None:
         self.grants.append(
             databricks.Grants(

@@ -3,44 +3,71 @@ tables, and the retraining job that acts on them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import pulumi
 import pulumi_databricks as databricks
 
-from infra import naming
-from infra.components.retraining_job import RetrainingJob
-from infra.components.scheduled_job import ScheduledJob, ScheduledJobArgs
-from infra.settings import StackSettings
+from infra.components.retraining_job import RetrainingJob, RetrainingJobArgs
+from infra.components.scheduled_job import Schedule
 
 TYPE = "mlops-stack:monitoring:MonitoredTable"
-# The inference table's columns the monitor reads (pipelines.common.schemas.INFERENCE).
-PREDICTION_COL = "prediction"
-LABEL_COL = "fare_amount"
-MODEL_ID_COL = "model_version"
-TIMESTAMP_COL = "timestamp"
-PROBLEM_TYPE = "PROBLEM_TYPE_REGRESSION"
+
+
+@dataclass(frozen=True)
+class InferenceLog:
+    """How the monitor reads the inference table: the problem type
+    (``PROBLEM_TYPE_REGRESSION`` or ``PROBLEM_TYPE_CLASSIFICATION``) and the columns with
+    the prediction, the label, the model version and the scoring time; optionally the
+    column of class probabilities (classification)."""
+
+    problem_type: str
+    prediction_col: str
+    label_col: str
+    model_id_col: str
+    timestamp_col: str
+    prediction_proba_col: str | None = None
 
 
 @dataclass(frozen=True)
 class MonitoredTableArgs:
     """What MonitoredTable needs.
 
-    settings: the stack settings; ``settings.monitoring`` must be enabled.
-    table: the predictions (inference) table resource (``CatalogAccess.tables``); the
-        monitor waits for it.
-    training: the training job the retraining job starts when the metric is violated.
-    assets_folder: what creates the folder the monitor's assets go in (``StackFolder``);
-        the monitor waits for it.
-    job: what the retraining job shares with every job (wheel, code version, what it
-        waits for); it also waits for the monitor and the grants on its tables.
+    table_name: the inference table, catalog.schema.table; the metric tables go beside it.
+    table: the resource that creates it (``CatalogAccess.tables``); the monitor waits for it.
+    inference_log: its problem type and columns.
+    granularities: the windows the metrics are computed over, e.g. ``("1 day",)``.
+    assets_dir: the workspace folder of the dashboard (``naming.monitoring_assets_dir``).
+    assets_folder: what creates that folder's parent (``StackFolder``); waited for.
+    warehouse_id: the SQL warehouse the dashboard runs on (``None``: the workspace's).
+    readers: the group that reads the metric tables and views the dashboard.
+    ml_team: the group that may also re-run the dashboard's queries.
+    runner: the service principal the retraining job runs as (``None`` in dev): it reads
+        the profile metrics table.
+    retraining: the retraining job; it also waits for the monitor and its grants.
+    baseline_table: the reference predictions for baseline drift, if any.
+    slicing_exprs: expressions to slice the metrics by.
+    schedule: the monitor's own refresh schedule, or ``None``. Never paused: a monitor's
+        schedule cannot be (see the class); leave it out where schedules are paused.
+    notification_emails: who hears of a failed refresh.
     """
 
-    settings: StackSettings
-    table: databricks.SqlTable
-    training: ScheduledJob
-    job: ScheduledJobArgs
+    table_name: str
+    table: pulumi.Resource
+    inference_log: InferenceLog
+    granularities: Sequence[str]
+    assets_dir: str
+    readers: str
+    ml_team: str
+    retraining: RetrainingJobArgs
+    runner: str | None = None
+    warehouse_id: str | None = None
     assets_folder: pulumi.Resource | None = None
+    baseline_table: str | None = None
+    slicing_exprs: Sequence[str] = ()
+    schedule: Schedule | None = None
+    notification_emails: Sequence[str] = ()
 
 
 class MonitoredTable(pulumi.ComponentResource):
@@ -78,7 +105,7 @@ class MonitoredTable(pulumi.ComponentResource):
       that one table (``OutputTable.monitor_refreshed_by_runner``); USE_CATALOG and
       USE_SCHEMA it has already.
     - The retraining job's run-job task starts the training job as the runner, which
-      therefore has CAN_MANAGE_RUN on the training job (``TrainingJob.access_controls``).
+      therefore has CAN_MANAGE_RUN on the training job (``TrainingJobArgs.job``).
     - The dashboard: CAN_READ for readers, CAN_RUN for the ML team.
 
     In dev there is no runner: the jobs run as the person who deployed them, who created
@@ -93,17 +120,13 @@ class MonitoredTable(pulumi.ComponentResource):
         self, name: str, args: MonitoredTableArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, opts)
-        settings = args.settings
-        monitoring = settings.monitoring
-        if not monitoring.enabled:
-            raise ValueError("MonitoredTable needs settings.monitoring.enabled")
-        table = settings.tables.predictions
+        table = args.table_name
         output_schema = table.rpartition(".")[0]
-        runner, readers = settings.principals.runner, settings.groups.readers
-        emails = list(settings.notification_emails)
-        # No schedule where schedules are paused: a monitor's cannot be (see the class).
-        schedule = None if settings.schedules_paused else monitoring.refresh_schedule
-        self.assets_dir = naming.monitoring_assets_dir(settings.environment)
+        runner, readers = args.runner, args.readers
+        emails = list(args.notification_emails)
+        schedule = args.schedule
+        log = args.inference_log
+        self.assets_dir = args.assets_dir
 
         self.monitor = databricks.QualityMonitor(
             f"{name}-monitor",
@@ -111,15 +134,16 @@ class MonitoredTable(pulumi.ComponentResource):
             output_schema_name=output_schema,
             assets_dir=self.assets_dir,
             inference_log=databricks.QualityMonitorInferenceLogArgs(
-                problem_type=PROBLEM_TYPE,
-                prediction_col=PREDICTION_COL,
-                label_col=LABEL_COL,
-                model_id_col=MODEL_ID_COL,
-                timestamp_col=TIMESTAMP_COL,
-                granularities=list(monitoring.granularities),
+                problem_type=log.problem_type,
+                prediction_col=log.prediction_col,
+                label_col=log.label_col,
+                model_id_col=log.model_id_col,
+                timestamp_col=log.timestamp_col,
+                prediction_proba_col=log.prediction_proba_col,
+                granularities=list(args.granularities),
             ),
-            baseline_table_name=monitoring.baseline_table,
-            slicing_exprs=list(monitoring.slicing_exprs) or None,
+            baseline_table_name=args.baseline_table,
+            slicing_exprs=list(args.slicing_exprs) or None,
             schedule=databricks.QualityMonitorScheduleArgs(
                 quartz_cron_expression=schedule.cron,
                 timezone_id=schedule.timezone,
@@ -133,7 +157,7 @@ class MonitoredTable(pulumi.ComponentResource):
             )
             if emails
             else None,
-            warehouse_id=settings.sql_warehouse_id,
+            warehouse_id=args.warehouse_id,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[args.table, *([args.assets_folder] if args.assets_folder else [])],
@@ -171,17 +195,16 @@ class MonitoredTable(pulumi.ComponentResource):
                     group_name=readers, permission_level="CAN_READ"
                 ),
                 databricks.PermissionsAccessControlArgs(
-                    group_name=settings.groups.ml_team, permission_level="CAN_RUN"
+                    group_name=args.ml_team, permission_level="CAN_RUN"
                 ),
             ],
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-        job_args = replace(args.job, depends_on=(*args.job.depends_on, self.monitor, *self.grants))
+        retraining = args.retraining
         self.retraining = RetrainingJob(
             f"{name}-retraining",
-            job_args,
-            args.training,
+            replace(retraining, depends_on=(*retraining.depends_on, self.monitor, *self.grants)),
             pulumi.ResourceOptions(parent=self),
         )
 

@@ -2,119 +2,107 @@
 
 from __future__ import annotations
 
-import pulumi
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from infra import naming
+import pulumi
+from pipelines.monitoring.params import CHECK_VIOLATION, JOIN_LABELS, REFRESH_METRICS
+
 from infra.components.scheduled_job import (
+    DAYS,
     RUN_DATE,
-    AnyTaskSpec,
     ConditionTaskSpec,
     Dependency,
-    RecentDaysJob,
+    JobCode,
+    JobSettings,
+    JobSpec,
     RunJobTaskSpec,
     ScheduledJob,
     ScheduledJobArgs,
     TaskSpec,
+    recent_days,
     run_date,
 )
-from infra.settings import StackSettings
 from pipelines.common.task_values import METRIC_VIOLATED
 
+TYPE = "mlops-stack:jobs:RetrainingJob"
 
-class RetrainingJob(RecentDaysJob):
+
+@dataclass(frozen=True)
+class RetrainingJobArgs:
+    """What RetrainingJob needs.
+
+    job, code, workspace_host: as for every job (``JobSettings``, ``JobCode``). Its run-as
+        identity needs CAN_MANAGE_RUN on the training job.
+    labels: join-labels' table params (the inference table and where labels come from).
+    refresh: refresh-metrics' params besides the dates (inference table, granularities,
+        baseline table).
+    rule: check-violation's rule params (profile metrics table, metric, threshold,
+        windows, granularity).
+    lookback_days: how many days of predictions a scheduled run labels and refreshes.
+    training_job_id: the training job it starts when the rule is violated.
+    training_timeout_seconds: that job's time limit, which the run-job task waits for.
+    depends_on: what must exist first (the monitor, its grants, the tables).
+    """
+
+    job: JobSettings
+    code: JobCode
+    workspace_host: str
+    labels: Mapping[str, Any]
+    refresh: Mapping[str, Any]
+    rule: Mapping[str, Any]
+    lookback_days: int
+    training_job_id: pulumi.Input[int]
+    training_timeout_seconds: int
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+def retraining_job(args: RetrainingJobArgs) -> JobSpec:
     """Five tasks, each waiting for the one before:
 
-    - ``JoinLabels`` fills in the fares that arrived since scoring, for the predictions
-      scored in the ``days`` days up to the run date (``lookbackDays`` on schedule);
+    - ``JoinLabels`` fills in the labels that arrived since scoring, for the predictions
+      scored in the ``days`` days up to the run date (``lookback_days`` on schedule);
     - ``RefreshMetrics`` refreshes the quality monitor, so the metric tables hold those
       windows with their labels;
-    - ``CheckViolation`` applies the rule of the settings to the profile-metrics table and
-      publishes ``is_metric_violated`` (a notebook task, see ``TaskSpec``);
+    - ``CheckViolation`` applies the rule to the profile-metrics table and publishes
+      ``is_metric_violated`` (a notebook task, see ``TaskSpec``);
     - ``IsViolated`` compares that value with ``true``;
     - ``Retrain`` runs only on the ``true`` outcome: it starts the training job for the
       same run date and waits for it (train, validate, deploy if no worse).
     """
-
-    TYPE = "mlops-stack:jobs:RetrainingJob"
-    JOB = "monitoring"
-    DESCRIPTION = (
-        "Joins late labels into the predictions, refreshes their quality monitor, and runs"
-        " the training job when the monitored metric is violated."
+    window = {"start_date": run_date(DAYS), "end_date": run_date()}
+    check = TaskSpec(
+        key=METRIC_VIOLATED.task_key,
+        task=CHECK_VIOLATION,
+        depends_on=("RefreshMetrics",),
+        description="Decide whether the monitored metric is violated in the windows before"
+        " run_date; publish is_metric_violated.",
+        # Judge the windows before the run date, so a backfill sees them as they were
+        # then and today's partial window is left out.
+        values={**args.rule, "end_date": run_date()},
     )
-
-    def __init__(
-        self,
-        name: str,
-        args: ScheduledJobArgs,
-        training: ScheduledJob,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        # Set before the base class builds the tasks: the run-job task needs its id.
-        self.training = training
-        super().__init__(name, args, opts)
-
-    @classmethod
-    def default_days(cls, settings: StackSettings) -> int:
-        return settings.monitoring.lookback_days
-
-    @classmethod
-    def task_specs(cls, settings: StackSettings) -> list[TaskSpec]:
-        """The wheel tasks: JoinLabels, RefreshMetrics, CheckViolation."""
-        tables, monitoring = settings.tables, settings.monitoring
-        window = {"start-date": run_date(cls.DAYS), "end-date": run_date()}
-        refresh = {
-            "inference-table": tables.predictions,
-            **window,
-            "granularities": ",".join(monitoring.granularities),
-        }
-        if monitoring.baseline_table:
-            refresh["baseline-table"] = monitoring.baseline_table
-        profile_table, _ = naming.metric_tables(tables.predictions)
-        return [
+    return JobSpec(
+        key="monitoring",
+        settings=args.job,
+        description="Joins late labels into the predictions, refreshes their quality monitor,"
+        " and runs the training job when the monitored metric is violated.",
+        tasks=(
             TaskSpec(
                 key="JoinLabels",
-                entry_point="mlops-join-labels",
-                description="Join the fares that arrived into predictions of [run_date - days,"
-                " run_date).",
-                parameters={
-                    "inference-table": tables.predictions,
-                    "labels-table": tables.trips,
-                    **window,
-                },
+                task=JOIN_LABELS,
+                description="Join the labels that arrived into predictions of"
+                " [run_date - days, run_date).",
+                values={**args.labels, **window},
             ),
             TaskSpec(
                 key="RefreshMetrics",
-                entry_point="mlops-refresh-metrics",
+                task=REFRESH_METRICS,
                 depends_on=("JoinLabels",),
                 description="Refresh the quality monitor's profile and drift metrics.",
-                parameters=refresh,
+                values={**args.refresh, **window},
             ),
-            TaskSpec(
-                key=METRIC_VIOLATED.task_key,
-                entry_point="mlops-check-violation",
-                depends_on=("RefreshMetrics",),
-                description="Decide whether the monitored metric is violated in the windows"
-                " before run_date; publish is_metric_violated.",
-                parameters={
-                    "profile-metrics-table": profile_table,
-                    "metric": monitoring.metric,
-                    "threshold": str(monitoring.threshold),
-                    "violated-when": monitoring.violated_when,
-                    "evaluation-windows": str(monitoring.evaluation_windows),
-                    "violation-windows": str(monitoring.violation_windows),
-                    "granularity": monitoring.granularity,
-                    # Judge the windows before the run date, so a backfill sees them as
-                    # they were then and today's partial window is left out.
-                    "end-date": run_date(),
-                },
-            ),
-        ]
-
-    def build_tasks(self, settings: StackSettings) -> list[AnyTaskSpec]:
-        specs = self.task_specs(settings)
-        (check,) = [spec for spec in specs if spec.key == METRIC_VIOLATED.task_key]
-        return [
-            *specs,
+            check,
             ConditionTaskSpec(
                 key="IsViolated",
                 left=check.value(METRIC_VIOLATED.name).reference,
@@ -125,10 +113,26 @@ class RetrainingJob(RecentDaysJob):
             ),
             RunJobTaskSpec(
                 key="Retrain",
-                job_id=self.training.job.id.apply(int),
+                job_id=args.training_job_id,
                 job_parameters={"run_date": RUN_DATE},
-                timeout_seconds=self.training.timeout_seconds,
+                timeout_seconds=args.training_timeout_seconds,
                 depends_on=(Dependency("IsViolated", outcome="true"),),
                 description="Run the training job for this run date and wait for it.",
             ),
-        ]
+        ),
+        parameters=recent_days(args.lookback_days),
+    )
+
+
+class RetrainingJob(ScheduledJob):
+    """The retraining job of a monitored model (``retraining_job``)."""
+
+    def __init__(
+        self, name: str, args: RetrainingJobArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(
+            name,
+            ScheduledJobArgs(retraining_job(args), args.code, args.workspace_host, args.depends_on),
+            opts,
+            type_=TYPE,
+        )

@@ -2,106 +2,134 @@
 
 from __future__ import annotations
 
-import pulumi_databricks as databricks
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from infra.components.scheduled_job import ScheduledJob, TaskSpec, run_date
-from infra.settings import StackSettings
+import pulumi
+from pipelines.deployment.params import DEPLOY
+from pipelines.validation.params import VALIDATE
+
+from infra.components.scheduled_job import (
+    JobCode,
+    JobSettings,
+    JobSpec,
+    ScheduledJob,
+    ScheduledJobArgs,
+    TaskSpec,
+    run_date,
+)
 from pipelines.common.task_values import TRAINED_VERSION
+from pipelines.training.params import TRAIN
+
+TYPE = "mlops-stack:jobs:TrainingJob"
+
+
+@dataclass(frozen=True)
+class TrainingJobArgs:
+    """What TrainingJob needs.
+
+    job: the job's name, schedule, compute, retries, run-as identity, permissions and tags.
+        When another job starts this one (``RetrainingJob``), that job's run-as identity
+        needs CAN_MANAGE_RUN here, the lowest job permission that may start a run
+        (Databricks, "Jobs access control").
+    code: the wheel and notebook folder of the code version.
+    workspace_host: the workspace URL, for the job's link.
+    data: the labelled-data params every task reads (train's, validate's and deploy's
+        fields, e.g. the tables), by field name.
+    model_name: the registered model, catalog.schema.model.
+    experiment_path: the MLflow experiment train and validate log to.
+    lookback_days: how many days before the holdout the model trains on.
+    holdout_days: the days up to the run date it is validated and compared on.
+    training: train's other params (hyperparameters), by field name.
+    validation: validate's rule params (run mode and limits), by field name.
+    depends_on: what must exist first (tables, grants, model, folder).
+    """
+
+    job: JobSettings
+    code: JobCode
+    workspace_host: str
+    data: Mapping[str, Any]
+    model_name: str
+    experiment_path: str
+    lookback_days: int
+    holdout_days: int
+    training: Mapping[str, Any] = field(default_factory=dict)
+    validation: Mapping[str, Any] = field(default_factory=dict)
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+def training_job(args: TrainingJobArgs) -> JobSpec:
+    """Three tasks, each waiting for the one before:
+
+    - ``Train`` fits on the ``lookback_days`` before the holdout, registers a version,
+      aliases it ``challenger`` and publishes its number as a task value (so it runs as a
+      notebook task, see ``TaskSpec``);
+    - ``ModelValidation`` evaluates that version on the ``holdout_days`` up to the run date
+      against the validation rules;
+    - ``ModelDeployment`` promotes it to ``champion`` if it passed and is no worse than the
+      current champion on the same days, and refuses otherwise.
+    """
+    holdout = {"start_date": run_date(args.holdout_days), "end_date": run_date()}
+    model = {"model_name": args.model_name}
+    train = TaskSpec(
+        key=TRAINED_VERSION.task_key,
+        task=TRAIN,
+        description="Fit, log and register a new version; alias it challenger.",
+        values={
+            **args.data,
+            "start_date": run_date(args.lookback_days + args.holdout_days),
+            "end_date": run_date(args.holdout_days),
+            **model,
+            "experiment": args.experiment_path,
+            **args.training,
+        },
+    )
+    version = train.value(TRAINED_VERSION.name).reference
+    validate = TaskSpec(
+        key="ModelValidation",
+        task=VALIDATE,
+        depends_on=(train.key,),
+        description="Evaluate the new version on the holdout days against thresholds.",
+        values={
+            **args.data,
+            **holdout,
+            **model,
+            "model_version": version,
+            "experiment": args.experiment_path,
+            **args.validation,
+        },
+    )
+    deploy = TaskSpec(
+        key="ModelDeployment",
+        task=DEPLOY,
+        depends_on=(validate.key,),
+        description="Promote the version to champion if it passed and is no worse.",
+        values={
+            **args.data,
+            **holdout,
+            **model,
+            "model_version": version,
+            "reason": "training job run {{job.run_id}}",
+        },
+    )
+    return JobSpec(
+        key="training",
+        settings=args.job,
+        description="Trains, validates and deploys the model (champion/challenger).",
+        tasks=(train, validate, deploy),
+    )
 
 
 class TrainingJob(ScheduledJob):
-    """Three tasks, each waiting for the one before:
+    """The training job of a model (``training_job``)."""
 
-    - ``Train`` fits on trips picked up in the ``lookbackDays`` before the holdout, registers
-      a version, aliases it ``challenger`` and publishes its number as a task value (so it
-      runs as a notebook task, see ``TaskSpec``);
-    - ``ModelValidation`` evaluates that version on the ``holdoutDays`` up to the run date
-      against the thresholds in the settings;
-    - ``ModelDeployment`` promotes it to ``champion`` if it passed and is no worse than the
-      current champion on the same days, and refuses otherwise.
-
-    When the stack monitors its predictions, the retraining job (``RetrainingJob``) starts
-    this job with a run-job task, which starts the run as the retraining job's run-as
-    identity, the runner. CAN_MANAGE_RUN is the lowest job permission that may start a run
-    (Databricks, "Jobs access control"), so the runner gets that level here, and only then;
-    in dev the jobs run as whoever deployed them, who owns this job already.
-    """
-
-    TYPE = "mlops-stack:jobs:TrainingJob"
-    JOB = "training"
-    DESCRIPTION = "Trains, validates and deploys the fare model (champion/challenger)."
-
-    @classmethod
-    def access_controls(
-        cls, settings: StackSettings
-    ) -> list[databricks.PermissionsAccessControlArgs]:
-        access = super().access_controls(settings)
-        runner = settings.principals.runner
-        if settings.monitoring.enabled and runner:
-            access.insert(
-                0,
-                databricks.PermissionsAccessControlArgs(
-                    service_principal_name=runner, permission_level="CAN_MANAGE_RUN"
-                ),
-            )
-        return access
-
-    @classmethod
-    def task_specs(cls, settings: StackSettings) -> list[TaskSpec]:
-        training, tables, thresholds = settings.training, settings.tables, settings.validation
-        labelled = {
-            "input-table": tables.trips,
-            "pickup-features-table": tables.pickup_features,
-            "dropoff-features-table": tables.dropoff_features,
-        }
-        holdout = {"start-date": run_date(training.holdout_days), "end-date": run_date()}
-        model = {"model-name": settings.model_full_name}
-        train = TaskSpec(
-            key=TRAINED_VERSION.task_key,
-            entry_point="mlops-train",
-            description="Fit, log and register a new version; alias it challenger.",
-            parameters={
-                **labelled,
-                "start-date": run_date(training.lookback_days + training.holdout_days),
-                "end-date": run_date(training.holdout_days),
-                **model,
-                "experiment": settings.experiment_path,
-                "max-iter": str(training.max_iter),
-                "learning-rate": str(training.learning_rate),
-            },
+    def __init__(
+        self, name: str, args: TrainingJobArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(
+            name,
+            ScheduledJobArgs(training_job(args), args.code, args.workspace_host, args.depends_on),
+            opts,
+            type_=TYPE,
         )
-        version = train.value(TRAINED_VERSION.name).reference
-        return [
-            train,
-            TaskSpec(
-                key="ModelValidation",
-                entry_point="mlops-validate",
-                depends_on=(train.key,),
-                description="Evaluate the new version on the holdout days against thresholds.",
-                parameters={
-                    **labelled,
-                    **holdout,
-                    **model,
-                    "model-version": version,
-                    "experiment": settings.experiment_path,
-                    "run-mode": thresholds.run_mode,
-                    "max-rmse": str(thresholds.max_rmse),
-                    "max-mae": str(thresholds.max_mae),
-                    "min-r2": str(thresholds.min_r2),
-                    "max-rmse-increase": str(thresholds.max_rmse_increase),
-                },
-            ),
-            TaskSpec(
-                key="ModelDeployment",
-                entry_point="mlops-deploy",
-                depends_on=("ModelValidation",),
-                description="Promote the version to champion if it passed and is no worse.",
-                parameters={
-                    **labelled,
-                    **holdout,
-                    **model,
-                    "model-version": version,
-                    "reason": "training job run {{job.run_id}}",
-                },
-            ),
-        ]

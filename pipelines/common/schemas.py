@@ -6,6 +6,10 @@ TRIP_ID = "trip_id"
 PICKUP_TIME = "tpep_pickup_datetime"
 DROPOFF_TIME = "tpep_dropoff_datetime"
 LABEL = "fare_amount"
+# The inference table's columns a quality monitor reads, besides the label.
+PREDICTION = "prediction"
+MODEL_VERSION_COL = "model_version"
+TIMESTAMP = "timestamp"
 
 # Raw trips, as in the NYC taxi sample (plus a trip id to join late labels by).
 TRIPS = T.StructType(
@@ -46,9 +50,9 @@ DROPOFF_FEATURES = T.StructType(
 INFERENCE = T.StructType(
     [
         *REQUESTS.fields,
-        T.StructField("prediction", T.DoubleType()),
-        T.StructField("model_version", T.StringType()),
-        T.StructField("timestamp", T.TimestampType()),
+        T.StructField(PREDICTION, T.DoubleType()),
+        T.StructField(MODEL_VERSION_COL, T.StringType()),
+        T.StructField(TIMESTAMP, T.TimestampType()),
         T.StructField("scored_at", T.TimestampType()),
         T.StructField(LABEL, T.DoubleType()),
     ]

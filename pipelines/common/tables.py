@@ -8,51 +8,19 @@ metastore update: a writer killed at any moment leaves the previous contents rea
 
 from __future__ import annotations
 
-import re
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from pipelines.common.errors import SchemaMismatch, UsageError
+from pipelines.common.names import TableName
 from pipelines.common.runtime import Runtime
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 VERSION_DIR_PREFIX = "v-"
-
-
-@dataclass(frozen=True)
-class TableName:
-    """A three-level ``catalog.schema.table`` name."""
-
-    catalog: str
-    schema: str
-    table: str
-
-    @classmethod
-    def parse(cls, text: str) -> TableName:
-        parts = text.split(".")
-        if len(parts) != 3 or not all(_IDENTIFIER.match(p) for p in parts):
-            raise UsageError(
-                f"'{text}' is not a fully qualified table name: expected catalog.schema.table,"
-                " three identifiers of letters, digits and underscores"
-                " (locally the catalog is spark_catalog, e.g. spark_catalog.mlops.trips)."
-            )
-        return cls(*parts)
-
-    def sibling(self, table: str) -> TableName:
-        return TableName(self.catalog, self.schema, table)
-
-    @property
-    def schema_name(self) -> str:
-        return f"{self.catalog}.{self.schema}"
-
-    def __str__(self) -> str:
-        return f"{self.catalog}.{self.schema}.{self.table}"
 
 
 def _type_name(data_type: T.DataType) -> str:

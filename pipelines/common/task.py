@@ -1,8 +1,7 @@
 """What every job task shares: a context (runtime, Spark, MLflow) and one way to run.
 
-A task module defines a typed ``Params`` dataclass, ``build_parser()`` whose flags map
-one-to-one onto ``Params`` fields, and ``run(params, ctx) -> dict``. ``main(argv)`` is the
-entry point a Databricks job (or ``mlops run``) calls.
+A task is declared once (``pipelines.common.interface.Task``: its params are its flags);
+its ``run(params, ctx) -> dict`` gets the parsed params and this context.
 """
 
 from __future__ import annotations
@@ -11,14 +10,14 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from mlflow.tracking import MlflowClient
 from pyspark.sql import SparkSession
 
 from pipelines.common.errors import PipelineError, UsageError
-from pipelines.common.flags import TaskArgumentParser
+from pipelines.common.interface import Task
 from pipelines.common.mlflow_setup import configure_mlflow
 from pipelines.common.runtime import Runtime
 from pipelines.common.spark import get_spark
@@ -35,7 +34,7 @@ class TaskContext:
     _client: MlflowClient | None = None
     task_values: dict[str, Any] = field(default_factory=dict)
     # Where task values go besides ``task_values``: ``dbutils.jobs.taskValues.set`` when
-    # the task runs as a notebook on Databricks (``pipelines.common.notebook``), else none.
+    # the task runs as a notebook on Databricks (``pipelines.notebook``), else none.
     publisher: Callable[..., None] | None = None
 
     @property
@@ -58,43 +57,19 @@ class TaskContext:
             self.publisher(key=key, value=value)
 
 
-def params_from_args(params_type: type[P], namespace: Any) -> P:
-    names = {f.name for f in fields(params_type)}  # type: ignore[arg-type]
-    return params_type(**{k: v for k, v in vars(namespace).items() if k in names})
-
-
-def new_parser(prog: str, description: str) -> TaskArgumentParser:
-    return TaskArgumentParser(prog=prog, description=description)
-
-
-def execute(
-    argv: Sequence[str],
-    build_parser: Callable[[], TaskArgumentParser],
-    params_type: type[P],
-    run: Callable[[P, TaskContext], dict[str, Any]],
-    ctx: TaskContext | None = None,
-) -> dict[str, Any]:
-    """Parse ``argv`` into typed params and run the task; errors propagate to the caller."""
-    namespace = build_parser().parse_args(list(argv))
-    params = params_from_args(params_type, namespace)
-    validate = getattr(params, "validate", None)
-    if validate is not None:
-        validate()
+def execute(task: Task[P], argv: Sequence[str], ctx: TaskContext | None = None) -> dict[str, Any]:
+    """Parse ``argv`` into the task's typed params and run it; errors propagate."""
+    params = task.parse(argv)
     ctx = ctx or TaskContext(Runtime.from_environment())
-    return run(params, ctx)
+    return task.run_function()(params, ctx)
 
 
-def entry_point(
-    build_parser: Callable[[], TaskArgumentParser],
-    params_type: type[P],
-    run: Callable[[P, TaskContext], dict[str, Any]],
-    argv: Sequence[str] | None = None,
-) -> int:
-    """Run a task as a process: print its result as JSON, or a one-paragraph error."""
-    argv = sys.argv[1:] if argv is None else argv
+def entry_point(task: Task[P], params: P) -> int:
+    """Run a task's parsed params as a process: print its result as JSON, or a
+    one-paragraph error."""
     started = time.perf_counter()
     try:
-        result = execute(argv, build_parser, params_type, run)
+        result = task.run_function()(params, TaskContext(Runtime.from_environment()))
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2

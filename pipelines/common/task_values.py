@@ -4,7 +4,7 @@ On Databricks only a Python notebook task may set a task value; any task may rea
 through a dynamic value reference ``{{tasks.<task key>.values.<name>}}``, which the run
 replaces by the value as a string (a boolean as ``true``/``false``), and a condition task
 compares such strings (docs/platform.md, "Task values"). So the tasks that publish values
-run as thin notebooks around their entry points (``pipelines.common.notebook``), the infra
+run as thin notebooks around their entry points (``pipelines.notebook``), the infra
 builds its references and conditions from the names here, and the local demo resolves the
 same references and evaluates the same conditions with the functions below.
 """
@@ -19,12 +19,6 @@ from typing import Any
 
 MODEL_VERSION = "model_version"
 IS_METRIC_VIOLATED = "is_metric_violated"
-
-# Task (by its `mlops run` name) -> the values it publishes. Only these run as notebooks.
-PUBLISHED_BY: dict[str, tuple[str, ...]] = {
-    "train": (MODEL_VERSION,),
-    "check-violation": (IS_METRIC_VIOLATED,),
-}
 
 _REFERENCE = re.compile(r"\{\{tasks\.([A-Za-z0-9_-]+)\.values\.([A-Za-z0-9_]+)\}\}")
 

@@ -1,9 +1,8 @@
-"""Entry point ``import-trips``: load a parquet file of real trips into the trips table."""
+"""The ``import-trips`` task (``pipelines.data.params.IMPORT_TRIPS``): load a parquet file
+of real trips into the trips table."""
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,30 +10,13 @@ from pyspark.sql import functions as F
 
 from pipelines.common import flags, schemas
 from pipelines.common.errors import UsageError
-from pipelines.common.flags import TaskArgumentParser
-from pipelines.common.tables import TableName, replace_where
-from pipelines.common.task import TaskContext, entry_point, new_parser
+from pipelines.common.tables import replace_where
+from pipelines.common.task import TaskContext
 from pipelines.data.ingest import normalize_trips
+from pipelines.data.params import ImportTripsParams
 
 
-@dataclass(frozen=True)
-class Params:
-    source_path: str
-    output_table: TableName
-
-
-def build_parser() -> TaskArgumentParser:
-    parser = new_parser(
-        "import-trips",
-        "Load real trips (parquet with the NYC taxi columns) into the trips table, replacing"
-        " the days the file covers.",
-    )
-    parser.add_argument("--source-path", required=True, help="a parquet file or folder")
-    parser.add_argument("--output-table", type=flags.table_name, required=True)
-    return parser
-
-
-def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
+def run(params: ImportTripsParams, ctx: TaskContext) -> dict[str, Any]:
     spark = ctx.spark
     local = "://" not in params.source_path
     if local and not Path(params.source_path).exists():
@@ -59,11 +41,3 @@ def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
         "start_date": bounds.first.isoformat(),
         "end_date": bounds.last.isoformat(),
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    return entry_point(build_parser, Params, run, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

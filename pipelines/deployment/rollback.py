@@ -1,57 +1,25 @@
-"""Entry point ``rollback``: give the ``champion`` alias back to the version the current
-champion replaced (its ``previous_champion`` tag), recording who did it and why."""
+"""The ``rollback`` task (``pipelines.deployment.params.ROLLBACK``): give the ``champion``
+alias back to the version the current champion replaced (its ``previous_champion`` tag),
+recording who did it and why."""
 
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from dataclasses import dataclass
 from typing import Any
 
 from mlflow.exceptions import MlflowException
 
-from pipelines.common import flags
-from pipelines.common.errors import DeploymentRefused, UsageError
-from pipelines.common.flags import TaskArgumentParser
-from pipelines.common.task import TaskContext, entry_point, new_parser
+from pipelines.common.errors import DeploymentRefused
+from pipelines.common.registry import CHAMPION, require_alias
+from pipelines.common.task import TaskContext
 from pipelines.deployment import history
-from pipelines.deployment.aliases import CHAMPION, move_champion, require_alias
+from pipelines.deployment.aliases import move_champion
+from pipelines.deployment.params import RollbackParams
 
 ROLLED_BACK = "rolled_back"
 
 
-@dataclass(frozen=True)
-class Params:
-    model_name: str
-    reason: str
-
-    def validate(self) -> None:
-        if not self.reason.strip():
-            raise UsageError("--reason is empty: say why the champion is rolled back.")
-
-
-def build_parser() -> TaskArgumentParser:
-    parser = new_parser(
-        "rollback",
-        "Move the 'champion' alias back to the version the current champion replaced (its"
-        " previous_champion tag) and tag both versions with who rolled back, when and why."
-        " Running it again goes one more version back.",
-    )
-    parser.add_argument(
-        "--model-name",
-        type=flags.model_name,
-        required=True,
-        help="three-level registered model name, catalog.schema.model",
-    )
-    parser.add_argument(
-        "--reason",
-        required=True,
-        help="why the champion is rolled back; recorded on both versions",
-    )
-    return parser
-
-
-def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
+def run(params: RollbackParams, ctx: TaskContext) -> dict[str, Any]:
     client = ctx.mlflow
     name = params.model_name
     current = require_alias(client, name, CHAMPION, "There is no champion to roll back.")
@@ -85,11 +53,3 @@ def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
         "champion_version": previous,
         "reason": params.reason,
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    return entry_point(build_parser, Params, run, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,62 +1,24 @@
-"""Entry point ``batch-inference``: score trips picked up in [start, end) with the
-champion and replace that batch in the inference table."""
+"""The ``batch-inference`` task (``pipelines.inference.params.BATCH_INFERENCE``): score trips
+picked up in [start, end) with the champion and replace that batch in the inference table."""
 
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from dataclasses import dataclass
 from typing import Any
 
 import mlflow
 from pyspark.sql import functions as F
 
 from pipelines.common import flags, schemas
-from pipelines.common.flags import TaskArgumentParser
-from pipelines.common.tables import TableName, read_table, replace_where, table_exists
-from pipelines.common.task import TaskContext, entry_point, new_parser
-from pipelines.deployment.aliases import CHAMPION, require_alias
+from pipelines.common.registry import require_alias
+from pipelines.common.tables import read_table, replace_where, table_exists
+from pipelines.common.task import TaskContext
 from pipelines.features.join import with_model_inputs
+from pipelines.inference.params import BatchInferenceParams
 from pipelines.inference.score import REQUEST_COLUMNS, keep_known_labels, score_requests
 
 
-@dataclass(frozen=True)
-class Params:
-    input_table: TableName
-    pickup_features_table: TableName
-    dropoff_features_table: TableName
-    output_table: TableName
-    model_name: str
-    start_date: dt.date
-    end_date: dt.date
-    model_alias: str = CHAMPION
-
-    def validate(self) -> None:
-        flags.check_date_range(self.start_date, self.end_date, "--start-date", "--end-date")
-
-
-def build_parser() -> TaskArgumentParser:
-    parser = new_parser(
-        "batch-inference",
-        "Score the requests picked up in [start, end) with models:/<model>@champion, using"
-        " point-in-time features, and replace that batch in the inference table.",
-    )
-    parser.add_argument(
-        "--input-table", type=flags.table_name, required=True, help="requests (trips)"
-    )
-    parser.add_argument("--pickup-features-table", type=flags.table_name, required=True)
-    parser.add_argument("--dropoff-features-table", type=flags.table_name, required=True)
-    parser.add_argument(
-        "--output-table", type=flags.table_name, required=True, help="the inference table"
-    )
-    parser.add_argument("--model-name", type=flags.model_name, required=True)
-    parser.add_argument("--start-date", type=flags.iso_date, required=True)
-    parser.add_argument("--end-date", type=flags.iso_date, required=True)
-    parser.add_argument("--model-alias", default=CHAMPION, help="alias to score with")
-    return parser
-
-
-def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
+def run(params: BatchInferenceParams, ctx: TaskContext) -> dict[str, Any]:
     spark = ctx.spark
     version = require_alias(
         ctx.mlflow,
@@ -105,11 +67,3 @@ def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
         "model_name": params.model_name,
         "model_version": version,
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    return entry_point(build_parser, Params, run, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

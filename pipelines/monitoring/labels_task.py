@@ -1,55 +1,22 @@
-"""Entry point ``join-labels``: fill in the labels that have arrived for requests scored in
-[start, end), in place in the inference table. Re-running it changes nothing more."""
+"""The ``join-labels`` task (``pipelines.monitoring.params.JOIN_LABELS``): fill in the labels
+that have arrived for requests scored in [start, end), in place in the inference table.
+Re-running it changes nothing more."""
 
 from __future__ import annotations
 
-import datetime as dt
-import sys
-from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import functions as F
 
 from pipelines.common import flags, schemas
 from pipelines.common.errors import ConflictingLabels
-from pipelines.common.flags import TaskArgumentParser
-from pipelines.common.tables import TableName, read_table, replace_where
-from pipelines.common.task import TaskContext, entry_point, new_parser
+from pipelines.common.tables import read_table, replace_where
+from pipelines.common.task import TaskContext
 from pipelines.monitoring.labels import LABELS, known_labels, with_arrived_labels
+from pipelines.monitoring.params import JoinLabelsParams
 
 
-@dataclass(frozen=True)
-class Params:
-    inference_table: TableName
-    labels_table: TableName
-    start_date: dt.date
-    end_date: dt.date
-
-    def validate(self) -> None:
-        flags.check_date_range(self.start_date, self.end_date, "--start-date", "--end-date")
-
-
-def build_parser() -> TaskArgumentParser:
-    parser = new_parser(
-        "join-labels",
-        "Join ground truth that arrived after scoring (trip_id, fare_amount) into the rows of"
-        " the inference table scored for requests in [start, end). Idempotent.",
-    )
-    parser.add_argument(
-        "--inference-table", type=flags.table_name, required=True, help="the inference table"
-    )
-    parser.add_argument(
-        "--labels-table",
-        type=flags.table_name,
-        required=True,
-        help="where labels arrive: a table with trip_id and fare_amount (e.g. the trips table)",
-    )
-    parser.add_argument("--start-date", type=flags.iso_date, required=True)
-    parser.add_argument("--end-date", type=flags.iso_date, required=True)
-    return parser
-
-
-def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
+def run(params: JoinLabelsParams, ctx: TaskContext) -> dict[str, Any]:
     spark = ctx.spark
     # Both reads first: a wrong schema stops the task before anything is written.
     inference = read_table(spark, params.inference_table, schemas.INFERENCE)
@@ -90,11 +57,3 @@ def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
         "labelled": stats["labelled_now"],
         "still_unlabelled": stats["rows"] - stats["labelled_now"],
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    return entry_point(build_parser, Params, run, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

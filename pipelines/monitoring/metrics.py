@@ -76,7 +76,7 @@ from scipy.stats import chi2_contingency, kstwo
 
 from pipelines.common import schemas
 from pipelines.common.errors import SchemaMismatch, UsageError
-from pipelines.monitoring.violation import ALL_MODELS
+from pipelines.monitoring.violation import ALL_MODELS, GRANULARITIES
 
 TABLE_COLUMN = ":table"
 LOG_TYPE = "INPUT"
@@ -85,15 +85,6 @@ BASELINE = "BASELINE"
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 PSI_BINS = 10
 PSI_FLOOR = 1e-4
-
-# Tumbling windows, aligned like Spark's F.window(ts, g): window starts are multiples of
-# the length since 1970-01-01 00:00 UTC. So days start at midnight UTC and weeks start on
-# Thursdays at 00:00 UTC (1970-01-01 was a Thursday).
-GRANULARITIES: dict[str, dt.timedelta] = {
-    "1 hour": dt.timedelta(hours=1),
-    "1 day": dt.timedelta(days=1),
-    "1 week": dt.timedelta(weeks=1),
-}
 
 WINDOW = T.StructType(
     [T.StructField("start", T.TimestampType()), T.StructField("end", T.TimestampType())]

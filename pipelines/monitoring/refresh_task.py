@@ -1,5 +1,5 @@
-"""Entry point ``refresh-metrics``: bring the monitor's metric tables up to date for the
-windows that start in [start, end).
+"""The ``refresh-metrics`` task (``pipelines.monitoring.params.REFRESH_METRICS``): bring the
+monitor's metric tables up to date for the windows that start in [start, end).
 
 On Databricks the quality monitor owns its metric tables, so the task asks it to refresh
 and waits for the refresh to finish. Locally it computes the same tables itself
@@ -9,21 +9,19 @@ and waits for the refresh to finish. Locally it computes the same tables itself
 
 from __future__ import annotations
 
-import datetime as dt
-import sys
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from pipelines.common import flags, schemas
-from pipelines.common.errors import PipelineError, UsageError
-from pipelines.common.flags import TaskArgumentParser
-from pipelines.common.tables import TableName, read_table, replace_where
-from pipelines.common.task import TaskContext, entry_point, new_parser
+from pipelines.common.errors import PipelineError
+from pipelines.common.names import TableName
+from pipelines.common.tables import read_table, replace_where
+from pipelines.common.task import TaskContext
 from pipelines.monitoring import metrics
+from pipelines.monitoring.params import RefreshMetricsParams
 
 PROFILE_SUFFIX = "_profile_metrics"
 DRIFT_SUFFIX = "_drift_metrics"
@@ -40,70 +38,13 @@ def metric_tables(inference_table: TableName) -> tuple[TableName, TableName]:
     )
 
 
-def granularity_list(text: str) -> tuple[str, ...]:
-    """``'1 day'`` or ``'1 hour,1 day'``: window sizes the metrics are computed for."""
-    import argparse
-
-    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = [g for g in chosen if g not in metrics.GRANULARITIES]
-    if not chosen or unknown:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a comma-separated list of granularities: expected some of"
-            f" {', '.join(repr(g) for g in metrics.GRANULARITIES)}"
-        )
-    return chosen
-
-
-@dataclass(frozen=True)
-class Params:
-    inference_table: TableName
-    start_date: dt.date
-    end_date: dt.date
-    granularities: tuple[str, ...] = ("1 day",)
-    baseline_table: TableName | None = None
-
-    def validate(self) -> None:
-        flags.check_date_range(self.start_date, self.end_date, "--start-date", "--end-date")
-        if self.baseline_table == self.inference_table:
-            raise UsageError(
-                f"--baseline-table {self.baseline_table} is the monitored table itself:"
-                " expected a table of reference rows (e.g. scored validation data)."
-            )
-
-
-def build_parser() -> TaskArgumentParser:
-    parser = new_parser(
-        "refresh-metrics",
-        "Compute profile and drift metrics (Lakehouse Monitoring's InferenceLog tables) for"
-        " the windows starting in [start, end); on Databricks, refresh the quality monitor.",
-    )
-    parser.add_argument(
-        "--inference-table", type=flags.table_name, required=True, help="the monitored table"
-    )
-    parser.add_argument("--start-date", type=flags.iso_date, required=True)
-    parser.add_argument("--end-date", type=flags.iso_date, required=True)
-    parser.add_argument(
-        "--granularities",
-        type=granularity_list,
-        default=("1 day",),
-        help="comma-separated window sizes (default '1 day')",
-    )
-    parser.add_argument(
-        "--baseline-table",
-        type=flags.table_name,
-        default=None,
-        help="reference rows with the inference table's columns, for baseline drift",
-    )
-    return parser
-
-
-def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
+def run(params: RefreshMetricsParams, ctx: TaskContext) -> dict[str, Any]:
     if ctx.runtime.on_databricks:
         return _refresh_databricks_monitor(params)
     return _compute_locally(params, ctx)
 
 
-def _compute_locally(params: Params, ctx: TaskContext) -> dict[str, Any]:
+def _compute_locally(params: RefreshMetricsParams, ctx: TaskContext) -> dict[str, Any]:
     spark = ctx.spark
     inference = read_table(spark, params.inference_table, schemas.INFERENCE)
     baseline = None
@@ -184,7 +125,7 @@ def _window_summary(profile: DataFrame) -> dict[str, Any]:
     }
 
 
-def _refresh_databricks_monitor(params: Params) -> dict[str, Any]:
+def _refresh_databricks_monitor(params: RefreshMetricsParams) -> dict[str, Any]:
     """Ask the table's quality monitor to refresh and wait for it (Databricks only).
 
     Uses the Data Quality API, for which USE_CATALOG, USE_SCHEMA and MANAGE on the table
@@ -228,11 +169,3 @@ def _refresh_databricks_monitor(params: Params) -> dict[str, Any]:
         f"The quality monitor of {table} did not finish refresh {started.refresh_id} within"
         f" {REFRESH_TIMEOUT_SECONDS} s (last state {state})."
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    return entry_point(build_parser, Params, run, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,62 +1,26 @@
-"""Entry point ``monitoring-report``: one self-contained HTML page from the metric tables:
-the monitored metric per window against its threshold, drift per column, row counts and
-model versions over time, and the violation check's verdict."""
+"""The ``monitoring-report`` task (``pipelines.monitoring.params.MONITORING_REPORT``): one
+self-contained HTML page from the metric tables: the monitored metric per window against
+its threshold, drift per column, row counts and model versions over time, and the
+violation check's verdict."""
 
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import functions as F
 
-from pipelines.common import flags
 from pipelines.common.errors import UsageError
-from pipelines.common.flags import TaskArgumentParser
-from pipelines.common.tables import TableName, table_exists
-from pipelines.common.task import TaskContext, entry_point, new_parser
+from pipelines.common.tables import table_exists
+from pipelines.common.task import TaskContext
 from pipelines.monitoring import violation_task
+from pipelines.monitoring.params import MonitoringReportParams
 from pipelines.monitoring.refresh_task import metric_tables
 from pipelines.monitoring.report import flatten_windows, render_report, write_report
 from pipelines.monitoring.violation import ViolationRule, violation_query
 
 
-@dataclass(frozen=True)
-class Params:
-    inference_table: TableName
-    output: Path
-    metric: str
-    threshold: float
-    violated_when: str
-    evaluation_windows: int
-    violation_windows: int
-    granularity: str = "1 day"
-    end_date: dt.date | None = None
-
-    def rule(self) -> ViolationRule:
-        return violation_task.rule_of(self)
-
-    def validate(self) -> None:
-        self.rule()
-
-
-def build_parser() -> TaskArgumentParser:
-    parser = new_parser(
-        "monitoring-report",
-        "Write a self-contained HTML report from <inference table>_profile_metrics and"
-        " _drift_metrics, judged by the same rule as check-violation.",
-    )
-    parser.add_argument(
-        "--inference-table", type=flags.table_name, required=True, help="the monitored table"
-    )
-    violation_task.add_rule_flags(parser)
-    parser.add_argument("--output", type=Path, required=True, help="where to write the HTML")
-    return parser
-
-
-def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
+def run(params: MonitoringReportParams, ctx: TaskContext) -> dict[str, Any]:
     spark = ctx.spark
     rule: ViolationRule = params.rule()
     profile_table, drift_table = metric_tables(params.inference_table)
@@ -92,11 +56,3 @@ def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
     if profile is not None:
         windows = int(((profile["column_name"] == ":table") & (profile["model_id"] == "*")).sum())
     return {"path": str(path.resolve()), "windows": windows, "verdict": verdict}
-
-
-def main(argv: list[str] | None = None) -> int:
-    return entry_point(build_parser, Params, run, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,7 +5,8 @@ the threshold and the most recent one is too. An evaluation window is a window w
 metric could be computed (windows without labels have a NULL metric and do not count).
 The query reads only Lakehouse Monitoring's column names (DESIGN contract 3), so the same
 text runs on a Databricks monitor's table and on the table ``refresh-metrics`` writes
-locally.
+locally. It imports neither Spark nor MLflow: the tasks' interfaces
+(``pipelines.monitoring.params``) check a rule with it before anything heavy is loaded.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from pipelines.common.errors import UsageError
-from pipelines.common.tables import TableName
+from pipelines.common.names import TableName
 
 # Metrics of the table-level rows an InferenceLog regression monitor writes.
 METRICS = (
@@ -30,6 +31,16 @@ DIRECTIONS = {"above": ">", "below": "<"}
 _GRANULARITY = re.compile(r"^\d+ (minute|hour|day|week|month|year)s?$")
 # The rows that describe the whole table, all model versions together, no slice.
 ALL_MODELS = "*"
+
+# The window sizes metrics are computed for (``pipelines.monitoring.metrics``). Tumbling
+# windows, aligned like Spark's F.window(ts, g): window starts are multiples of the length
+# since 1970-01-01 00:00 UTC. So days start at midnight UTC and weeks start on Thursdays at
+# 00:00 UTC (1970-01-01 was a Thursday).
+GRANULARITIES: dict[str, dt.timedelta] = {
+    "1 hour": dt.timedelta(hours=1),
+    "1 day": dt.timedelta(days=1),
+    "1 week": dt.timedelta(weeks=1),
+}
 
 
 @dataclass(frozen=True)

@@ -1,30 +1,22 @@
-"""Entry point ``check-violation``: decide from the profile-metrics table whether the
-monitored metric is violated, and publish ``is_metric_violated`` for the job's condition
-task (Databricks task values; returned locally)."""
+"""The ``check-violation`` task (``pipelines.monitoring.params.CHECK_VIOLATION``): decide
+from the profile-metrics table whether the monitored metric is violated, and publish
+``is_metric_violated`` for the job's condition task (Databricks task values; returned
+locally)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import sys
-from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import types as T
 
-from pipelines.common import flags
-from pipelines.common.flags import TaskArgumentParser
-from pipelines.common.tables import TableName, read_table
-from pipelines.common.task import TaskContext, entry_point, new_parser
+from pipelines.common.tables import read_table
+from pipelines.common.task import TaskContext
 from pipelines.common.task_values import IS_METRIC_VIOLATED
 from pipelines.monitoring.metrics import PROFILE_METRICS
-from pipelines.monitoring.violation import (
-    DIRECTIONS,
-    METRICS,
-    ViolationRule,
-    recent_windows_query,
-    violation_query,
-)
+from pipelines.monitoring.params import CheckViolationParams
+from pipelines.monitoring.violation import ViolationRule, recent_windows_query, violation_query
 
+# The task value this task publishes (CHECK_VIOLATION.publishes).
 TASK_VALUE = IS_METRIC_VIOLATED
 
 
@@ -34,70 +26,7 @@ def _needed_columns(metric: str) -> T.StructType:
     return T.StructType([PROFILE_METRICS[name] for name in names])
 
 
-@dataclass(frozen=True)
-class Params:
-    profile_metrics_table: TableName
-    metric: str
-    threshold: float
-    violated_when: str
-    evaluation_windows: int
-    violation_windows: int
-    granularity: str = "1 day"
-    end_date: dt.date | None = None
-
-    def rule(self) -> ViolationRule:
-        return rule_of(self)
-
-    def validate(self) -> None:
-        self.rule()
-
-
-def rule_of(params: Any) -> ViolationRule:
-    """The rule given by a task's rule flags (see ``add_rule_flags``)."""
-    return ViolationRule(
-        params.metric,
-        params.threshold,
-        params.violated_when,
-        params.evaluation_windows,
-        params.violation_windows,
-        params.granularity,
-    )
-
-
-def add_rule_flags(parser: TaskArgumentParser) -> None:
-    """The flags of a violation rule, shared by check-violation and monitoring-report."""
-    parser.add_argument("--metric", choices=METRICS, required=True)
-    parser.add_argument("--threshold", type=float, required=True)
-    parser.add_argument("--violated-when", choices=list(DIRECTIONS), default="above")
-    parser.add_argument("--evaluation-windows", type=flags.positive_int, required=True, help="N")
-    parser.add_argument("--violation-windows", type=flags.positive_int, required=True, help="M")
-    parser.add_argument("--granularity", default="1 day", help="window size, e.g. '1 day'")
-    parser.add_argument(
-        "--end-date",
-        type=flags.iso_date,
-        default=None,
-        help="judge only the windows that start before this date (default: all windows)",
-    )
-
-
-def build_parser() -> TaskArgumentParser:
-    parser = new_parser(
-        "check-violation",
-        "Decide whether the monitored metric is violated: at least M of the last N"
-        " evaluation windows beyond the threshold, the latest included. Publishes the task"
-        f" value {TASK_VALUE}.",
-    )
-    parser.add_argument(
-        "--profile-metrics-table",
-        type=flags.table_name,
-        required=True,
-        help="<inference table>_profile_metrics",
-    )
-    add_rule_flags(parser)
-    return parser
-
-
-def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
+def run(params: CheckViolationParams, ctx: TaskContext) -> dict[str, Any]:
     spark = ctx.spark
     rule = params.rule()
     read_table(spark, params.profile_metrics_table, _needed_columns(rule.metric))
@@ -147,11 +76,3 @@ def explain(rule: ViolationRule, verdict: dict[str, Any]) -> str:
             f" latest ({latest:.3f}) is not"
         )
     return f"violated: {violating} of the last {evaluated} windows {side}, the latest {latest:.3f}"
-
-
-def main(argv: list[str] | None = None) -> int:
-    return entry_point(build_parser, Params, run, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

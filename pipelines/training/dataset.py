@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Protocol
-
 import pandas as pd
 from pyspark.sql import functions as F
 
 from pipelines.common import flags, schemas
 from pipelines.common.errors import SchemaMismatch
-from pipelines.common.tables import TableName, read_table
+from pipelines.common.tables import read_table
 from pipelines.common.task import TaskContext
 from pipelines.features.join import model_frame, with_model_inputs
+from pipelines.training.params import LabelledDataParams
 
 MIN_LABELLED_ROWS = 100
 
 
-class LabelledData(Protocol):
-    """The flags of ``flags.add_labelled_data_flags``, as params fields."""
-
-    input_table: TableName
-    pickup_features_table: TableName
-    dropoff_features_table: TableName
-    start_date: dt.date
-    end_date: dt.date
-
-
-def load_labelled_set(ctx: TaskContext, data: LabelledData, purpose: str) -> pd.DataFrame:
+def load_labelled_set(ctx: TaskContext, data: LabelledDataParams, purpose: str) -> pd.DataFrame:
     """Trips picked up in [start, end) with their label, pickup time and point-in-time
     model inputs, as pandas sorted by pickup time.
 

@@ -1,22 +1,18 @@
-"""Entry point ``train``: build the point-in-time training set, fit, log, register and
-alias the new version ``challenger``."""
+"""The ``train`` task (``pipelines.training.params.TRAIN``): build the point-in-time
+training set, fit, log, register and alias the new version ``challenger``."""
 
 from __future__ import annotations
 
-import datetime as dt
-import sys
-from dataclasses import dataclass
 from typing import Any
 
 import mlflow
 from mlflow.models import infer_signature
 
-from pipelines.common import flags, schemas
+from pipelines.common import schemas
 from pipelines.common.code_version import code_version
-from pipelines.common.flags import TaskArgumentParser
 from pipelines.common.mlflow_setup import use_experiment
-from pipelines.common.tables import TableName
-from pipelines.common.task import TaskContext, entry_point, new_parser
+from pipelines.common.registry import CHALLENGER
+from pipelines.common.task import TaskContext
 from pipelines.common.task_values import MODEL_VERSION
 from pipelines.features.join import MODEL_INPUTS
 from pipelines.training.dataset import load_labelled_set
@@ -27,63 +23,10 @@ from pipelines.training.model import (
     regression_metrics,
     split_by_time,
 )
-
-CHALLENGER = "challenger"
-
-
-@dataclass(frozen=True)
-class Params:
-    input_table: TableName
-    pickup_features_table: TableName
-    dropoff_features_table: TableName
-    start_date: dt.date
-    end_date: dt.date
-    model_name: str
-    experiment: str
-    test_fraction: float = 0.2
-    max_iter: int = 200
-    learning_rate: float = 0.1
-
-    def validate(self) -> None:
-        flags.check_date_range(self.start_date, self.end_date, "--start-date", "--end-date")
-        if not 0.05 <= self.test_fraction <= 0.5:
-            raise flags.UsageError(
-                f"--test-fraction {self.test_fraction} is out of range: expected 0.05 to 0.5."
-            )
-        if not 0 < self.learning_rate <= 1:
-            raise flags.UsageError(f"--learning-rate {self.learning_rate}: expected (0, 1].")
+from pipelines.training.params import TrainParams
 
 
-def build_parser() -> TaskArgumentParser:
-    parser = new_parser(
-        "train",
-        "Train the fare model on trips picked up in [start, end) with point-in-time"
-        " features, log it to MLflow, register a new version and alias it 'challenger'.",
-    )
-    flags.add_labelled_data_flags(parser, "training range")
-    parser.add_argument(
-        "--model-name",
-        type=flags.model_name,
-        required=True,
-        help="three-level registered model name, catalog.schema.model",
-    )
-    parser.add_argument(
-        "--experiment",
-        required=True,
-        help="MLflow experiment path, e.g. /Shared/mlops-stack/dev-experiment",
-    )
-    parser.add_argument(
-        "--test-fraction",
-        type=float,
-        default=0.2,
-        help="latest share of the range held out for testing",
-    )
-    parser.add_argument("--max-iter", type=flags.positive_int, default=200)
-    parser.add_argument("--learning-rate", type=float, default=0.1)
-    return parser
-
-
-def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
+def run(params: TrainParams, ctx: TaskContext) -> dict[str, Any]:
     frame = load_labelled_set(ctx, params, "training")
     train, test = split_by_time(frame, schemas.PICKUP_TIME, params.test_fraction)
     hp = Hyperparameters(max_iter=params.max_iter, learning_rate=params.learning_rate)
@@ -147,11 +90,3 @@ def trusted_types(model) -> list[str]:
     import skops.io
 
     return skops.io.get_untrusted_types(data=skops.io.dumps(model))
-
-
-def main(argv: list[str] | None = None) -> int:
-    return entry_point(build_parser, Params, run, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

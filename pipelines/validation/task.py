@@ -1,13 +1,12 @@
-"""Entry point ``validate``: evaluate a model version (default: the challenger) on a
-validation window, check it against the rules in ``thresholds``, log one MLflow run and
-record the outcome on the version's tags. Validation never touches an alias."""
+"""The ``validate`` task (``pipelines.validation.params.VALIDATE``): evaluate a model
+version (default: the challenger) on a validation window, check it against the rules in
+``thresholds``, log one MLflow run and record the outcome on the version's tags.
+Validation never touches an alias."""
 
 from __future__ import annotations
 
-import datetime as dt
-import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import mlflow
@@ -16,21 +15,17 @@ from mlflow.models import EvaluationResult
 from mlflow.models.evaluation.validation import ModelValidationFailedException
 from mlflow.tracking import MlflowClient
 
-from pipelines.common import flags, schemas
+from pipelines.common import schemas
 from pipelines.common.code_version import code_version
-from pipelines.common.errors import UsageError, ValidationFailed
-from pipelines.common.flags import TaskArgumentParser
+from pipelines.common.errors import ValidationFailed
 from pipelines.common.mlflow_setup import use_experiment
-from pipelines.common.tables import TableName
-from pipelines.common.task import TaskContext, entry_point, new_parser
-from pipelines.deployment.aliases import CHALLENGER, CHAMPION, resolve_version, version_for_alias
+from pipelines.common.registry import CHALLENGER, CHAMPION, resolve_version, version_for_alias
+from pipelines.common.task import TaskContext
 from pipelines.features.join import MODEL_INPUTS
 from pipelines.training.dataset import load_labelled_set
 from pipelines.validation import thresholds
-from pipelines.validation.thresholds import METRICS, Limits, Rule
-
-DISABLED, DRY_RUN, ENABLED = "disabled", "dry_run", "enabled"
-RUN_MODES = (DISABLED, DRY_RUN, ENABLED)
+from pipelines.validation.params import DISABLED, ENABLED, ValidateParams
+from pipelines.validation.thresholds import METRICS, Rule
 
 PASSED, FAILED, DRY_RUN_FAILED, SKIPPED = "PASSED", "FAILED", "DRY_RUN_FAILED", "SKIPPED"
 STATUSES = (PASSED, FAILED, DRY_RUN_FAILED, SKIPPED)
@@ -42,98 +37,6 @@ WINDOW_TAG = "validation_window"
 METRIC_TAG_PREFIX = "validation_"
 
 CHAMPION_PREFIX = "champion_"
-LIMIT_NAMES = tuple(f.name for f in fields(Limits))
-
-
-@dataclass(frozen=True)
-class Params:
-    input_table: TableName
-    pickup_features_table: TableName
-    dropoff_features_table: TableName
-    start_date: dt.date
-    end_date: dt.date
-    model_name: str
-    experiment: str
-    model_version: int | None = None
-    run_mode: str = ENABLED
-    max_rmse: float | None = None
-    max_mae: float | None = None
-    min_r2: float | None = None
-    max_rmse_increase: float | None = None
-
-    def limits(self) -> Limits:
-        return thresholds.limits({name: getattr(self, name) for name in LIMIT_NAMES})
-
-    def validate(self) -> None:
-        flags.check_date_range(self.start_date, self.end_date, "--start-date", "--end-date")
-        if self.run_mode not in RUN_MODES:
-            raise UsageError(f"--run-mode {self.run_mode}: expected one of {', '.join(RUN_MODES)}.")
-        problems = thresholds.limit_problems(self.limits())
-        if problems:
-            raise UsageError("Invalid validation limits: " + "; ".join(problems) + ".")
-
-
-def build_parser() -> TaskArgumentParser:
-    parser = new_parser(
-        "validate",
-        "Evaluate a model version (default: the 'challenger') on trips picked up in"
-        " [start, end) with MLflow's regressor evaluator, check the validation rules"
-        " (absolute, and relative to the 'champion' when there is one), log one MLflow run"
-        " and tag the version with the outcome. Never moves an alias.",
-    )
-    flags.add_labelled_data_flags(parser, "validation window")
-    parser.add_argument(
-        "--model-name",
-        type=flags.model_name,
-        required=True,
-        help="three-level registered model name, catalog.schema.model",
-    )
-    parser.add_argument(
-        "--model-version",
-        type=flags.positive_int,
-        default=None,
-        help=f"version to validate (default: the version behind the '{CHALLENGER}' alias)",
-    )
-    parser.add_argument(
-        "--experiment",
-        required=True,
-        help="MLflow experiment path for the validation run",
-    )
-    parser.add_argument(
-        "--run-mode",
-        choices=RUN_MODES,
-        default=ENABLED,
-        help="enabled: a broken rule fails the task; dry_run: record the outcome only;"
-        " disabled: skip evaluation and tag the version SKIPPED (default: enabled)",
-    )
-    limits = thresholds.DEFAULT_LIMITS
-    parser.add_argument(
-        "--max-rmse",
-        type=float,
-        default=None,
-        help=f"largest allowed root_mean_squared_error, in dollars (default {limits.max_rmse})",
-    )
-    parser.add_argument(
-        "--max-mae",
-        type=float,
-        default=None,
-        help=f"largest allowed mean_absolute_error, in dollars (default {limits.max_mae})",
-    )
-    parser.add_argument(
-        "--min-r2",
-        type=float,
-        default=None,
-        help=f"smallest allowed r2_score (default {limits.min_r2})",
-    )
-    parser.add_argument(
-        "--max-rmse-increase",
-        type=float,
-        default=None,
-        help="largest allowed RMSE above the champion's on the same data, as a fraction of"
-        f" the champion's RMSE (default {limits.max_rmse_increase}, i.e."
-        f" {limits.max_rmse_increase * 100:g} percent); applies only when there is a champion",
-    )
-    return parser
 
 
 @dataclass(frozen=True)
@@ -248,13 +151,13 @@ def evaluate_version(
     return {k.removeprefix(prefix): float(v) for k, v in result.metrics.items()}, seconds
 
 
-def validation_frame(ctx: TaskContext, params: Params) -> pd.DataFrame:
+def validation_frame(ctx: TaskContext, params: ValidateParams) -> pd.DataFrame:
     """The window's labelled trips with exactly the model inputs and the label."""
     frame = load_labelled_set(ctx, params, "validation")
     return frame[[*MODEL_INPUTS, schemas.LABEL]]
 
 
-def run(params: Params, ctx: TaskContext) -> dict[str, Any]:
+def run(params: ValidateParams, ctx: TaskContext) -> dict[str, Any]:
     client = ctx.mlflow
     name = params.model_name
     version = resolve_version(
@@ -383,11 +286,3 @@ def _tag_version(
             client.delete_model_version_tag(name, version, key)
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
-
-
-def main(argv: list[str] | None = None) -> int:
-    return entry_point(build_parser, Params, run, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,15 +3,19 @@ champion. Only the rules live here; ``pipelines.validation.task`` applies them.
 
 Metric names are those MLflow's default regressor evaluator emits, so the thresholds apply
 to ``mlflow.models.evaluate`` results as they are. Every limit is a flag of ``validate``
-(``max_rmse`` is ``--max-rmse``), so a stack can tighten it without a code change.
+(``max_rmse`` is ``--max-rmse``), so a stack can tighten it without a code change. MLflow is
+imported only by the functions that build rules, so the task's interface
+(``pipelines.validation.params``) can read the limits without it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING
 
-from mlflow.models import MetricThreshold
+if TYPE_CHECKING:
+    from mlflow.models import MetricThreshold
 
 RMSE = "root_mean_squared_error"
 MAE = "mean_absolute_error"
@@ -87,6 +91,8 @@ def limit_problems(chosen: Limits) -> list[str]:
 
 def absolute_rules(chosen: Limits) -> list[Rule]:
     """Rules on the challenger alone."""
+    from mlflow.models import MetricThreshold
+
     return [
         Rule("max_rmse", RMSE, MetricThreshold(threshold=chosen.max_rmse, greater_is_better=False)),
         Rule("max_mae", MAE, MetricThreshold(threshold=chosen.max_mae, greater_is_better=False)),
@@ -101,6 +107,8 @@ def relative_rules(chosen: Limits, champion_metrics: Mapping[str, float]) -> lis
     [0, 1]), so the tolerance "at most ``max_rmse_increase`` worse than the champion"
     becomes a value threshold computed from the champion's RMSE.
     """
+    from mlflow.models import MetricThreshold
+
     allowed = champion_metrics[RMSE] * (1 + chosen.max_rmse_increase)
     return [
         Rule(

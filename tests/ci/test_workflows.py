@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pipelines.cli import _parser
+from mlops.cli import _parser
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -51,7 +51,7 @@ TOKEN_LITERALS = re.compile(
 PREFLIGHT = re.compile(
     r"(?:^|\s)\.venv/bin/mlops preflight --stack (\w+) --export-to \"\$GITHUB_ENV\"\s*$"
 )
-# What `mlops preflight` reads besides what the later steps get (infra/preflight.py).
+# What `mlops preflight` reads besides what the later steps get (mlops/preflight.py).
 PREFLIGHT_READS = frozenset(
     {"AWS_DEPLOY_ROLE_ARN", "AWS_REGION", "DATABRICKS_CLIENT_ID", "DATABRICKS_HOST"}
 )

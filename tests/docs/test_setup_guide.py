@@ -2,7 +2,7 @@
 
 Every command line of the guide's ```bash blocks is checked against the repository:
 ``make`` targets against the Makefile, ``mlops`` command lines against the command's own
-parsers (``mlops run <task>`` flags against that task's ``build_parser()``), ``pulumi``,
+parsers (``mlops run <task>`` flags against that task's ``task(name).parser()``), ``pulumi``,
 ``databricks``, ``git`` and ``uv`` against the subcommands the guide may use, and stack
 names against the stack files. Settings keys and stack-output paths in the prose are
 checked against ``infra/settings.py`` and ``infra/stack_outputs.schema.json``, and the
@@ -25,9 +25,9 @@ from infra.settings import (
     parse_settings,
     read_stack_file,
 )
-from pipelines.cli import _parser
+from mlops.cli import _parser
 from pipelines.common.errors import UsageError
-from pipelines.tasks import TASK_MODULES, task_module
+from pipelines.tasks import task, tasks
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "setup.md"
@@ -186,11 +186,11 @@ def _check_mlops(args: list[str]) -> None:
     if parsed.command == "plan":
         assert parsed.stack in STACKS, f"mlops plan --stack {parsed.stack}: no stack file"
     if parsed.command == "run":
-        assert parsed.task in TASK_MODULES
+        assert parsed.task in tasks()
         if parsed.flags == ["--help"]:
             return
         try:
-            task_module(parsed.task).build_parser().parse_args(parsed.flags)
+            task(parsed.task).parser().parse_args(parsed.flags)
         except (SystemExit, UsageError) as exc:
             pytest.fail(
                 f"mlops run {parsed.task} {' '.join(parsed.flags)}: the task's parser"

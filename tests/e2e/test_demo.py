@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines import demo
-from pipelines.cli import main as mlops
-from pipelines.deployment.aliases import CHAMPION, version_for_alias
+from mlops import demo
+from mlops.cli import main as mlops
+from pipelines.common.registry import CHAMPION, version_for_alias
 
 
 def _table_counts(spark) -> dict[str, int]:

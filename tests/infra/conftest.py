@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from infra.program import CodePackage
-from infra.render import RecordingMocks, Render, render_settings, render_stack
 from infra.settings import StackSettings, parse_settings, read_stack_file, stack_file
+from mlops.render import RecordingMocks, Render, render_settings, render_stack
 
 STACKS = ("dev", "staging", "prod")
 CODE = CodePackage(

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from infra.outputs import validate_outputs
-from infra.render import Render, fake_id, fake_outputs, format_text, render_stack
 from infra.settings import UC_MASTER_ROLE_ARN, InvalidStackConfig
+from mlops.render import Render, fake_id, fake_outputs, format_text, render_stack
 from tests.infra.conftest import CODE, STACKS, render_with, stack_path
 
 COMPONENT = "mlops-stack:storage:LakehouseStorage"

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from infra.outputs import validate_outputs
-from infra.render import Render, format_text
+from mlops.render import Render, format_text
 from pipelines.common import schemas
 from tests.infra.conftest import STACKS, render_with
 

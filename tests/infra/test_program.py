@@ -11,8 +11,8 @@ import pytest
 
 from infra.outputs import output_schema, validate_outputs
 from infra.program import CodePackage
-from infra.render import Render, render_stack
 from infra.settings import InvalidStackConfig
+from mlops.render import Render, render_stack
 from tests.infra.conftest import CODE, STACKS, TOKEN_SENTINEL, render_with, stack_path
 
 JOB = "databricks:index/job:Job"

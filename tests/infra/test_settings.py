@@ -973,3 +973,64 @@ def test_an_unreadable_stack_file_is_named(tmp_path: Path, text: str, expected: 
 
     assert message.startswith(f"{path}{expected}")
     assert "\n" not in message
+
+
+# --- the models -------------------------------------------------------------------------
+
+
+def test_a_stack_file_spells_keys_as_the_settings_do_not_as_python_names() -> None:
+    message = error("staging", {"compute.num_workers": 2})
+    assert (
+        "(1) mlops-stack:compute.num_workers is 2: expected no such key; compute takes kind,"
+        " sparkVersion, nodeType, numWorkers," in message
+    )
+
+
+def test_a_warehouse_left_empty_in_staging_is_missing() -> None:
+    message = error("staging", {"sqlWarehouseId": None})
+    assert "(1) mlops-stack:sqlWarehouseId is missing: expected a SQL warehouse id" in message
+
+
+def test_the_sections_are_frozen_models_built_by_name_and_validated() -> None:
+    from pydantic import ValidationError
+
+    from infra.settings import Compute, Tables
+
+    compute = Compute(kind="serverless", num_workers=3)
+    assert (compute.kind, compute.num_workers, compute.node_type) == ("serverless", 3, "i3.xlarge")
+    assert Compute().kind == "job_cluster"
+    with pytest.raises(ValidationError):
+        compute.num_workers = 4  # type: ignore[misc]
+    with pytest.raises(ValidationError):
+        Compute(num_workers=101)
+    assert Monitoring(enabled=False).threshold == 0.0
+    assert Monitoring(metric="r2_score", threshold=0.5).violated_when == "below"
+    with pytest.raises(ValidationError):
+        Monitoring(metric="r2_score", threshold=2.0)
+    with pytest.raises(ValidationError):
+        Storage(enabled=True, bucket_name="acme-lake")  # no region, no account
+    assert Schedule("0 0 5 * * ?") == Schedule(cron="0 0 5 * * ?", timezone="UTC")
+    tables = Tables().in_schema("dev.s")
+    assert tables.inputs == ("dev.s.trips", "dev.s.inference_requests")
+
+
+def test_the_choices_are_the_models() -> None:
+    from infra.settings import (
+        DEFAULT_SCHEDULES,
+        DIRECTIONS,
+        GRANULARITIES,
+        JOBS,
+        MANAGED_LOCATIONS,
+        METRICS,
+        RUN_MODES,
+        Validation,
+    )
+
+    assert RUN_MODES == ("disabled", "dry_run", "enabled")
+    assert GRANULARITIES == ("1 hour", "1 day", "1 week")
+    assert METRICS[-1] == "r2_score" and len(METRICS) == 5
+    assert (DIRECTIONS, MANAGED_LOCATIONS) == (("above", "below"), ("schema", "catalog"))
+    assert JOBS == tuple(parse("dev").schedules) == tuple(DEFAULT_SCHEDULES)
+    assert DEFAULT_SCHEDULES["training"] == Schedule("0 0 6 ? * MON")
+    for mode in RUN_MODES:
+        assert Validation(run_mode=mode).run_mode == mode

@@ -8,7 +8,6 @@ from __future__ import annotations
 import ast
 import base64
 import datetime as dt
-import importlib
 import re
 import tomllib
 from pathlib import Path
@@ -16,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from infra.render import Render
+from mlops.render import Render
 from pipelines.common.errors import UsageError
+from pipelines.tasks import task as registered_task
 from tests.infra.conftest import STACKS, render_with
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
@@ -82,10 +82,8 @@ def command_lines(render: Render) -> list[tuple[str, str, str, list[str]]]:
 
 
 def parse(entry_point: str, argv: list[str]) -> Any:
-    module_name = console_scripts()[entry_point].split(":")[0]
-    module = importlib.import_module(module_name)
-    namespace = module.build_parser().parse_args(argv)
-    return namespace
+    """The task's typed params from its command line, as its console script parses them."""
+    return registered_task(entry_point.removeprefix("mlops-")).parse(argv)
 
 
 @pytest.mark.parametrize("stack", STACKS)

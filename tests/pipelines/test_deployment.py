@@ -8,11 +8,8 @@ import datetime as dt
 import pytest
 
 from pipelines.common.errors import DeploymentRefused, MissingModelAlias, UsageError
-from pipelines.deployment import decision, history, rollback
-from pipelines.deployment import task as deploy
-from pipelines.deployment.aliases import CHALLENGER, CHAMPION
-from pipelines.training import task as train
-from pipelines.validation import task as validate
+from pipelines.common.registry import CHALLENGER, CHAMPION
+from pipelines.deployment import decision, history
 from tests.conftest import Lake, run_task
 
 EXPERIMENT = "/Shared/tests/deployment"
@@ -38,8 +35,8 @@ def models(ctx, lake) -> dict[str, str]:
     source = "spark_catalog.deployment_models.fare"
     common = [*data_args(lake, "2016-01-01", "2016-01-15"), "--model-name", source]
     common += ["--experiment", EXPERIMENT]
-    good = run_task(train, [*common, "--max-iter", "20"], ctx)
-    bad = run_task(train, [*common, "--max-iter", "1", "--learning-rate", "0.01"], ctx)
+    good = run_task("train", [*common, "--max-iter", "20"], ctx)
+    bad = run_task("train", [*common, "--max-iter", "1", "--learning-rate", "0.01"], ctx)
     return {
         "good": f"models:/{source}/{good['model_version']}",
         "bad": f"models:/{source}/{bad['model_version']}",
@@ -53,7 +50,7 @@ def new_challenger(ctx, lake: Lake, source_uri: str, name: str, validated: bool 
     ctx.mlflow.set_registered_model_alias(name, CHALLENGER, version)
     if validated:
         flags = ["--model-name", name, "--experiment", EXPERIMENT, "--run-mode", "disabled"]
-        run_task(validate, [*data_args(lake, *REFERENCE), *flags], ctx)
+        run_task("validate", [*data_args(lake, *REFERENCE), *flags], ctx)
     return version
 
 
@@ -70,7 +67,7 @@ def test_first_deploy_promotes_and_leaves_a_trace(ctx, lake, schema, models):
     name = f"{schema}.fare"
     version = new_challenger(ctx, lake, models["good"], name)
 
-    result = run_task(deploy, deploy_args(lake, name, "--reason", "first release"), ctx)
+    result = run_task("deploy", deploy_args(lake, name, "--reason", "first release"), ctx)
 
     assert result["decision"] == "promoted"
     assert champion_of(ctx, name) == version
@@ -82,10 +79,10 @@ def test_first_deploy_promotes_and_leaves_a_trace(ctx, lake, schema, models):
     assert "no champion yet" in tags["champion_reason"]
     assert "first release" in tags["champion_reason"]
     assert tags["previous_champion"] == "none"
-    # Deployment publishes no task value: nothing after it reads one (task_values.PUBLISHED_BY).
+    # Deployment publishes no task value: nothing after it reads one (its Task declares none).
     assert "deployment_decision" not in ctx.task_values
 
-    again = run_task(deploy, deploy_args(lake, name), ctx)
+    again = run_task("deploy", deploy_args(lake, name), ctx)
 
     assert again["decision"] == "already_champion"
     assert version_tags(ctx, name, version)["champion_since"] == tags["champion_since"]
@@ -96,7 +93,7 @@ def test_deploy_refuses_a_version_that_was_never_validated(ctx, lake, schema, mo
     version = new_challenger(ctx, lake, models["good"], name, validated=False)
 
     with pytest.raises(DeploymentRefused, match=f"version {version} has no validation_status"):
-        run_task(deploy, deploy_args(lake, name), ctx)
+        run_task("deploy", deploy_args(lake, name), ctx)
 
     assert champion_of(ctx, name) is None
     assert "champion_since" not in version_tags(ctx, name, version)
@@ -105,10 +102,10 @@ def test_deploy_refuses_a_version_that_was_never_validated(ctx, lake, schema, mo
 def test_a_worse_challenger_keeps_the_champion(ctx, lake, schema, models):
     name = f"{schema}.fare"
     champion = new_challenger(ctx, lake, models["good"], name)
-    run_task(deploy, deploy_args(lake, name), ctx)
+    run_task("deploy", deploy_args(lake, name), ctx)
     worse = new_challenger(ctx, lake, models["bad"], name)
 
-    result = run_task(deploy, deploy_args(lake, name), ctx)
+    result = run_task("deploy", deploy_args(lake, name), ctx)
 
     assert result["decision"] == "kept_champion"
     assert champion_of(ctx, name) == champion
@@ -127,12 +124,12 @@ def test_rollback_walks_back_the_chain_of_champions(ctx, lake, schema, models):
     for _ in range(3):
         # Identical models score the same; a tie promotes, so each becomes champion.
         versions.append(new_challenger(ctx, lake, models["good"], name))
-        assert run_task(deploy, deploy_args(lake, name), ctx)["decision"] == "promoted"
+        assert run_task("deploy", deploy_args(lake, name), ctx)["decision"] == "promoted"
     first, second, third = versions
     assert version_tags(ctx, name, third)["previous_champion"] == second
     assert version_tags(ctx, name, second)["champion_replaced_by"] == third
 
-    result = run_task(rollback, ["--model-name", name, "--reason", "complaints"], ctx)
+    result = run_task("rollback", ["--model-name", name, "--reason", "complaints"], ctx)
 
     assert (result["demoted_version"], result["champion_version"]) == (third, second)
     assert champion_of(ctx, name) == second
@@ -147,37 +144,37 @@ def test_rollback_walks_back_the_chain_of_champions(ctx, lake, schema, models):
     assert restored["previous_champion"] == first
     assert "champion_until" not in restored
 
-    run_task(rollback, ["--model-name", name, "--reason", "still wrong"], ctx)
+    run_task("rollback", ["--model-name", name, "--reason", "still wrong"], ctx)
     assert champion_of(ctx, name) == first
 
     with pytest.raises(DeploymentRefused, match="nothing to roll back to"):
-        run_task(rollback, ["--model-name", name, "--reason", "once more"], ctx)
+        run_task("rollback", ["--model-name", name, "--reason", "once more"], ctx)
     assert champion_of(ctx, name) == first
 
     # The rolled-back version still holds the challenger alias: deploy must not restore it.
     with pytest.raises(DeploymentRefused, match=f"version {third} was rolled back"):
-        run_task(deploy, deploy_args(lake, name), ctx)
+        run_task("deploy", deploy_args(lake, name), ctx)
     assert champion_of(ctx, name) == first
 
 
 def test_rollback_without_a_champion_errors(ctx, schema):
     with pytest.raises(MissingModelAlias, match="no champion to roll back"):
-        run_task(rollback, ["--model-name", f"{schema}.fare", "--reason", "x"], ctx)
+        run_task("rollback", ["--model-name", f"{schema}.fare", "--reason", "x"], ctx)
 
 
 @pytest.mark.parametrize(
-    ("module", "argv", "expected"),
+    ("task", "argv", "expected"),
     [
-        (rollback, ["--model-name", "spark_catalog.s.fare"], "--reason"),
-        (rollback, ["--model-name", "fare", "--reason", "x"], "three-level"),
-        (deploy, ["--start-date", "2016-01-22", "--end-date", "2016-01-20"], "must be after"),
+        ("rollback", ["--model-name", "spark_catalog.s.fare"], "--reason"),
+        ("rollback", ["--model-name", "fare", "--reason", "x"], "three-level"),
+        ("deploy", ["--start-date", "2016-01-22", "--end-date", "2016-01-20"], "must be after"),
     ],
 )
-def test_bad_flags_are_usage_errors(ctx, lake, module, argv, expected):
-    if module is deploy:
+def test_bad_flags_are_usage_errors(ctx, lake, task, argv, expected):
+    if task == "deploy":
         argv = [*deploy_args(lake, "spark_catalog.s.fare"), *argv]
     with pytest.raises(UsageError, match=expected):
-        run_task(module, argv, ctx)
+        run_task(task, argv, ctx)
 
 
 def test_decide_promotes_on_a_tie_and_keeps_a_better_champion():

@@ -13,8 +13,6 @@ from pyspark.sql import DataFrame
 
 from pipelines.common import schemas
 from pipelines.common.tables import TableName
-from pipelines.data import task as generate
-from pipelines.features import task as features_task
 from pipelines.features.compute import dropoff_features, pickup_features
 from tests.conftest import run_task
 
@@ -160,11 +158,13 @@ def test_rewriting_ranges_replaces_rows_and_matches_one_pass(ctx, spark, schema)
     def dates(start: dt.date, end: dt.date) -> list[str]:
         return ["--start-date", start.isoformat(), "--end-date", end.isoformat()]
 
-    run_task(generate, ["--output-table", trips, "--trips-per-day", "150", *dates(d1, d4)], ctx)
+    run_task(
+        "generate-data", ["--output-table", trips, "--trips-per-day", "150", *dates(d1, d4)], ctx
+    )
 
     def write_features(start: dt.date, end: dt.date) -> dict:
         return run_task(
-            features_task,
+            "write-features",
             [
                 "--input-table", trips,
                 "--pickup-features-table", f"{schema}.parts_pickup",
@@ -215,9 +215,9 @@ def test_feature_ranges_do_not_depend_on_the_machines_time_zone(
     trips = f"{schema}.trips"
     d1, d2 = dt.date(2016, 1, 4), dt.date(2016, 1, 5)
     dates = ["--start-date", d1.isoformat(), "--end-date", d2.isoformat()]
-    run_task(generate, ["--output-table", trips, "--trips-per-day", "100", *dates], ctx)
+    run_task("generate-data", ["--output-table", trips, "--trips-per-day", "100", *dates], ctx)
     run_task(
-        features_task,
+        "write-features",
         [
             "--input-table", trips,
             "--pickup-features-table", f"{schema}.pickup",

@@ -1,18 +1,21 @@
-"""Every task's flags: help works, and bad flags are usage errors, never tracebacks."""
+"""Every task's flags: help works, and bad flags are usage errors, never tracebacks.
+
+The tasks are those the console scripts register (``pipelines.tasks``), run through the
+parser their params declare (``pipelines.common.interface.Task``)."""
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from pipelines.common import flags
 from pipelines.common.errors import UsageError
+from pipelines.common.interface import iso_date
 from pipelines.common.task import execute
-from pipelines.data import task as data_task
-from pipelines.features import task as features_task
-from pipelines.inference import task as inference_task
-from pipelines.training import task as training_task
+from pipelines.tasks import task, tasks
 
 T = "spark_catalog.flags_test"
 DATES = ["--start-date", "2016-01-01", "--end-date", "2016-01-08"]
@@ -23,20 +26,19 @@ FEATURE_TABLES = [
 
 # A valid command line per task; each test breaks one thing in it.
 VALID = {
-    "generate-data": (data_task, ["--output-table", f"{T}.trips", *DATES]),
-    "write-features": (features_task, ["--input-table", f"{T}.trips", *FEATURE_TABLES, *DATES]),
-    "train": (
-        training_task,
-        ["--input-table", f"{T}.trips", *FEATURE_TABLES, *DATES,
-         "--model-name", f"{T}.fare", "--experiment", "/Shared/flags-test"],
-    ),
-    "batch-inference": (
-        inference_task,
-        ["--input-table", f"{T}.trips", *FEATURE_TABLES, "--output-table", f"{T}.inference",
-         "--model-name", f"{T}.fare", *DATES],
-    ),
+    "generate-data": ["--output-table", f"{T}.trips", *DATES],
+    "write-features": ["--input-table", f"{T}.trips", *FEATURE_TABLES, *DATES],
+    "train": [
+        "--input-table", f"{T}.trips", *FEATURE_TABLES, *DATES,
+        "--model-name", f"{T}.fare", "--experiment", "/Shared/flags-test",
+    ],
+    "batch-inference": [
+        "--input-table", f"{T}.trips", *FEATURE_TABLES, "--output-table", f"{T}.inference",
+        "--model-name", f"{T}.fare", *DATES,
+    ],
 }  # fmt: skip
-TASKS = pytest.mark.parametrize("task", list(VALID))
+TASKS = pytest.mark.parametrize("name", list(VALID))
+EVERY_TASK = pytest.mark.parametrize("name", list(tasks()))
 
 
 @pytest.fixture(autouse=True)
@@ -51,40 +53,59 @@ def with_flag(argv: list[str], flag: str, value: str) -> list[str]:
     return changed
 
 
-def run(task: str, argv: list[str]) -> None:
-    module = VALID[task][0]
-    execute(argv, module.build_parser, module.Params, module.run)
+def run(name: str, argv: list[str]) -> None:
+    execute(task(name), argv)
 
 
 @TASKS
-def test_help_prints_usage_and_exits_cleanly(task: str, capsys) -> None:
+def test_help_prints_usage_and_exits_cleanly(name: str, capsys) -> None:
     with pytest.raises(SystemExit) as exited:
-        run(task, ["--help"])
+        run(name, ["--help"])
     assert exited.value.code == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"usage: {task}")
+    assert out.startswith(f"usage: {name}")
     assert "--start-date" in out
 
 
+@EVERY_TASK
+def test_every_task_prints_its_help_and_summary(name: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        task(name).main(["--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: {name}")
+    assert " ".join(task(name).summary.split()[:4]) in " ".join(out.split())
+    for item in task(name).flags():
+        assert item.option in out
+
+
+def test_every_console_script_prints_its_help() -> None:
+    scripts = Path(sys.executable).parent
+    for name in tasks():
+        done = subprocess.run(
+            [str(scripts / f"mlops-{name}"), "--help"], capture_output=True, text=True
+        )
+        assert done.returncode == 0, (name, done.stderr)
+        assert done.stdout.startswith(f"usage: {name}")
+
+
 @TASKS
-def test_the_valid_command_line_parses(task: str) -> None:
-    module, argv = VALID[task]
-    params = module.Params(**vars(module.build_parser().parse_args(argv)))
-    params.validate()
+def test_the_valid_command_line_parses(name: str) -> None:
+    params = task(name).parse(VALID[name])
     assert params.start_date.isoformat() == "2016-01-01"
 
 
 @TASKS
-def test_an_unknown_flag_is_a_usage_error(task: str) -> None:
+def test_an_unknown_flag_is_a_usage_error(name: str) -> None:
     with pytest.raises(UsageError, match=r"unrecognized arguments: --bogus 1"):
-        run(task, [*VALID[task][1], "--bogus", "1"])
+        run(name, [*VALID[name], "--bogus", "1"])
 
 
 @TASKS
-def test_a_bad_date_is_a_usage_error(task: str) -> None:
-    argv = with_flag(VALID[task][1], "--start-date", "2016-13-01")
+def test_a_bad_date_is_a_usage_error(name: str) -> None:
+    argv = with_flag(VALID[name], "--start-date", "2016-13-01")
     with pytest.raises(UsageError) as raised:
-        run(task, argv)
+        run(name, argv)
     message = str(raised.value)
     assert "--start-date" in message
     assert "'2016-13-01' is not a date: expected YYYY-MM-DD" in message
@@ -99,46 +120,46 @@ def test_a_bad_date_is_a_usage_error(task: str) -> None:
     ],
 )
 def test_a_date_may_be_shifted_by_whole_days(text: str, expected: str) -> None:
-    assert flags.iso_date(text).isoformat() == expected
+    assert iso_date(text).isoformat() == expected
 
 
 @pytest.mark.parametrize("text", ["2016-01-31-7", "2016-01-31-7w", "{{job.parameters.run_date}}"])
 def test_a_malformed_shift_is_not_a_date(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="optionally shifted by whole days"):
-        flags.iso_date(text)
+        iso_date(text)
 
 
 @TASKS
 @pytest.mark.parametrize("end", ["2016-01-01", "2015-12-31"])
-def test_an_end_not_after_the_start_is_a_usage_error(task: str, end: str) -> None:
-    argv = with_flag(VALID[task][1], "--end-date", end)
+def test_an_end_not_after_the_start_is_a_usage_error(name: str, end: str) -> None:
+    argv = with_flag(VALID[name], "--end-date", end)
     with pytest.raises(UsageError, match=rf"--end-date {end} must be after --start-date"):
-        run(task, argv)
+        run(name, argv)
 
 
 @TASKS
-def test_a_two_level_table_name_is_a_usage_error(task: str) -> None:
-    argv = VALID[task][1]
+def test_a_two_level_table_name_is_a_usage_error(name: str) -> None:
+    argv = VALID[name]
     flag = "--output-table" if "--output-table" in argv else "--input-table"
     with pytest.raises(UsageError) as raised:
-        run(task, with_flag(argv, flag, "flags_test.trips"))
+        run(name, with_flag(argv, flag, "flags_test.trips"))
     message = str(raised.value)
     assert f"argument {flag}" in message
     assert "'flags_test.trips' is not a fully qualified table name" in message
     assert "expected catalog.schema.table" in message
 
 
-@pytest.mark.parametrize("task", ["train", "batch-inference"])
-def test_a_two_level_model_name_is_a_usage_error(task: str) -> None:
-    argv = with_flag(VALID[task][1], "--model-name", "flags_test.fare")
+@pytest.mark.parametrize("name", ["train", "batch-inference"])
+def test_a_two_level_model_name_is_a_usage_error(name: str) -> None:
+    argv = with_flag(VALID[name], "--model-name", "flags_test.fare")
     with pytest.raises(UsageError, match=r"expected catalog\.schema\.model"):
-        run(task, argv)
+        run(name, argv)
 
 
 @TASKS
-def test_main_reports_a_usage_error_in_one_paragraph_and_exits_2(task: str, capsys) -> None:
-    argv = with_flag(VALID[task][1], "--start-date", "2016-13-01")
-    assert VALID[task][0].main(argv) == 2
+def test_main_reports_a_usage_error_in_one_paragraph_and_exits_2(name: str, capsys) -> None:
+    argv = with_flag(VALID[name], "--start-date", "2016-13-01")
+    assert task(name).main(argv) == 2
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err
     assert "'2016-13-01' is not a date" in captured.err

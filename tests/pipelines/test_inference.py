@@ -14,8 +14,6 @@ from pipelines.common import schemas
 from pipelines.common.errors import MissingModelAlias, SchemaMismatch
 from pipelines.common.tables import TableName, overwrite_table, replace_where
 from pipelines.features.join import MODEL_INPUTS, model_frame, with_model_inputs
-from pipelines.inference import task as inference
-from pipelines.training import task as train
 from tests.conftest import Lake, run_task
 
 EXPERIMENT = "/Shared/tests/inference"
@@ -29,7 +27,7 @@ def champion(ctx, lake: Lake) -> tuple[str, str]:
     """A small model trained on the lake's first two weeks, aliased champion."""
     name = f"{MODEL_SCHEMA}.fare"
     result = run_task(
-        train,
+        "train",
         [
             "--input-table", str(lake.trips), *lake.feature_flags(),
             "--start-date", "2016-01-01", "--end-date", "2016-01-15",
@@ -53,7 +51,7 @@ def score(
     ctx, lake: Lake, model: str, output: str, batch: tuple[dt.date, dt.date], trips=None
 ) -> dict:
     return run_task(
-        inference,
+        "batch-inference",
         [
             "--input-table", str(trips or lake.trips), *lake.feature_flags(),
             "--output-table", output, "--model-name", model,

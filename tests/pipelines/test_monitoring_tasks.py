@@ -12,7 +12,6 @@ from pyspark.sql import types as T
 
 from pipelines.common import schemas
 from pipelines.common.errors import ConflictingLabels, SchemaMismatch, UsageError
-from pipelines.common.notebook import CELL, notebook_source
 from pipelines.common.tables import TableName, overwrite_table
 from pipelines.common.task_values import (
     IS_METRIC_VIOLATED,
@@ -20,8 +19,9 @@ from pipelines.common.task_values import (
     condition_holds,
     resolve,
 )
-from pipelines.monitoring import labels_task, refresh_task, report_task, violation_task
+from pipelines.monitoring import refresh_task, violation_task
 from pipelines.monitoring.violation import ViolationRule, violation_query
+from pipelines.notebook import CELL, notebook_source
 from tests.conftest import run_task
 
 DAY = dt.datetime(2016, 3, 1)
@@ -58,7 +58,7 @@ def _labels(ctx, table: TableName) -> dict[int, float | None]:
 
 def _join(ctx, inference: TableName, labels: TableName, start: str, end: str) -> dict:
     return run_task(
-        labels_task,
+        "join-labels",
         ["--inference-table", str(inference), "--labels-table", str(labels),
          "--start-date", start, "--end-date", end],
         ctx,
@@ -144,7 +144,7 @@ def _profile(ctx, schema: str, rmse: list[float | None], extra: list[tuple] = ()
 
 
 def _check(ctx, table: TableName, *rule: str) -> dict:
-    return run_task(violation_task, ["--profile-metrics-table", str(table), *rule], ctx)
+    return run_task("check-violation", ["--profile-metrics-table", str(table), *rule], ctx)
 
 
 RMSE_RULE = ["--metric", "root_mean_squared_error", "--threshold", "5",
@@ -266,7 +266,7 @@ def monitored(ctx, schema: str) -> tuple[TableName, TableName]:
 
 def _refresh(ctx, inference: TableName, *extra: str) -> dict:
     return run_task(
-        refresh_task,
+        "refresh-metrics",
         ["--inference-table", str(inference), "--start-date", "2016-03-01",
          "--end-date", "2016-03-05", *extra],
         ctx,
@@ -311,7 +311,7 @@ def test_refreshing_one_day_keeps_the_other_windows(ctx, monitored) -> None:
     profile_table, _ = refresh_task.metric_tables(inference)
     before = spark.table(str(profile_table)).count()
     result = run_task(
-        refresh_task,
+        "refresh-metrics",
         ["--inference-table", str(inference), "--start-date", "2016-03-02",
          "--end-date", "2016-03-03"],
         ctx,
@@ -362,7 +362,7 @@ def test_a_report_path_that_cannot_be_written_is_a_usage_error(ctx, schema: str,
     argv = ["--inference-table", f"{schema}.never_scored", *RMSE_RULE,
             "--output", str(blocker / "report.html")]  # fmt: skip
     with pytest.raises(UsageError, match=r"--output .*not-a-folder/report.html cannot be written"):
-        run_task(report_task, argv, ctx)
+        run_task("monitoring-report", argv, ctx)
     assert blocker.read_text().startswith("a file")
 
 

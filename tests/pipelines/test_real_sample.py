@@ -7,10 +7,6 @@ import math
 import pytest
 from pyspark.sql import functions as F
 
-from pipelines.data import import_task
-from pipelines.features import task as features
-from pipelines.inference import task as inference
-from pipelines.training import task as training
 from tests.conftest import REAL_SAMPLE, run_task
 
 pytestmark = pytest.mark.skipif(
@@ -26,18 +22,20 @@ def test_import_train_and_score_real_trips(ctx, spark, schema):
     ]  # fmt: skip
     model = f"{schema}.fare"
     imported = run_task(
-        import_task, ["--source-path", str(REAL_SAMPLE), "--output-table", trips], ctx
+        "import-trips", ["--source-path", str(REAL_SAMPLE), "--output-table", trips], ctx
     )
     assert imported["rows_written"] == 10_000
     assert (imported["start_date"], imported["end_date"]) == ("2016-01-01", "2016-03-01")
     # Importing again replaces the same days: still one row per trip.
-    run_task(import_task, ["--source-path", str(REAL_SAMPLE), "--output-table", trips], ctx)
+    run_task("import-trips", ["--source-path", str(REAL_SAMPLE), "--output-table", trips], ctx)
     assert spark.table(trips).count() == 10_000
 
     data = ["--input-table", trips, *feature_tables]
-    run_task(features, [*data, "--start-date", "2016-01-01", "--end-date", "2016-03-01"], ctx)
+    run_task(
+        "write-features", [*data, "--start-date", "2016-01-01", "--end-date", "2016-03-01"], ctx
+    )
     trained = run_task(
-        training,
+        "train",
         [*data, "--start-date", "2016-01-01", "--end-date", "2016-02-15",
          "--model-name", model, "--experiment", "/Shared/tests/real-sample",
          "--max-iter", "60"],
@@ -48,7 +46,7 @@ def test_import_train_and_score_real_trips(ctx, spark, schema):
 
     ctx.mlflow.set_registered_model_alias(model, "champion", trained["model_version"])
     scored = run_task(
-        inference,
+        "batch-inference",
         [*data, "--output-table", inference_table, "--model-name", model,
          "--start-date", "2016-02-15", "--end-date", "2016-03-01"],
         ctx,

@@ -1,16 +1,14 @@
 """Task values as Databricks hands them on: references resolved to strings, conditions on
 strings, and the notebook a publishing task runs as (pipelines.common.task_values and
-pipelines.common.notebook). The notebook itself is run in test_monitoring_tasks.py."""
+pipelines.notebook). The notebook itself is run in test_monitoring_tasks.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from pipelines.common.notebook import CELL, HEADER, notebook_source
 from pipelines.common.task_values import (
     IS_METRIC_VIOLATED,
     MODEL_VERSION,
-    PUBLISHED_BY,
     TaskValueRef,
     UnresolvedTaskValue,
     as_reference_text,
@@ -18,6 +16,8 @@ from pipelines.common.task_values import (
     references,
     resolve,
 )
+from pipelines.notebook import CELL, HEADER, notebook_source
+from pipelines.tasks import tasks
 
 
 def test_a_reference_reads_as_databricks_renders_the_value() -> None:
@@ -60,7 +60,8 @@ def test_an_unknown_operator_is_refused() -> None:
 
 
 def test_only_the_tasks_that_hand_values_on_publish_them() -> None:
-    assert PUBLISHED_BY == {"train": (MODEL_VERSION,), "check-violation": (IS_METRIC_VIOLATED,)}
+    published = {name: task.publishes for name, task in tasks().items() if task.publishes}
+    assert published == {"train": (MODEL_VERSION,), "check-violation": (IS_METRIC_VIOLATED,)}
 
 
 def test_the_notebook_installs_the_wheel_then_runs_the_task_with_its_flags() -> None:

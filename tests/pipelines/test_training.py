@@ -10,7 +10,6 @@ import pytest
 from pipelines.common.code_version import code_version
 from pipelines.common.errors import SchemaMismatch, UsageError
 from pipelines.features.join import MODEL_INPUTS
-from pipelines.training import task as train
 from tests.conftest import Lake, run_task
 
 EXPERIMENT = "/Shared/tests/training"
@@ -28,7 +27,7 @@ def train_args(lake: Lake, model_name: str, *extra: str) -> list[str]:
 def test_train_registers_a_challenger_that_loads_and_predicts(ctx, lake, schema):
     name = f"{schema}.fare"
 
-    result = run_task(train, train_args(lake, name), ctx)
+    result = run_task("train", train_args(lake, name), ctx)
 
     client = ctx.mlflow
     version = result["model_version"]
@@ -51,7 +50,7 @@ def test_train_registers_a_challenger_that_loads_and_predicts(ctx, lake, schema)
 
 def test_train_rejects_an_out_of_range_test_fraction(ctx, lake, schema):
     with pytest.raises(UsageError, match="--test-fraction"):
-        run_task(train, train_args(lake, f"{schema}.fare", "--test-fraction", "0.9"), ctx)
+        run_task("train", train_args(lake, f"{schema}.fare", "--test-fraction", "0.9"), ctx)
 
 
 def test_train_on_a_window_without_trips_names_the_table_and_writes_nothing(ctx, lake, schema):
@@ -62,7 +61,7 @@ def test_train_on_a_window_without_trips_names_the_table_and_writes_nothing(ctx,
         "--model-name", name, "--experiment", "/Shared/tests/training",
     ]  # fmt: skip
     with pytest.raises(SchemaMismatch) as raised:
-        run_task(train, argv, ctx)
+        run_task("train", argv, ctx)
     assert str(lake.trips) in str(raised.value)
     assert "training needs at least" in str(raised.value)
     assert ctx.mlflow.search_model_versions(f"name = '{name}'") == []

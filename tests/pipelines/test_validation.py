@@ -9,8 +9,7 @@ import mlflow
 import pytest
 
 from pipelines.common.errors import MissingModelAlias, UsageError, ValidationFailed
-from pipelines.deployment.aliases import CHALLENGER, CHAMPION
-from pipelines.training import task as train
+from pipelines.common.registry import CHALLENGER, CHAMPION
 from pipelines.validation import task as validate
 from pipelines.validation import thresholds
 from tests.conftest import Lake, run_task
@@ -41,9 +40,9 @@ def models(ctx, lake) -> dict[str, str]:
     """URIs of a good model and of a deliberately bad one, trained once for the module.
     Tests register copies under their own model names, so their tags never mix."""
     source = "spark_catalog.validation_models.fare"
-    good = run_task(train, train_args(lake, source, "--max-iter", "20"), ctx)
+    good = run_task("train", train_args(lake, source, "--max-iter", "20"), ctx)
     bad = run_task(
-        train, train_args(lake, source, "--max-iter", "1", "--learning-rate", "0.01"), ctx
+        "train", train_args(lake, source, "--max-iter", "1", "--learning-rate", "0.01"), ctx
     )
     return {
         "good": f"models:/{source}/{good['model_version']}",
@@ -71,7 +70,7 @@ def test_a_good_challenger_passes_when_there_is_no_champion(ctx, lake, schema, m
     version = register(ctx, models["good"], name, CHALLENGER)
 
     started = time.perf_counter()
-    result = run_task(validate, validate_args(lake, name), ctx)
+    result = run_task("validate", validate_args(lake, name), ctx)
     print(f"validate (no champion): {time.perf_counter() - started:.1f} s, {result}")
 
     assert result["status"] == "PASSED"
@@ -101,7 +100,7 @@ def test_enabled_mode_fails_on_a_broken_rule_and_leaves_aliases_alone(ctx, lake,
     before = aliases(ctx, name)
 
     with pytest.raises(ValidationFailed) as failure:
-        run_task(validate, validate_args(lake, name, "--max-rmse", "0.01"), ctx)
+        run_task("validate", validate_args(lake, name, "--max-rmse", "0.01"), ctx)
 
     message = str(failure.value)
     assert f"version {version} failed validation" in message
@@ -121,7 +120,7 @@ def test_dry_run_records_a_failure_without_raising(ctx, lake, schema, models):
     version = register(ctx, models["good"], name, CHALLENGER)
 
     result = run_task(
-        validate, validate_args(lake, name, "--run-mode", "dry_run", "--min-r2", "0.999"), ctx
+        "validate", validate_args(lake, name, "--run-mode", "dry_run", "--min-r2", "0.999"), ctx
     )
 
     assert result["status"] == "DRY_RUN_FAILED"
@@ -135,7 +134,7 @@ def test_disabled_mode_records_a_skip(ctx, lake, schema, models):
     name = f"{schema}.fare"
     version = register(ctx, models["good"], name, CHALLENGER)
 
-    result = run_task(validate, validate_args(lake, name, "--run-mode", "disabled"), ctx)
+    result = run_task("validate", validate_args(lake, name, "--run-mode", "disabled"), ctx)
 
     assert result["status"] == "SKIPPED"
     tags = version_tags(ctx, name, version)
@@ -153,7 +152,7 @@ def test_a_challenger_much_worse_than_the_champion_fails_the_relative_rule(
 
     started = time.perf_counter()
     result = run_task(
-        validate, validate_args(lake, name, "--run-mode", "dry_run", *LOOSE_ABSOLUTE), ctx
+        "validate", validate_args(lake, name, "--run-mode", "dry_run", *LOOSE_ABSOLUTE), ctx
     )
     print(f"validate (with champion): {time.perf_counter() - started:.1f} s, {result}")
 
@@ -174,7 +173,7 @@ def test_a_challenger_much_worse_than_the_champion_fails_the_relative_rule(
 
 def test_validating_without_a_challenger_says_what_to_run(ctx, lake, schema):
     with pytest.raises(MissingModelAlias, match="no version with the alias 'challenger'"):
-        run_task(validate, validate_args(lake, f"{schema}.fare", "--run-mode", "disabled"), ctx)
+        run_task("validate", validate_args(lake, f"{schema}.fare", "--run-mode", "disabled"), ctx)
 
 
 @pytest.mark.parametrize(
@@ -188,14 +187,14 @@ def test_validating_without_a_challenger_says_what_to_run(ctx, lake, schema):
 )
 def test_bad_flags_are_usage_errors(ctx, lake, schema, extra, expected):
     with pytest.raises(UsageError, match=expected):
-        run_task(validate, validate_args(lake, f"{schema}.fare", *extra), ctx)
+        run_task("validate", validate_args(lake, f"{schema}.fare", *extra), ctx)
 
 
 def test_an_unknown_version_is_a_usage_error(ctx, lake, schema, models):
     name = f"{schema}.fare"
     register(ctx, models["good"], name, CHALLENGER)
     with pytest.raises(UsageError, match=f"model {name} has no version 7"):
-        run_task(validate, validate_args(lake, name, "--model-version", "7"), ctx)
+        run_task("validate", validate_args(lake, name, "--model-version", "7"), ctx)
 
 
 def test_limits_are_the_defaults_with_overrides():

@@ -95,7 +95,7 @@ def _child(project: str, stack: str, out: str, program: str = ".") -> int:
     import pulumi
     from pulumi.runtime import mocks
 
-    from infra.render import RecordingMocks  # ids and outputs shaped like the provider's
+    from mlops.render import RecordingMocks  # ids and outputs shaped like the provider's
 
     recording = RecordingMocks()
     mocks.set_mocks(recording, project=project, stack=stack, preview=True)

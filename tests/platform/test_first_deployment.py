@@ -23,7 +23,7 @@ import pytest
 
 from infra import naming
 from infra.prerequisites import prerequisites
-from infra.render import Render, RenderedResource
+from mlops.render import Render, RenderedResource
 from tests.infra.conftest import STACKS
 
 Entity = tuple[str, str]  # (kind, name)

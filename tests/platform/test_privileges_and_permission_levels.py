@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.render import Render
+from mlops.render import Render
 from tests.infra.conftest import STACKS, render_with
 
 PRIVILEGES = {

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.render import Render
+from mlops.render import Render
 from tests.infra.conftest import STACKS
 
 MONITOR = "databricks:index/qualityMonitor:QualityMonitor"

@@ -26,8 +26,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from infra.render import Render, fake_outputs
 from infra.settings import InvalidStackConfig
+from mlops.render import Render, fake_outputs
 from tests.infra.conftest import STACKS, render_with, settings_for
 
 STORAGE = {

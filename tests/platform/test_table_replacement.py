@@ -5,14 +5,14 @@ changes: catalog/resource_sql_table.go of databricks/terraform-provider-databric
 provider pulumi-databricks bridges), struct ``SqlTableInfo``, lines 50-62. A replaced
 managed table is a new, empty table. The table's ``name`` is not ``force_new`` there (line
 49) and the provider renames nothing, so the stack asks Pulumi to replace on it
-(``replace_on_changes``). ``mlops plan --baseline`` (infra/replacements.py) reports each.
+(``replace_on_changes``). ``mlops plan --baseline`` (mlops/replacements.py) reports each.
 """
 
 from __future__ import annotations
 
 from infra.program import CodePackage
-from infra.render import as_json
-from infra.replacements import (
+from mlops.render import as_json
+from mlops.replacements import (
     FORCE_NEW,
     REPLACE_ON_CHANGES,
     SQL_TABLE,

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.render import Render, format_text
 from infra.settings import InvalidStackConfig
+from mlops.render import Render, format_text
 from tests.infra.conftest import STACKS, render_with, settings_for
 
 TABLE = "databricks:index/sqlTable:SqlTable"

@@ -16,8 +16,9 @@ import base64
 
 import pytest
 
-from infra.render import Render
-from pipelines.common.task_values import PUBLISHED_BY, references
+from mlops.render import Render
+from pipelines.common.task_values import references
+from pipelines.tasks import task as registered_task
 from tests.infra.conftest import STACKS, render_with
 
 JOB = "databricks:index/job:Job"
@@ -74,7 +75,7 @@ def test_every_reference_reads_a_value_an_earlier_python_notebook_task_publishes
                     publisher = tasks[ref.task_key]
                     assert "notebookTask" in publisher, f"{ref.task_key} is not a notebook task"
                     name = notebook_task_name(render, publisher["notebookTask"]["notebookPath"])
-                    assert ref.name in PUBLISHED_BY[name], (ref, name)
+                    assert ref.name in registered_task(name).publishes, (ref, name)
     assert seen == 3  # two model_version readers and the IsViolated condition
 
 
@@ -86,10 +87,10 @@ def test_only_publishing_tasks_are_notebooks_and_no_wheel_task_publishes(
         for task in job.inputs["tasks"]:
             if "pythonWheelTask" in task:
                 name = task["pythonWheelTask"]["entryPoint"].removeprefix("mlops-")
-                assert name not in PUBLISHED_BY, task["taskKey"]
+                assert not registered_task(name).publishes, task["taskKey"]
             if "notebookTask" in task:
                 path = task["notebookTask"]["notebookPath"]
-                assert notebook_task_name(renders[stack], path) in PUBLISHED_BY
+                assert registered_task(notebook_task_name(renders[stack], path)).publishes
 
 
 @pytest.mark.parametrize("stack", STACKS)

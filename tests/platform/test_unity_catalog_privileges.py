@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from infra.prerequisites import prerequisites
-from infra.render import Render
+from mlops.render import Render
 from tests.infra.conftest import STACKS
 from tests.platform.test_first_deployment import creates
 

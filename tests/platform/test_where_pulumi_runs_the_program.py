@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from infra.render import render_settings
 from infra.settings import parse_settings
 from infra.wheel import PROJECT_ROOT, build_wheel, program_dir, wheel_source
+from mlops.render import render_settings
 from pipelines.common.code_version import code_version
 from tests.infra.conftest import stack_config
 from tests.platform.language_host import HostRun, run_program

@@ -21,7 +21,7 @@ from pulumi.runtime import proto
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from infra.render import Render, RenderedResource
+from mlops.render import Render, RenderedResource
 from policy import policies
 from tests.infra.conftest import _quiet_deprecations, render_with, renders
 from tests.infra.test_lakehouse_storage import ENABLED

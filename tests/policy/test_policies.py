@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from infra.render import Render, RenderedResource, fake_id
+from mlops.render import Render, RenderedResource, fake_id
 from policy import policies
 from policy.policies import StackResource
 from tests.infra.conftest import STACKS, _quiet_deprecations, render_with, renders

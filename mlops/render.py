@@ -131,8 +131,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state = {**args.inputs, **fake_outputs(args.typ, args.name, args.inputs)}
         return fake_id(args.typ, args.name, args.inputs), state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
-        return {}
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        return {}, None
 
 
 @dataclass

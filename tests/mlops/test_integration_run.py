@@ -21,15 +21,15 @@ from databricks.sdk.service.jobs import (
     RunState,
 )
 
-from infra.integration_run import (
+from mlops.cli import main
+from mlops.integration_run import (
     IntegrationRunFailed,
     JobTarget,
     job_target,
     read_outputs,
     run_job,
 )
-from infra.render import Render
-from pipelines.cli import main
+from mlops.render import Render
 
 RUN_ID = 4242
 TIMEOUT = timedelta(minutes=3)

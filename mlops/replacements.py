@@ -6,7 +6,7 @@ resource types in ``FORCE_NEW``: Unity Catalog tables, and the catalog, schema, 
 registered model that hold data. Replacing a managed table creates a new, empty table: the
 rows stay in the old one if the stack retains it on delete, and are dropped with it if not.
 
-Pure functions over the two JSON documents (``infra.render.as_json``); nothing here imports
+Pure functions over the two JSON documents (``mlops.render.as_json``); nothing here imports
 Pulumi, so a bad baseline is refused before the program is rendered.
 
 Which inputs force a replacement comes from the provider pulumi-databricks bridges,
@@ -191,14 +191,16 @@ def replacements(baseline: dict[str, Any], current: dict[str, Any]) -> list[Repl
         if kind not in FORCE_NEW:
             continue
         old_inputs = old.get("inputs") or {}
-        common = {"protected": bool(old.get("protected")), "full_name": _full_name(old_inputs)}
+        protected, full_name = bool(old.get("protected")), _full_name(old_inputs)
         new = now.get((kind, old["name"]))
         if new is None:
-            found.append(Replacement(kind, old["name"], "delete", **common))
+            found.append(
+                Replacement(kind, old["name"], "delete", protected=protected, full_name=full_name)
+            )
             continue
         changes = _changed(kind, old_inputs, new.get("inputs") or {})
         if changes:
-            found.append(Replacement(kind, old["name"], "replace", changes, **common))
+            found.append(Replacement(kind, old["name"], "replace", changes, protected, full_name))
     return found
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from infra.outputs import validate_outputs
-from infra.render import as_json
-from infra.replacements import Replacement, format_replacements, replacements
-from pipelines.cli import main as mlops
+from mlops.cli import main as mlops
+from mlops.render import as_json
+from mlops.replacements import Replacement, format_replacements, replacements
 
 
 def test_plan_prints_the_tree_the_inputs_that_matter_and_the_exports(capsys) -> None:

@@ -15,10 +15,12 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pipelines.common.errors import ValidationFailed
+from pipelines.common.registry import CHAMPION
 from pipelines.common.runtime import Runtime
 from pipelines.common.task import TaskContext
 from pipelines.common.task_values import (
@@ -27,7 +29,6 @@ from pipelines.common.task_values import (
     condition_holds,
     resolve,
 )
-from pipelines.deployment.aliases import CHAMPION
 from pipelines.monitoring.violation import ViolationRule
 from pipelines.monitoring.violation_task import TASK_VALUE
 from pipelines.tasks import run_task
@@ -187,10 +188,11 @@ def monitoring_steps(r: Round, rule: ViolationRule) -> list[Step]:
     """The monitoring job: JoinLabels -> RefreshMetrics -> CheckViolation."""
     if r.labelled is None or r.monitored is None:
         return []
+    labelled = r.labelled
     return [
         Step("join-labels",
              ["--inference-table", INFERENCE, "--labels-table", TRIPS, *_dates(r.labelled)],
-             lambda res: f"{res['newly_labelled']:,} labels arrived {_span(r.labelled)};"
+             lambda res: f"{res['newly_labelled']:,} labels arrived {_span(labelled)};"
              f" {res['still_unlabelled']:,} requests still without one"),
         Step("refresh-metrics",
              ["--inference-table", INFERENCE, "--baseline-table", BASELINE,
@@ -321,9 +323,7 @@ def run_demo(
             flags = [resolve(flag, published) for flag in step.flags]
             ctx.task_values.clear()
             try:
-                result = _timed(
-                    step.title, lambda s=step, f=flags: run_task(s.task, f, ctx), step.describe
-                )
+                result = _timed(step.title, partial(run_task, step.task, flags, ctx), step.describe)
             except ValidationFailed as failure:
                 print(f"  {step.title:<18} FAILED  {failure}")
                 rejected = True
@@ -468,8 +468,8 @@ def _drift_lines(spark: Any) -> list[str]:
 def _dev_stack_summary() -> str:
     """What `pulumi up -s dev` would create, from the offline render of the dev stack."""
     # Imported here: the Pulumi SDKs are only needed for this last look.
-    from infra.render import render_stack
     from infra.settings import InvalidStackConfig, stack_file
+    from mlops.render import render_stack
 
     try:
         render = render_stack(stack_file("dev"))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.preflight import preflight
 from infra.settings import stack_file
-from pipelines.cli import main
+from mlops.cli import main
+from mlops.preflight import preflight
 
 DEPLOYER = "1a2b3c4d-5e6f-4a0b-8c1d-2e3f4a5b6c7d"
 RUNNER = "9f8e7d6c-5b4a-4321-8fed-cba987654321"

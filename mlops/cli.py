@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipelines.common.errors import PipelineError, UsageError
 from pipelines.common.runtime import Runtime
-from pipelines.tasks import TASK_MODULES, task_module
+from pipelines.tasks import task, tasks
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -95,9 +95,9 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run one job task locally, e.g. mlops run train --help",
         description="Run one job task locally with the flags its Databricks task gets."
-        f" Tasks: {', '.join(TASK_MODULES)}.",
+        f" Tasks: {', '.join(tasks())}.",
     )
-    run.add_argument("task", choices=list(TASK_MODULES), metavar="TASK")
+    run.add_argument("task", choices=list(tasks()), metavar="TASK")
     run.add_argument("flags", nargs=argparse.REMAINDER, help="the task's own flags")
     return parser
 
@@ -115,7 +115,7 @@ def _positive_minutes(value: str) -> int:
 def _integration_run(outputs: Path, job: str, minutes: int) -> int:
     from datetime import timedelta
 
-    from infra.integration_run import IntegrationRunFailed, integration_run
+    from mlops.integration_run import IntegrationRunFailed, integration_run
 
     try:
         outcome = integration_run(outputs, job, timedelta(minutes=minutes))
@@ -140,11 +140,11 @@ def _ui(runtime: Runtime, host: str, port: int) -> int:
 
 def _plan(stack: str, as_json: bool, baseline_path: Path | None = None) -> int:
     # Imported here: the Pulumi SDKs take seconds to import and the other commands never
-    # need them. infra.replacements does not import them, so a bad baseline is refused
+    # need them. mlops.replacements does not import them, so a bad baseline is refused
     # before anything is rendered.
     import json
 
-    from infra.replacements import BaselineError, format_replacements, load_baseline, replacements
+    from mlops.replacements import BaselineError, format_replacements, load_baseline, replacements
 
     baseline = None
     if baseline_path is not None:
@@ -154,9 +154,9 @@ def _plan(stack: str, as_json: bool, baseline_path: Path | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
 
-    from infra.render import as_json as render_json
-    from infra.render import format_text, render_stack
     from infra.settings import InvalidStackConfig, stack_file
+    from mlops.render import as_json as render_json
+    from mlops.render import format_text, render_stack
 
     try:
         render = render_stack(stack_file(stack))
@@ -178,8 +178,8 @@ def _plan(stack: str, as_json: bool, baseline_path: Path | None = None) -> int:
 
 
 def _preflight(stack: str, export_to: Path | None) -> int:
-    from infra.preflight import preflight
     from infra.settings import InvalidStackConfig, stack_file
+    from mlops.preflight import preflight
 
     try:
         ready, message = preflight(stack_file(stack), os.environ, export_to)
@@ -208,10 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     runtime = Runtime.from_environment()
     try:
         if args.command == "run":
-            return task_module(args.task).main(args.flags)
+            return task(args.task).main(args.flags)
         if args.command == "ui":
             return _ui(runtime, args.host, args.port)
-        from pipelines.demo import run_demo
+        from mlops.demo import run_demo
 
         return run_demo(
             runtime, trips_per_day=args.trips_per_day, fresh=args.fresh, stop_spark=True

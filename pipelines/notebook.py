@@ -1,7 +1,7 @@
 """A job task as a Python notebook: the only kind of task that may publish task values.
 
 The stack uploads, per code version, one small notebook for each task that publishes values
-(``task_values.PUBLISHED_BY``). It installs the code version's wheel with ``%pip``, restarts
+(``Task.publishes``). It installs the code version's wheel with ``%pip``, restarts
 Python so that the wheel is importable, reads the task's flags from its widgets (the task's
 ``base_parameters``) and runs the same entry point a wheel task would, with the task values
 going to ``dbutils.jobs.taskValues.set``. The Databricks CLI's own wheel wrapper does the
@@ -36,7 +36,7 @@ def notebook_source(task: str, flags: Sequence[str], wheel_path: str, code_versi
             "",
             CELL,
             "",
-            "from pipelines.common.notebook import run_in_notebook",
+            "from pipelines.notebook import run_in_notebook",
             "",
             f"run_in_notebook(dbutils, {task!r}, [{listed}])",
             "",

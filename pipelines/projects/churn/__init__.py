@@ -1,0 +1,1 @@
+"""The churn classification project: synthetic telco customers, snapshots and labels."""
