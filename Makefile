@@ -46,6 +46,8 @@ bench: setup
 	$(VENV)/bin/python -m bench.features_vs_duckdb
 	$(VENV)/bin/python -m bench.inference_throughput
 	$(VENV)/bin/python -m bench.plan_wall
+	$(VENV)/bin/python -m bench.plan_projects
+	$(VENV)/bin/python -m bench.churn_baseline
 	$(VENV)/bin/python -m bench.monitoring_metrics
 
 clean:

@@ -4,7 +4,7 @@ Generates ~1M trips, writes them once to a parquet file, then computes both feat
 tables for the whole range, side by side in one run:
 
 - spark (pipelines): ``pickup_features`` + ``dropoff_features`` from
-  ``pipelines.features.compute`` (15-minute buckets, then each bucket into its windows);
+  ``pipelines.projects.fare.features`` (15-minute buckets, then each bucket into its windows);
 - spark (naive F.window): ``F.window(ts, "1 hour", "15 minutes")`` group-by, the
   reference the issue cites, and a tumbling ``F.window(ts, "30 minutes")`` for dropoff;
 - duckdb (SQL): the same windows in SQL over the same file.
@@ -40,11 +40,9 @@ from pyspark.sql import functions as F
 
 from bench.common import print_machine, print_series, run_interleaved, temp_runtime
 from pipelines.common.flags import day_start
-from pipelines.common.schemas import DROPOFF_TIME, LABEL, PICKUP_TIME, TRIPS
 from pipelines.common.spark import get_spark
 from pipelines.common.tables import check_schema
-from pipelines.data.generator import generate_trips
-from pipelines.features.compute import (
+from pipelines.projects.fare.features import (
     DROPOFF_WINDOW,
     PICKUP_SLIDE,
     PICKUP_WINDOW,
@@ -52,6 +50,8 @@ from pipelines.features.compute import (
     pickup_features,
     trips_needed,
 )
+from pipelines.projects.fare.generator import generate_trips
+from pipelines.projects.fare.schemas import DROPOFF_TIME, LABEL, PICKUP_TIME, TRIPS
 
 TARGET_RATIO = 4.0
 PICKUP = "pickup"

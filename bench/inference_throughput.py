@@ -44,11 +44,11 @@ from pyspark.sql import functions as F
 
 from bench.common import print_machine, print_series, run_interleaved, temp_runtime
 from pipelines.common.mlflow_setup import configure_mlflow, use_experiment
-from pipelines.common.schemas import LABEL, PICKUP_TIME, REQUESTS, TRIP_ID
 from pipelines.common.spark import get_spark
-from pipelines.data.generator import generate_trips
-from pipelines.features.join import MODEL_INPUTS
 from pipelines.inference.score import score_requests
+from pipelines.projects.fare.features import MODEL_INPUTS
+from pipelines.projects.fare.generator import generate_trips
+from pipelines.projects.fare.schemas import LABEL, PICKUP_TIME, REQUESTS, TRIP_ID
 from pipelines.training.model import Hyperparameters, build_model, pip_requirements
 from pipelines.training.task import trusted_types
 

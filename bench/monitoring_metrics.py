@@ -45,7 +45,6 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, kstwo
 
 from bench.common import print_machine, print_series, run_interleaved, temp_runtime
-from pipelines.common.schemas import INFERENCE
 from pipelines.common.spark import get_spark
 from pipelines.common.tables import check_schema
 from pipelines.monitoring.metrics import (
@@ -60,6 +59,7 @@ from pipelines.monitoring.metrics import (
     TABLE_COLUMN,
     compute_metrics,
 )
+from pipelines.projects.fare.schemas import INFERENCE
 
 TARGET_RATIO = 3.0
 TOLERANCE = 1e-9

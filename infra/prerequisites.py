@@ -4,8 +4,9 @@ Unity Catalog lets a principal grant on a securable only if it owns it, owns its
 catalog or schema, holds MANAGE on it, or is a metastore admin, and it must also be able to
 use the parents (docs/platform.md, "Who may grant"). The stack grants on things it does not
 create (its catalog, input tables elsewhere), so its deployer needs MANAGE there. This
-module derives the whole list from the settings, so that ``mlops preflight``, the setup
-guide's test and the first-deployment test read one list.
+module derives the whole list from the settings, for every project the stack deploys, so
+that ``mlops preflight``, the setup guide's test and the first-deployment test read one
+list.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def prerequisites(settings: StackSettings) -> list[Prerequisite]:
     """Every admin step the stack relies on, in the order an admin would take them."""
     deployer = settings.principals.deployer or "the deploying user"
     runner = settings.principals.runner
-    home = f"{settings.catalog}.{settings.schema}"
+    homes = {p.home for p in settings.projects}
     found = [
         Prerequisite("FOLDER", "/Shared", "the workspace's shared folder, always there"),
         Prerequisite("GROUP", settings.groups.readers, "an account group: the readers"),
@@ -50,7 +51,7 @@ def prerequisites(settings: StackSettings) -> list[Prerequisite]:
             Prerequisite(
                 "GROUP",
                 settings.groups.model_owners,
-                f"an account group {members}: it owns the registered model",
+                f"an account group {members}: it owns the registered models",
             )
         )
     if runner:
@@ -103,13 +104,22 @@ def prerequisites(settings: StackSettings) -> list[Prerequisite]:
             Prerequisite(
                 "CATALOG",
                 settings.catalog,
-                "the stack creates its schema there and grants USE_CATALOG on it to the"
-                " runner and the readers, which takes MANAGE on a catalog it does not own",
+                "the stack creates its projects' schemas there and grants USE_CATALOG on it"
+                " to the runner and the readers, which takes MANAGE on a catalog it does not"
+                " own",
                 principal=deployer,
                 privileges=("USE_CATALOG", "CREATE_SCHEMA", "MANAGE"),
             )
         )
-    outside = [table for table in settings.tables.inputs if not table.startswith(f"{home}.")]
+    # Each project's input tables outside the stack's schemas, each once.
+    outside = list(
+        dict.fromkeys(
+            table
+            for project in settings.projects
+            for table in project.inputs
+            if table.rpartition(".")[0] not in homes
+        )
+    )
     if runner:
         for schema in sorted({table.rpartition(".")[0] for table in outside}):
             catalog = schema.split(".")[0]

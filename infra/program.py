@@ -1,9 +1,18 @@
 """The program: settings -> components -> exports. ``__main__`` and the offline render
-both run it; neither adds anything of its own."""
+both run it; neither adds anything of its own.
+
+What the stack's projects share is built once: the Databricks provider, the stack's
+folder (with a folder per project), the catalog access (every project's schema, tables and
+grants, in one component so that a securable two projects use gets one grant per
+principal), the code volume and its wheel. Then each project the settings list gets its
+registered model and experiment, its three jobs and, when its monitoring is enabled, its
+quality monitor and retraining job, all named ``<env>-mlops-stack-<project>-<item>``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
@@ -12,7 +21,13 @@ import pulumi_databricks as databricks
 
 from infra import naming
 from infra.components.batch_inference_job import BatchInferenceJob, BatchInferenceJobArgs
-from infra.components.catalog_access import CatalogAccess, CatalogAccessArgs, Column, OutputTable
+from infra.components.catalog_access import (
+    CatalogAccess,
+    CatalogAccessArgs,
+    Column,
+    OutputTable,
+    ProjectSchema,
+)
 from infra.components.feature_engineering_job import (
     FeatureEngineeringJob,
     FeatureEngineeringJobArgs,
@@ -32,9 +47,10 @@ from infra.components.scheduled_job import (
     ScheduledJob,
 )
 from infra.components.stack_folder import StackFolder, StackFolderArgs
-from infra.components.training_job import TrainingJob, TrainingJobArgs
+from infra.components.training_job import TrainingJob, TrainingJobArgs, training_job
 from infra.outputs import stack_outputs
-from infra.settings import PROJECT, StackSettings, stack_folder
+from infra.settings import PROJECT, ProjectSettings, StackSettings, stack_folder
+from infra.wheel import wheel_name
 
 
 @dataclass(frozen=True)
@@ -46,13 +62,24 @@ class CodePackage:
 
 
 @dataclass
+class ProjectDeployment:
+    """What the program built for one project: its model and experiment, its jobs (by
+    their key in the outputs) and its monitor, if any."""
+
+    artifacts: MlArtifacts
+    jobs: dict[str, ScheduledJob] = field(default_factory=dict)
+    monitor: MonitoredTable | None = None
+
+
+@dataclass
 class Deployment:
-    """What the program built: the providers, the top-level components, and the exports."""
+    """What the program built: the providers, the top-level components, each project's
+    part, and the exports."""
 
     provider: databricks.Provider
     aws_provider: aws.Provider | None = None
     components: list[pulumi.ComponentResource] = field(default_factory=list)
-    jobs: dict[str, ScheduledJob] = field(default_factory=dict)
+    projects: dict[str, ProjectDeployment] = field(default_factory=dict)
     exports: dict[str, Any] = field(default_factory=dict)
 
 
@@ -60,15 +87,19 @@ def _schedule(schedule: Any, paused: bool) -> Schedule:
     return Schedule(cron=schedule.cron, timezone=schedule.timezone, paused=paused)
 
 
-def job_settings(settings: StackSettings, job: str, may_run: tuple[str, ...] = ()) -> JobSettings:
-    """What the stack's job ``job`` (a ``schedules`` key) takes from the settings: its name
-    and schedule, the compute, retries, run-as identity, tags and who may see and run it
-    (readers view it, the ML team runs and repairs it; ``may_run`` lists the service
-    principals that may also start it)."""
-    compute, policy, groups = settings.compute, settings.jobs, settings.groups
+def job_settings(
+    settings: StackSettings, project: ProjectSettings, job: str, may_run: tuple[str, ...] = ()
+) -> JobSettings:
+    """What the job ``job`` (a ``schedules`` key) of ``project`` takes from the settings:
+    its name and schedule, the project's compute, the stack's retries, the project's run-as
+    identity, tags and who may see and run it (readers view it, the ML team runs and
+    repairs it; ``may_run`` lists the service principals that may also start it)."""
+    compute, policy, groups = project.compute, settings.jobs, settings.groups
     return JobSettings(
-        name=naming.resource_name(settings.environment, job.replace("_", "-")),
-        schedule=_schedule(settings.schedules[job], paused=settings.schedules_paused),
+        name=naming.project_resource_name(
+            settings.environment, project.name, job.replace("_", "-")
+        ),
+        schedule=_schedule(project.schedules[job], paused=settings.schedules_paused),
         compute=Compute(
             kind="serverless" if compute.kind == "serverless" else "job_cluster",
             spark_version=compute.spark_version,
@@ -82,99 +113,139 @@ def job_settings(settings: StackSettings, job: str, may_run: tuple[str, ...] = (
             min_retry_interval_minutes=policy.min_retry_interval_minutes,
             timeout_minutes=policy.timeout_minutes,
         ),
-        run_as=settings.principals.runner,
+        run_as=project.runner,
         permissions=(
             *(Permission(sp, "CAN_MANAGE_RUN", "service_principal") for sp in may_run),
             Permission(groups.readers, "CAN_VIEW"),
             Permission(groups.ml_team, "CAN_MANAGE_RUN"),
         ),
-        tags={**settings.tags, "project": PROJECT, "environment": settings.environment},
+        tags={
+            **settings.tags,
+            "project": PROJECT,
+            "environment": settings.environment,
+            "model_project": project.name,
+        },
         notification_emails=tuple(settings.notification_emails),
     )
 
 
-def fare_inference_log() -> InferenceLog:
-    """The fare model's predictions table as the monitor reads it
-    (``pipelines.common.schemas.INFERENCE``)."""
-    from pipelines.common import schemas
-
+def inference_log(project: ProjectSettings) -> InferenceLog:
+    """A project's predictions table as its monitor reads it: the problem type and the
+    columns of its declaration (``ModelProject.monitoring``)."""
+    declared = project.declaration
+    columns = declared.monitoring
     return InferenceLog(
-        problem_type="PROBLEM_TYPE_REGRESSION",
-        prediction_col=schemas.PREDICTION,
-        label_col=schemas.LABEL,
-        model_id_col=schemas.MODEL_VERSION_COL,
-        timestamp_col=schemas.TIMESTAMP,
+        problem_type=declared.problem_type.monitor_problem_type,
+        prediction_col=columns.prediction_col,
+        label_col=columns.label_col,
+        model_id_col=columns.model_id_col,
+        timestamp_col=columns.timestamp_col,
     )
 
 
-def output_tables(settings: StackSettings) -> list[OutputTable]:
-    """The tables the stack creates in its schema (what the jobs write, and inputs that
-    live there), with the columns of the pipelines' own table contracts."""
-    from pipelines.common import schemas
-
-    def columns(struct: Any, keys: tuple[str, ...] = ()) -> list[Column]:
-        return [
-            Column(
-                name=f.name,
-                type=f.dataType.simpleString().upper(),
-                nullable=f.name not in keys,
-                comment="primary key" if f.name in keys else None,
-            )
-            for f in struct.fields
-        ]
-
-    feature_keys = ("zip", "window_end")
-    tables = settings.tables
-    home = f"{settings.catalog}.{settings.schema}."
-    # An input table in the stack's own schema exists only if the stack creates it.
-    inputs = [
-        OutputTable(
-            name,
-            columns(struct, (schemas.TRIP_ID,)),
-            f"{what}; loaded by the ML team's group, read by the jobs. Created by the stack"
-            " because it lives in the stack's schema.",
-            written_by_runner=False,
-        )
-        for name, struct, what in (
-            (tables.trips, schemas.TRIPS, "Raw trips with their fares, keyed by trip_id"),
-            (
-                tables.inference_requests,
-                schemas.REQUESTS,
-                "Scoring requests (trips without their fare), keyed by trip_id",
-            ),
-        )
-        if name.startswith(home)
-    ]
+def _columns(struct: Any, keys: tuple[str, ...]) -> list[Column]:
     return [
-        *inputs,
-        OutputTable(
-            tables.pickup_features,
-            columns(schemas.PICKUP_FEATURES, feature_keys),
-            "Pickup-zip features per 1 h window sliding by 15 min; key (zip, window_end),"
-            " window_end is the timestamp key.",
-        ),
-        OutputTable(
-            tables.dropoff_features,
-            columns(schemas.DROPOFF_FEATURES, feature_keys),
-            "Dropoff-zip features per 30 min window; key (zip, window_end), window_end is the"
-            " timestamp key.",
-        ),
-        OutputTable(
-            tables.predictions,
-            columns(schemas.INFERENCE),
-            "Inference table: requests, prediction, model_version, timestamp, and the fare"
-            " once known.",
-            readable_by_readers=True,
-            # The quality monitor reads changes incrementally.
-            properties={"delta.enableChangeDataFeed": "true"},
-            monitor_refreshed_by_runner=settings.monitoring.enabled,
-        ),
+        Column(
+            name=f.name,
+            type=f.dataType.simpleString().upper(),
+            nullable=f.name not in keys,
+            comment="primary key" if f.name in keys else None,
+        )
+        for f in struct.fields
     ]
+
+
+def output_tables(project: ProjectSettings, monitored: bool) -> list[OutputTable]:
+    """The tables the stack creates in a project's schema (what its jobs write, and its
+    inputs that live there), with the columns of the project's own table contracts
+    (``ProjectLifecycle.schemas``)."""
+    contracts = project.declaration.implementation().schemas()
+    found = []
+    for role in project.declaration.tables:
+        name = project.tables[role.role]
+        if role.kind == "input":
+            # An input table in the project's own schema exists only if the stack creates it.
+            if name.rpartition(".")[0] != project.home:
+                continue
+            found.append(
+                OutputTable(
+                    name,
+                    _columns(contracts[role.role], role.keys),
+                    f"{role.description}; loaded by the ML team's group, read by the jobs."
+                    " Created by the stack because it lives in the project's schema.",
+                    written_by_runner=False,
+                )
+            )
+        elif role.kind == "predictions":
+            found.append(
+                OutputTable(
+                    name,
+                    _columns(contracts[role.role], role.keys),
+                    role.description,
+                    readable_by_readers=True,
+                    # The quality monitor reads changes incrementally.
+                    properties={"delta.enableChangeDataFeed": "true"},
+                    monitor_refreshed_by_runner=monitored,
+                )
+            )
+        else:
+            found.append(
+                OutputTable(name, _columns(contracts[role.role], role.keys), role.description)
+            )
+    return found
+
+
+def project_schema(
+    settings: StackSettings, project: ProjectSettings, storage: LakehouseStorage | None = None
+) -> ProjectSchema:
+    """A project's place in the catalog: its schema (on the stack's own storage, if any),
+    its tables, and what of the other projects its runner reads (``runnerReaches``).
+
+    With storage and ``managedLocation: schema``, the first project keeps the storage root
+    the stack's one schema had before several projects (``<location>/managed``); every
+    other project's schema gets its own beside it (``LakehouseStorage.schema_root``):
+    managed storage locations may not overlap."""
+    storage_root: pulumi.Input[str] | None = None
+    if storage is not None and not settings.storage.owns_catalog:
+        storage_root = (
+            storage.storage_root
+            if project.name == naming.FIRST_PROJECT
+            else storage.schema_root(project.schema)
+        )
+    reads = [
+        table
+        for other in project.runner_reaches
+        for table in settings.project(other).tables.values()
+    ]
+    return ProjectSchema(
+        project=project.name,
+        schema=project.schema,
+        runner=project.runner,
+        input_tables=project.inputs,
+        output_tables=output_tables(project, project.monitoring.enabled),
+        reads=reads,
+        previous_names=project.name == naming.FIRST_PROJECT,
+        storage_root=storage_root,
+    )
+
+
+def _aliased(
+    opts: pulumi.ResourceOptions, settings: StackSettings, project: ProjectSettings, item: str
+) -> pulumi.ResourceOptions:
+    """``opts`` with the alias of a project's component to its name from before the
+    settings' schemaVersion 2, if it had one (``naming.previous_name``); its children's
+    aliases follow from it."""
+    previous = naming.previous_name(settings.environment, project.name, item)
+    if previous is None:
+        return opts
+    return pulumi.ResourceOptions.merge(
+        opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=previous)])
+    )
 
 
 def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
     """Register every resource of the stack and export the stack outputs."""
-    env, runner, groups = settings.environment, settings.principals.runner, settings.groups
+    env, groups = settings.environment, settings.groups
     # Credentials come from the environment (DATABRICKS_TOKEN, or OAuth client id/secret,
     # or OIDC in CI); only the host is configuration.
     provider = databricks.Provider(
@@ -183,15 +254,16 @@ def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
     deployment = Deployment(provider=provider)
     opts = pulumi.ResourceOptions(providers=[provider])
 
-    # First, so that the catalog or schema can be created with its storage root there.
+    # First, so that the catalog or schemas can be created with their storage root there.
     storage = lakehouse_storage(settings, provider)
     folder = StackFolder(
         naming.resource_name(env, "folder"),
         StackFolderArgs(
             path=stack_folder(env),
-            runner=runner,
+            runners=settings.runners,
             readers=groups.readers,
             ml_team=groups.ml_team,
+            projects=settings.project_names,
             protect=settings.protect,
         ),
         opts,
@@ -200,11 +272,11 @@ def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
         naming.resource_name(env, "catalog"),
         CatalogAccessArgs(
             catalog=settings.catalog,
-            schema=settings.schema,
-            runner=runner,
             readers=groups.readers,
-            input_tables=settings.tables.inputs,
-            output_tables=output_tables(settings),
+            schemas=[
+                project_schema(settings, p, storage.component if storage else None)
+                for p in settings.projects
+            ],
             loaders=groups.ml_team,
             protect=settings.protect,
             sql_warehouse_id=settings.sql_warehouse_id,
@@ -213,179 +285,250 @@ def deploy(settings: StackSettings, code: CodePackage) -> Deployment:
         ),
         opts,
     )
+    # One wheel per stack, on a volume in the first project's schema.
+    first = settings.projects[0]
+    pipeline_code = PipelineCode(
+        naming.resource_name(env, "code"),
+        PipelineCodeArgs(
+            catalog=settings.catalog,
+            schema=access.schemas[first.name].name,
+            volume=settings.code_volume,
+            code_version=code.version,
+            wheel_file=code.wheel_file,
+            runners=settings.runners,
+        ),
+        opts,
+    )
+    deployment.components = [folder, access, pipeline_code]
+    for project in settings.projects:
+        built = deploy_project(settings, project, code, folder, access, pipeline_code, opts)
+        deployment.projects[project.name] = built
+        # The retraining job is the monitor's child: the monitor stands for both.
+        deployment.components += [
+            built.artifacts,
+            *(job for key, job in built.jobs.items() if key != "monitoring"),
+            *([built.monitor] if built.monitor is not None else []),
+        ]
+    if storage is not None:
+        deployment.aws_provider = storage.provider
+        deployment.components.append(storage.component)
+    deployment.exports = stack_outputs(
+        settings,
+        projects=deployment.projects,
+        wheel_path=pipeline_code.wheel_path,
+        code_version=code.version,
+        storage=storage.component if storage is not None else None,
+    )
+    for key, value in deployment.exports.items():
+        pulumi.export(key, value)
+    return deployment
+
+
+@dataclass(frozen=True)
+class ProjectJobArgs:
+    """A project's jobs as the stack deploys them, as data: the narrow args of each job
+    component (``retraining`` is None when the project's monitoring is disabled). The
+    program builds its components from them; ``mlops demo`` runs the same specs locally."""
+
+    feature_engineering: FeatureEngineeringJobArgs
+    training: TrainingJobArgs
+    batch_inference: BatchInferenceJobArgs
+    retraining: RetrainingJobArgs | None = None
+
+
+def code_wheel_path(settings: StackSettings, code_version: str) -> str:
+    """Where ``PipelineCode`` puts the wheel of ``code_version``: on the code volume in
+    the first project's schema."""
+    return (
+        f"/Volumes/{settings.catalog}/{settings.code_schema}/{settings.code_volume}"
+        f"/{code_version}/{wheel_name()}"
+    )
+
+
+def project_job_args(
+    settings: StackSettings,
+    project: ProjectSettings,
+    code_version: str,
+    wheel_path: pulumi.Input[str] | None = None,
+    training_job_id: pulumi.Input[int] = 0,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> ProjectJobArgs:
+    """The args of ``project``'s jobs from the settings: every task that works on the
+    project's tables gets ``project`` and all its tables (``--tables``), the monitoring
+    tasks the project. ``wheel_path`` defaults to where the stack uploads the wheel;
+    ``training_job_id`` is the id of the training job the retraining job starts (known
+    once the training job is registered)."""
+    env, runner = settings.environment, project.runner
+    name = project.name
+    code = JobCode(
+        wheel_path=wheel_path
+        if wheel_path is not None
+        else code_wheel_path(settings, code_version),
+        code_version=code_version,
+        notebook_folder=naming.notebook_folder(env, code_version, name),
+    )
+    host = settings.workspace_host
+    data = {"project": name, "tables": str(project.table_map())}
+    training, validation, monitoring = project.training, project.validation, project.monitoring
+    # The retraining job starts the training job as its own run-as identity, the runner.
+    starts_training = (runner,) if monitoring.enabled and runner else ()
+    training_args = TrainingJobArgs(
+        job=job_settings(settings, project, "training", may_run=starts_training),
+        code=code,
+        workspace_host=host,
+        data=data,
+        model_name=project.model_full_name,
+        experiment_path=project.experiment_path,
+        lookback_days=training.lookback_days,
+        holdout_days=training.holdout_days,
+        training={"max_iter": training.max_iter, "learning_rate": training.learning_rate},
+        validation={"run_mode": validation.run_mode, **validation.limits()},
+        depends_on=depends_on,
+    )
+    retraining = None
+    if monitoring.enabled:
+        predictions = project.predictions
+        profile_table, _ = naming.metric_tables(predictions)
+        retraining = RetrainingJobArgs(
+            job=job_settings(settings, project, "monitoring"),
+            code=code,
+            workspace_host=host,
+            labels={**data, "inference_table": predictions},
+            refresh={
+                "project": name,
+                "inference_table": predictions,
+                "granularities": ",".join(monitoring.granularities),
+                "baseline_table": monitoring.baseline_table,
+            },
+            rule={
+                "project": name,
+                "profile_metrics_table": profile_table,
+                "metric": monitoring.metric,
+                "threshold": monitoring.threshold,
+                "violated_when": monitoring.violated_when,
+                "evaluation_windows": monitoring.evaluation_windows,
+                "violation_windows": monitoring.violation_windows,
+                "granularity": monitoring.granularity,
+            },
+            lookback_days=monitoring.lookback_days,
+            training_job_id=training_job_id,
+            training_timeout_seconds=training_job(training_args).timeout_seconds,
+            depends_on=depends_on,
+        )
+    return ProjectJobArgs(
+        feature_engineering=FeatureEngineeringJobArgs(
+            job=job_settings(settings, project, "feature_engineering"),
+            code=code,
+            workspace_host=host,
+            data=data,
+            depends_on=depends_on,
+        ),
+        training=training_args,
+        batch_inference=BatchInferenceJobArgs(
+            job=job_settings(settings, project, "batch_inference"),
+            code=code,
+            workspace_host=host,
+            data=data,
+            output_table=project.predictions,
+            model_name=project.model_full_name,
+            depends_on=depends_on,
+        ),
+        retraining=retraining,
+    )
+
+
+def deploy_project(
+    settings: StackSettings,
+    project: ProjectSettings,
+    code: CodePackage,
+    folder: StackFolder,
+    access: CatalogAccess,
+    pipeline_code: PipelineCode,
+    opts: pulumi.ResourceOptions,
+) -> ProjectDeployment:
+    """One project's model, experiment, jobs and (when enabled) monitor."""
+    env, groups, runner = settings.environment, settings.groups, project.runner
+    name = project.name
+
+    def resource(item: str) -> str:
+        return naming.project_resource_name(env, name, item)
+
     artifacts = MlArtifacts(
-        naming.resource_name(env, "ml"),
+        resource("ml"),
         MlArtifactsArgs(
             host=settings.workspace_host,
             catalog=settings.catalog,
-            schema=access.schema.name,
-            model_name=settings.model_name,
-            experiment_path=settings.experiment_path,
+            schema=access.schemas[name].name,
+            model_name=project.model_name,
+            experiment_path=project.experiment_path,
             runner=runner,
             owners=groups.model_owners,
             readers=groups.readers,
             ml_team=groups.ml_team,
             experiment_folder=folder,
             protect=settings.protect,
+            title=project.declaration.title,
         ),
-        opts,
+        _aliased(opts, settings, project, "ml"),
     )
-    pipeline_code = PipelineCode(
-        naming.resource_name(env, "code"),
-        PipelineCodeArgs(
-            catalog=settings.catalog,
-            schema=access.schema.name,
-            volume=settings.code_volume,
-            code_version=code.version,
-            wheel_file=code.wheel_file,
-            runner=runner,
-        ),
-        opts,
-    )
-    code_args = JobCode(
+    jobs = project_job_args(
+        settings,
+        project,
+        code.version,
         wheel_path=pipeline_code.wheel_path,
-        code_version=code.version,
-        notebook_folder=naming.notebook_folder(env, code.version),
+        depends_on=(folder, access, artifacts, pipeline_code),
     )
-    host = settings.workspace_host
-    uses = (folder, access, artifacts, pipeline_code)
-    tables, training, validation = settings.tables, settings.training, settings.validation
-    labelled = {
-        "input_table": tables.trips,
-        "pickup_features_table": tables.pickup_features,
-        "dropoff_features_table": tables.dropoff_features,
-    }
     feature_engineering = FeatureEngineeringJob(
-        naming.resource_name(env, "feature-engineering"),
-        FeatureEngineeringJobArgs(
-            job=job_settings(settings, "feature_engineering"),
-            code=code_args,
-            workspace_host=host,
-            data=labelled,
-            depends_on=uses,
-        ),
-        opts,
+        resource("feature-engineering"),
+        jobs.feature_engineering,
+        _aliased(opts, settings, project, "feature-engineering"),
     )
-    monitoring = settings.monitoring
-    # The retraining job starts the training job as its own run-as identity, the runner.
-    starts_training = (runner,) if monitoring.enabled and runner else ()
-    training_job = TrainingJob(
-        naming.resource_name(env, "training"),
-        TrainingJobArgs(
-            job=job_settings(settings, "training", may_run=starts_training),
-            code=code_args,
-            workspace_host=host,
-            data=labelled,
-            model_name=settings.model_full_name,
-            experiment_path=settings.experiment_path,
-            lookback_days=training.lookback_days,
-            holdout_days=training.holdout_days,
-            training={"max_iter": training.max_iter, "learning_rate": training.learning_rate},
-            validation={
-                "run_mode": validation.run_mode,
-                "max_rmse": validation.max_rmse,
-                "max_mae": validation.max_mae,
-                "min_r2": validation.min_r2,
-                "max_rmse_increase": validation.max_rmse_increase,
-            },
-            depends_on=uses,
-        ),
-        opts,
+    training = TrainingJob(
+        resource("training"), jobs.training, _aliased(opts, settings, project, "training")
     )
     batch_inference = BatchInferenceJob(
-        naming.resource_name(env, "batch-inference"),
-        BatchInferenceJobArgs(
-            job=job_settings(settings, "batch_inference"),
-            code=code_args,
-            workspace_host=host,
-            data={
-                "input_table": tables.inference_requests,
-                "pickup_features_table": tables.pickup_features,
-                "dropoff_features_table": tables.dropoff_features,
-            },
-            output_table=tables.predictions,
-            model_name=settings.model_full_name,
-            depends_on=uses,
+        resource("batch-inference"),
+        jobs.batch_inference,
+        _aliased(opts, settings, project, "batch-inference"),
+    )
+    built = ProjectDeployment(
+        artifacts=artifacts,
+        jobs={
+            "featureEngineering": feature_engineering,
+            "training": training,
+            "batchInference": batch_inference,
+        },
+    )
+    if jobs.retraining is None:
+        return built
+    monitoring, predictions = project.monitoring, project.predictions
+    monitored = MonitoredTable(
+        resource("monitoring"),
+        MonitoredTableArgs(
+            table_name=predictions,
+            table=access.tables[predictions],
+            inference_log=inference_log(project),
+            granularities=monitoring.granularities,
+            assets_dir=naming.monitoring_assets_dir(env, name),
+            assets_folder=folder,
+            readers=groups.readers,
+            ml_team=groups.ml_team,
+            runner=runner,
+            warehouse_id=settings.sql_warehouse_id,
+            baseline_table=monitoring.baseline_table,
+            slicing_exprs=monitoring.slicing_exprs,
+            # No schedule where schedules are paused: a monitor's cannot be.
+            schedule=None
+            if settings.schedules_paused or monitoring.refresh_schedule is None
+            else _schedule(monitoring.refresh_schedule, paused=False),
+            notification_emails=settings.notification_emails,
+            retraining=replace(jobs.retraining, training_job_id=training.job.id.apply(int)),
         ),
-        opts,
+        _aliased(opts, settings, project, "monitoring"),
     )
-    jobs: dict[str, ScheduledJob] = {
-        "featureEngineering": feature_engineering,
-        "training": training_job,
-        "batchInference": batch_inference,
-    }
-    deployment.components = [folder, access, artifacts, pipeline_code, *jobs.values()]
-    monitored = None
-    if monitoring.enabled:
-        profile_table, _ = naming.metric_tables(tables.predictions)
-        refresh: dict[str, Any] = {
-            "inference_table": tables.predictions,
-            "granularities": ",".join(monitoring.granularities),
-            "baseline_table": monitoring.baseline_table,
-        }
-        monitored = MonitoredTable(
-            naming.resource_name(env, "monitoring"),
-            MonitoredTableArgs(
-                table_name=tables.predictions,
-                table=access.tables[tables.predictions],
-                inference_log=fare_inference_log(),
-                granularities=monitoring.granularities,
-                assets_dir=naming.monitoring_assets_dir(env),
-                assets_folder=folder,
-                readers=groups.readers,
-                ml_team=groups.ml_team,
-                runner=runner,
-                warehouse_id=settings.sql_warehouse_id,
-                baseline_table=monitoring.baseline_table,
-                slicing_exprs=monitoring.slicing_exprs,
-                # No schedule where schedules are paused: a monitor's cannot be.
-                schedule=None
-                if settings.schedules_paused or monitoring.refresh_schedule is None
-                else _schedule(monitoring.refresh_schedule, paused=False),
-                notification_emails=settings.notification_emails,
-                retraining=RetrainingJobArgs(
-                    job=job_settings(settings, "monitoring"),
-                    code=code_args,
-                    workspace_host=host,
-                    labels={"inference_table": tables.predictions, "labels_table": tables.trips},
-                    refresh=refresh,
-                    rule={
-                        "profile_metrics_table": profile_table,
-                        "metric": monitoring.metric,
-                        "threshold": monitoring.threshold,
-                        "violated_when": monitoring.violated_when,
-                        "evaluation_windows": monitoring.evaluation_windows,
-                        "violation_windows": monitoring.violation_windows,
-                        "granularity": monitoring.granularity,
-                    },
-                    lookback_days=monitoring.lookback_days,
-                    training_job_id=training_job.job.id.apply(int),
-                    training_timeout_seconds=training_job.timeout_seconds,
-                    depends_on=uses,
-                ),
-            ),
-            opts,
-        )
-        deployment.components.append(monitored)
-        jobs["monitoring"] = monitored.retraining
-    if storage is not None:
-        deployment.aws_provider = storage.provider
-        deployment.components.append(storage.component)
-    deployment.jobs = jobs
-    deployment.exports = stack_outputs(
-        settings,
-        model_url=artifacts.model_url,
-        experiment_id=artifacts.experiment_id,
-        experiment_url=artifacts.experiment_url,
-        jobs=jobs,
-        wheel_path=pipeline_code.wheel_path,
-        code_version=code.version,
-        monitor=monitored,
-        storage=storage.component if storage is not None else None,
-    )
-    for key, value in deployment.exports.items():
-        pulumi.export(key, value)
-    return deployment
+    built.monitor = monitored
+    built.jobs["monitoring"] = monitored.retraining
+    return built
 
 
 @dataclass(frozen=True)

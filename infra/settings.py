@@ -1,10 +1,17 @@
 """The stack settings: one typed object, read and validated from a stack's config.
 
 Every key lives under the project namespace (``mlops-stack:<key>`` in ``Pulumi.<stack>.yaml``).
-Each section of the settings is a pydantic model (``Compute``, ``Monitoring``, ...) and
-``StackConfig`` is the whole ``mlops-stack:`` namespace; ``StackSettings`` is what the
-program reads once they are valid. All problems are collected and reported together, each
-naming the stack file, the key, the value and what was expected, before any resource is
+A stack deploys several model projects (``pipelines/projects/<name>``): the stack-level keys
+(``StackConfig``: environment, workspace, catalog, principals, groups, compute, jobs,
+storage, notifications, tags, warehouse) say what they share, ``mlops-stack:projects``
+lists the projects the stack deploys, in order, and each listed project has its own block,
+the key ``mlops-stack:<project name>`` (its schema, model, experiment, tables, schedules,
+training, validation and monitoring). A project's block is a pydantic model made for that
+project (``project_block_model``): its tables are the roles the project declares, its
+validation limits and monitoring metrics those of its problem type. ``StackSettings`` (with a
+``ProjectSettings`` per project) is what the program reads once they are valid. All problems
+are collected and reported together, each naming the stack file, the key (the project's
+block for a project's key), the value and what was expected, before any resource is
 registered. ``python -m infra.settings --write-schema`` writes the JSON Schema of a stack
 file, generated from the same models, to ``infra/stack_config.schema.json``
 (docs/settings.md).
@@ -18,10 +25,11 @@ import re
 import sys
 import types
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Union, cast, get_args, get_origin
 
 import annotated_types
 from pydantic import (
@@ -36,12 +44,17 @@ from pydantic import (
     ValidatorFunctionWrapHandler,
     WithJsonSchema,
     WrapValidator,
+    create_model,
     field_validator,
     model_validator,
 )
 from pydantic.fields import FieldInfo
-from pydantic.json_schema import GenerateJsonSchema
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, PydanticUseDefault
+
+from pipelines.common.names import TableName
+from pipelines.common.project import MONITOR_METRICS, ModelProject, ProblemType, TableMap
+from pipelines.projects import projects as known_projects
 
 PROJECT = "mlops-stack"
 # Where Pulumi.yaml and the stack files are.
@@ -55,7 +68,8 @@ UC_MASTER_ROLE_ARN = "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMaster
 SCHEMA_PATH = Path(__file__).resolve().with_name("stack_config.schema.json")
 SCHEMA_ID = "https://github.com/mlops-stack/mlops-stack/infra/stack_config.schema.json"
 # Raised when the shape of a stack file changes incompatibly (a key renamed or removed).
-SCHEMA_VERSION = 1
+# 2: several projects per stack, each in its own block (mlops-stack:projects lists them).
+SCHEMA_VERSION = 2
 
 # --- the choices, each declared once ----------------------------------------------------
 
@@ -63,13 +77,6 @@ Environment = Literal["dev", "staging", "prod"]
 RunMode = Literal["disabled", "dry_run", "enabled"]
 # What the quality monitor and the violation check support (pipelines.monitoring.violation).
 Granularity = Literal["1 hour", "1 day", "1 week"]
-ErrorMetric = Literal[
-    "root_mean_squared_error",
-    "mean_squared_error",
-    "mean_absolute_error",
-    "mean_absolute_percentage_error",
-]
-Metric = Literal[ErrorMetric, "r2_score"]
 Direction = Literal["above", "below"]
 # Where the stack's managed tables, volumes and model files live when it has its own
 # storage: under its schema's managed location, or the catalog's (the stack then creates
@@ -82,20 +89,35 @@ ComputeKind = Literal["job_cluster", "serverless"]
 ENVIRONMENTS: tuple[str, ...] = get_args(Environment)
 RUN_MODES: tuple[str, ...] = get_args(RunMode)
 GRANULARITIES: tuple[str, ...] = get_args(Granularity)
-ERROR_METRICS: tuple[str, ...] = get_args(ErrorMetric)
-METRICS: tuple[str, ...] = get_args(Metric)
+# The table-level metrics of a quality monitor's profile metrics table, per problem type
+# (pipelines.common.project.MONITOR_METRICS), and the side each is violated on.
+METRICS: dict[ProblemType, tuple[str, ...]] = {
+    problem_type: tuple(metrics) for problem_type, metrics in MONITOR_METRICS.items()
+}
+_DIRECTION_OF: dict[str, str] = {
+    metric: direction
+    for metrics in MONITOR_METRICS.values()
+    for metric, direction in metrics.items()
+}
 DIRECTIONS: tuple[str, ...] = get_args(Direction)
 MANAGED_LOCATIONS: tuple[str, ...] = get_args(ManagedLocation)
 _COMPUTE_KINDS: dict[str, ComputeKind] = {"jobCluster": "job_cluster", "serverless": "serverless"}
 # Staging and prod are deployed by CI: they need service principals, a model owners group
 # and a SQL warehouse.
 _CI_ENVIRONMENTS = ("staging", "prod")
-_DEFAULT_METRIC: Metric = "root_mean_squared_error"
-# The threshold's range per metric: r2_score is at most 1 and may be negative; the errors
-# are at least 0.
+# The metric the retraining rule watches unless a project's monitoring says otherwise:
+# an error for a regression, and for a classification a score that weighs the classes
+# alike (churn and most such labels are imbalanced, where accuracy says little).
+DEFAULT_METRICS: dict[ProblemType, str] = {
+    ProblemType.REGRESSION: "root_mean_squared_error",
+    ProblemType.CLASSIFICATION: "f1_score.macro",
+}
+# The threshold's range per metric: r2_score is at most 1 and may be negative; the other
+# scores (accuracy, F1, precision, recall) are from 0 to 1; the errors are at least 0.
 _R2_RANGE = (-1.0, 1.0)
+_SCORE_RANGE = (0.0, 1.0)
 _ERROR_RANGE = (0.0, 1e6)
-_RESERVED_TAGS = ("project", "environment", "code_version")
+_RESERVED_TAGS = ("project", "environment", "model_project", "code_version")
 # Keys of other namespaces that are credentials: they must be Pulumi secrets (or come from
 # the environment), never plain text in a stack file.
 _CREDENTIAL_WORDS = ("token", "password", "secret", "secretkey", "accesskey", "clientsecret")
@@ -201,7 +223,7 @@ def _problem(
 class _At:
     """A problem at ``loc`` (stack file keys) below the value being validated."""
 
-    loc: tuple[str, ...]
+    loc: tuple[str | int, ...]
     value: Any
     error: PydanticCustomError
 
@@ -456,6 +478,88 @@ def _no_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
+def _metric_type(problem_type: ProblemType) -> Any:
+    """A monitoring metric of ``problem_type``: one of the table-level metrics of its
+    quality monitor's profile metrics table (``MONITOR_METRICS``)."""
+    metrics = METRICS[problem_type]
+
+    def check(metric: Any) -> Any:
+        if metric not in metrics:
+            raise _problem()
+        return metric
+
+    return Annotated[
+        str,
+        BeforeValidator(check),
+        WithJsonSchema({"type": "string", "enum": list(metrics)}),
+        _Expected(
+            f"one of {', '.join(metrics)}: the {problem_type.value} metrics of a quality"
+            " monitor's profile metrics table"
+        ),
+    ]
+
+
+def _project_name_list(value: Any) -> Any:
+    """``mlops-stack:projects``: each a project of pipelines/projects/, once, none named
+    like a stack-level setting (its block would be that setting)."""
+    value = _decoded(value)
+    if not isinstance(value, list | tuple) or not value:
+        raise _problem()
+    known = known_projects()
+    found: list[_At] = []
+    for index, name in enumerate(value):
+        if not isinstance(name, str) or name not in known:
+            found.append(_At((index,), name, _problem(_project_name_expected())))
+        elif name in TOP_LEVEL_KEYS:
+            found.append(
+                _At(
+                    (index,),
+                    name,
+                    _problem(
+                        f"a project that is not named like a stack-level setting: the block"
+                        f" {PROJECT}:{name} would be that setting (rename the folder"
+                        f" pipelines/projects/{name})"
+                    ),
+                )
+            )
+        elif name in value[:index]:
+            first = list(value).index(name)
+            found.append(
+                _At((index,), name, _problem(f"each project once; projects[{first}] is {name} too"))
+            )
+    _raise_all(found, "Projects")
+    return tuple(value)
+
+
+def _project_name_expected() -> str:
+    return (
+        "a project name: a lower-case identifier naming a folder under pipelines/projects/"
+        f" that declares PROJECT, one of {', '.join(known_projects())}"
+    )
+
+
+def _projects_expected() -> str:
+    return (
+        "a non-empty list of the projects the stack deploys, in order, e.g."
+        f" [{', '.join(known_projects())}]: folders under pipelines/projects/"
+    )
+
+
+_ProjectNames = Annotated[
+    tuple[str, ...],
+    BeforeValidator(_project_name_list),
+    WithJsonSchema(
+        {
+            "type": "array",
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": {"type": "string", "pattern": _IDENTIFIER},
+        }
+    ),
+    _Expected(_projects_expected()),
+]
+
+
 # --- the sections --------------------------------------------------------------------------
 
 
@@ -494,12 +598,12 @@ class Schedule(_Section):
 
 
 class Schedules(_Section):
-    """The jobs' schedules; dev's are paused, so its jobs are run by hand."""
+    """A project's job schedules; dev's are paused, so its jobs are run by hand."""
 
     feature_engineering: Schedule = Field(
         Schedule("0 0 5 * * ?"),
         alias="featureEngineering",
-        description="The feature engineering job: pickup and dropoff features from the trips.",
+        description="The feature engineering job: the project's feature tables from its inputs.",
     )
     training: Schedule = Field(
         Schedule("0 0 6 ? * MON"),
@@ -509,7 +613,7 @@ class Schedules(_Section):
     batch_inference: Schedule = Field(
         Schedule("0 0 7 * * ?"),
         alias="batchInference",
-        description="The batch inference job: score the inference requests with the champion.",
+        description="The batch inference job: score the project's requests with the champion.",
     )
     monitoring: Schedule = Field(
         Schedule("0 0 8 * * ?"),
@@ -570,6 +674,14 @@ class Compute(_Section):
         description="The serverless environment version (kind: serverless), as text.",
     )
 
+    def overridden_by(self, override: Compute | None) -> Compute:
+        """These settings with the keys ``override`` gives (a project's) in their place."""
+        if override is None:
+            return self
+        return self.model_copy(
+            update={name: getattr(override, name) for name in override.model_fields_set}
+        )
+
 
 class Principals(_Section):
     """Service principals by application id: who runs ``pulumi up``, and who runs the jobs.
@@ -580,14 +692,14 @@ class Principals(_Section):
     )
     runner: _ServicePrincipal | None = Field(
         None,
-        description="The service principal the jobs run as; in dev, left out, the jobs run"
-        " as whoever deploys them.",
+        description="The service principal every project's jobs run as; in dev, left out,"
+        " the jobs run as whoever deploys them.",
     )
 
 
 class Groups(_Section):
     """Account groups: readers see predictions and runs; the ML team also runs the jobs and
-    loads the input tables the stack creates; the model owners own the registered model."""
+    loads the input tables the stack creates; the model owners own the registered models."""
 
     readers: _NonEmpty = Field(
         "mlops-readers", description="The account group that sees predictions and runs."
@@ -597,74 +709,63 @@ class Groups(_Section):
         alias="mlTeam",
         description="The account group that also runs and repairs the jobs.",
     )
-    # Owns the registered model in staging and prod: an account group holding both the
+    # Owns the registered models in staging and prod: an account group holding both the
     # deployer and the runner (docs/platform.md, "Registered model ownership").
     model_owners: _NonEmpty | None = Field(
         None,
         alias="modelOwners",
-        description="The account group that owns the registered model, with the deployer"
-        " and the runner as members; required in staging and prod.",
+        description="The account group that owns every project's registered model, with the"
+        " deployer and the runner as members; required in staging and prod.",
     )
-
-
-_INPUTS = ("trips", "inference_requests")
-_OUTPUTS = ("pickup_features", "dropoff_features", "predictions")
 
 
 class Tables(_Section):
-    """Fully qualified table names. Inputs exist already; outputs are created by the stack,
-    in its own schema. A table left out is ``<catalog>.<schema>.<name>``."""
+    """A project's tables by role, as the project declares them (``TableRole``): inputs
+    exist already, or the stack creates them empty when they live in the project's schema;
+    outputs are created by the stack, in the project's schema. A table left out is
+    ``<catalog>.<schema>.<its default name>``. ``project_block_model`` makes one such model
+    per project, a field per role."""
 
-    trips: _TableName = Field(
-        "",
-        description="Input: the raw trips. Default: <catalog>.<schema>.trips.",
-        json_schema_extra=_no_default,
-    )
-    inference_requests: _TableName = Field(
-        "",
-        alias="inferenceRequests",
-        description="Input: the rows batch inference scores."
-        " Default: <catalog>.<schema>.inference_requests.",
-        json_schema_extra=_no_default,
-    )
-    pickup_features: _TableName = Field(
-        "",
-        alias="pickupFeatures",
-        description="Output, in the stack's schema. Default: <catalog>.<schema>.pickup_features.",
-        json_schema_extra=_no_default,
-    )
-    dropoff_features: _TableName = Field(
-        "",
-        alias="dropoffFeatures",
-        description="Output, in the stack's schema. Default: <catalog>.<schema>.dropoff_features.",
-        json_schema_extra=_no_default,
-    )
-    predictions: _TableName = Field(
-        "",
-        description="Output, in the stack's schema, and the monitored table."
-        " Default: <catalog>.<schema>.predictions.",
-        json_schema_extra=_no_default,
-    )
+    def given(self) -> dict[str, str]:
+        """The roles given a name in the stack file, by role."""
+        return {role: name for role, name in self if name}
 
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        return tuple(getattr(self, name) for name in _INPUTS)
 
-    @property
-    def outputs(self) -> tuple[str, ...]:
-        return tuple(getattr(self, name) for name in _OUTPUTS)
-
-    def in_schema(self, home: str) -> Tables:
-        """These tables with every one left out named in ``home`` (catalog.schema). A name
-        given is never empty (the pattern refuses it), so empty means left out."""
-        return self.model_copy(update={name: f"{home}.{name}" for name, value in self if not value})
+def _tables_model(project: ModelProject) -> type[Tables]:
+    fields: dict[str, Any] = {}
+    for table in project.tables:
+        if not table.role.isidentifier() or hasattr(BaseModel, table.role):
+            raise TypeError(f"project {project.name}: role {table.role!r} cannot be a settings key")
+        kind = {
+            "input": "Input (read by the jobs, loaded by the ML team)",
+            "features": "Output (written by the feature engineering job)",
+            "predictions": "Output (written by batch inference; the monitored table)",
+        }[table.kind]
+        fields[table.role] = (
+            _TableName,
+            Field(
+                "",
+                description=f"{kind}: {table.description}. Default:"
+                f" <catalog>.<schema>.{table.default_name}.",
+                json_schema_extra=_no_default,
+            ),
+        )
+    model = create_model(
+        f"{project.name.title().replace('_', '')}Tables",
+        __base__=Tables,
+        __doc__=f"The tables of project {project.name} ({project.title}), by role."
+        " Inputs exist already, or are created empty by the stack when they live in the"
+        " project's schema; outputs are created by the stack, in the project's schema.",
+        **fields,
+    )
+    return cast(type[Tables], model)
 
 
 class Training(_Section):
     """The training job's windows, counted in days back from the run date."""
 
     lookback_days: _Whole = Field(
-        90, ge=7, le=3650, alias="lookbackDays", description="Days of trips to train on."
+        90, ge=7, le=3650, alias="lookbackDays", description="Days of labelled rows to train on."
     )
     holdout_days: _Whole = Field(
         7, ge=1, le=365, alias="holdoutDays", description="Days after them to validate on."
@@ -678,7 +779,12 @@ class Training(_Section):
 
 
 class Validation(_Section):
-    """How the candidate model is judged (see pipelines/validation/thresholds.py)."""
+    """How the candidate model is judged: the run mode, and the limits of its problem type
+    (``RegressionValidation``, ``ClassificationValidation``; see
+    pipelines/validation/thresholds.py). Each limit is a flag of the validate task, named
+    as its field (``max_rmse`` is ``--max-rmse``)."""
+
+    problem_type: ClassVar[ProblemType]
 
     run_mode: RunMode = Field(
         "enabled",
@@ -686,6 +792,18 @@ class Validation(_Section):
         description="enabled: a broken rule fails the validation; dry_run: the outcome is"
         " only recorded; disabled: the candidate is not evaluated.",
     )
+
+    def limits(self) -> dict[str, float]:
+        """The limits, by the validate task's field names."""
+        return {name: getattr(self, name) for name in type(self).model_fields if name != "run_mode"}
+
+
+class RegressionValidation(Validation):
+    """How a regression candidate is judged: run mode, error and R2 limits, and how much
+    worse than the champion it may be."""
+
+    problem_type: ClassVar[ProblemType] = ProblemType.REGRESSION
+
     max_rmse: _Real = Field(
         8.0, ge=0.01, le=1e6, alias="maxRmse", description="The largest RMSE accepted."
     )
@@ -700,6 +818,45 @@ class Validation(_Section):
         alias="maxRmseIncrease",
         description="The largest relative RMSE increase over the champion.",
     )
+
+
+class ClassificationValidation(Validation):
+    """How a (binary) classification candidate is judged: run mode, ROC AUC, F1 and log
+    loss limits, and how much lower than the champion's its ROC AUC may be."""
+
+    problem_type: ClassVar[ProblemType] = ProblemType.CLASSIFICATION
+
+    min_roc_auc: _Real = Field(
+        0.6, ge=0.5, le=1, alias="minRocAuc", description="The smallest ROC AUC accepted."
+    )
+    min_f1: _Real = Field(
+        0.0,
+        ge=0,
+        le=1,
+        alias="minF1",
+        description="The smallest F1 score of the positive class accepted (at predict's 0.5"
+        " cut: with a rare positive class, a good ranker may still predict few positives).",
+    )
+    max_log_loss: _Real = Field(
+        0.69,
+        ge=0.001,
+        le=100,
+        alias="maxLogLoss",
+        description="The largest log loss accepted (0.69 is answering 0.5 for everyone).",
+    )
+    max_roc_auc_decrease: _Real = Field(
+        0.02,
+        ge=0,
+        le=1,
+        alias="maxRocAucDecrease",
+        description="The largest relative ROC AUC decrease below the champion's.",
+    )
+
+
+VALIDATION_MODELS: dict[ProblemType, type[Validation]] = {
+    ProblemType.REGRESSION: RegressionValidation,
+    ProblemType.CLASSIFICATION: ClassificationValidation,
+}
 
 
 class JobPolicy(_Section):
@@ -719,51 +876,65 @@ class JobPolicy(_Section):
 
 
 def _natural_direction(metric: str) -> Direction:
-    # An error metric is violated when it grows, r2_score when it falls: the other
-    # direction would retrain on every good day and never on a bad one.
-    return "below" if metric == "r2_score" else "above"
+    # An error is violated when it grows, a score when it falls: the other direction would
+    # retrain on every good day and never on a bad one.
+    return "below" if _DIRECTION_OF.get(metric) == "below" else "above"
 
 
 def _threshold_range(metric: str) -> tuple[float, float]:
-    return _R2_RANGE if metric == "r2_score" else _ERROR_RANGE
+    if metric == "r2_score":
+        return _R2_RANGE
+    return _SCORE_RANGE if _natural_direction(metric) == "below" else _ERROR_RANGE
+
+
+def _monitoring_rules(problem_type: ProblemType) -> dict[str, Any]:
+    """For editors, the rules JSON Schema can say of a monitoring block of
+    ``problem_type``; the validators of ``Monitoring`` hold them all."""
+    default = DEFAULT_METRICS[problem_type]
+    groups: dict[tuple[str, tuple[float, float]], list[str]] = {}
+    for metric in METRICS[problem_type]:
+        key = (_natural_direction(metric), _threshold_range(metric))
+        groups.setdefault(key, []).append(metric)
+    rules: list[dict[str, Any]] = [
+        {
+            "if": {"properties": {"enabled": {"const": False}}, "required": ["enabled"]},
+            "else": {"required": ["threshold"]},
+        }
+    ]
+    for (direction, (low, high)), metrics in groups.items():
+        given: dict[str, Any] = {
+            "properties": {"metric": {"enum": metrics}},
+            "required": ["metric"],
+        }
+        condition = (
+            {"anyOf": [given, {"not": {"required": ["metric"]}}]} if default in metrics else given
+        )
+        rules.append(
+            {
+                "if": condition,
+                "then": {
+                    "properties": {
+                        "threshold": {"minimum": low, "maximum": high},
+                        "violatedWhen": {"const": direction},
+                    }
+                },
+            }
+        )
+    return {"allOf": rules}
 
 
 class Monitoring(_Section):
-    """The quality monitor on the predictions table and the retraining rule: the metric
-    beyond the threshold in at least violationWindows (M) of the last evaluationWindows (N)
-    windows with labels, the latest included."""
+    """The quality monitor on a project's predictions table and its retraining rule: the
+    metric beyond the threshold in at least violationWindows (M) of the last
+    evaluationWindows (N) windows with labels, the latest included. The metrics are those
+    of the project's problem type (``RegressionMonitoring``, ``ClassificationMonitoring``)."""
 
-    # For editors, the rules JSON Schema can say; the validators below hold them all.
-    model_config = ConfigDict(
-        json_schema_extra={
-            "allOf": [
-                {
-                    "if": {"properties": {"enabled": {"const": False}}, "required": ["enabled"]},
-                    "else": {"required": ["threshold"]},
-                },
-                {
-                    "if": {"properties": {"metric": {"const": "r2_score"}}, "required": ["metric"]},
-                    "then": {
-                        "properties": {
-                            "threshold": {"minimum": _R2_RANGE[0], "maximum": _R2_RANGE[1]},
-                            "violatedWhen": {"const": _natural_direction("r2_score")},
-                        }
-                    },
-                    "else": {
-                        "properties": {
-                            "threshold": {"minimum": _ERROR_RANGE[0], "maximum": _ERROR_RANGE[1]},
-                            "violatedWhen": {"const": _natural_direction(_DEFAULT_METRIC)},
-                        }
-                    },
-                },
-            ]
-        }
-    )
+    problem_type: ClassVar[ProblemType]
 
     enabled: StrictBool = Field(
         True,
         description="Register the monitor and the retraining job at all; false deploys the"
-        " stack without them.",
+        " project without them.",
     )
     granularities: _Granularities = Field(
         ("1 day",),
@@ -771,21 +942,18 @@ class Monitoring(_Section):
         " the first.",
         json_schema_extra={"uniqueItems": True},
     )
-    metric: Metric = Field(
-        _DEFAULT_METRIC, description="The table-level regression metric the rule watches."
-    )
+    metric: str = Field(description="The table-level metric the rule watches.")
     violated_when: Direction = Field(
         default_factory=lambda data: _natural_direction(data["metric"]),
         alias="violatedWhen",
-        description="above for the error metrics, below for r2_score (the default follows"
-        " the metric).",
+        description="above for the errors, below for the scores (the default follows the metric).",
     )
     threshold: _Real = Field(
         0.0,
         ge=min(_R2_RANGE[0], _ERROR_RANGE[0]),
         le=max(_R2_RANGE[1], _ERROR_RANGE[1]),
-        description="The metric's limit: -1 to 1 for r2_score, 0 to 1000000 for the errors."
-        " Required unless enabled is false.",
+        description="The metric's limit: -1 to 1 for r2_score, 0 to 1 for the other scores,"
+        " 0 to 1000000 for the errors. Required unless enabled is false.",
         json_schema_extra=_no_default,
     )
     evaluation_windows: _Whole = Field(
@@ -814,7 +982,7 @@ class Monitoring(_Section):
         None,
         alias="baselineTable",
         description="Reference rows for baseline drift (e.g. scored validation data);"
-        " optional, never tables.predictions itself.",
+        " optional, never the project's predictions table itself.",
     )
     slicing_exprs: _SlicingExprs = Field(
         (),
@@ -827,6 +995,10 @@ class Monitoring(_Section):
         description="The monitor's own refresh schedule, besides the retraining job's"
         " (ignored in dev, where a monitor's schedule could not be paused).",
     )
+
+    @classmethod
+    def default_metric(cls) -> str:
+        return DEFAULT_METRICS[cls.problem_type]
 
     @model_validator(mode="before")
     @classmethod
@@ -843,10 +1015,10 @@ class Monitoring(_Section):
     @field_validator("violated_when")
     @classmethod
     def _direction_of_the_metric(cls, direction: str, info: ValidationInfo) -> str:
-        metric = info.data.get("metric", _DEFAULT_METRIC)
+        metric = info.data.get("metric", cls.default_metric())
         natural = _natural_direction(metric)
         if direction != natural:
-            better = "higher" if metric == "r2_score" else "lower"
+            better = "higher" if natural == "below" else "lower"
             raise _problem(f"'{natural}' for {metric}, where {better} is better (or leave it out)")
         return direction
 
@@ -855,7 +1027,7 @@ class Monitoring(_Section):
     def _threshold_of_the_metric(
         cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
     ) -> Any:
-        metric = info.data.get("metric", _DEFAULT_METRIC)
+        metric = info.data.get("metric", cls.default_metric())
         low, high = _threshold_range(metric)
         expected = _range_words(float, low, high)
         if value is _NOT_GIVEN:
@@ -889,6 +1061,37 @@ class Monitoring(_Section):
         return self.granularities[0]
 
 
+class RegressionMonitoring(Monitoring):
+    """The quality monitor and retraining rule of a regression project: an error above its
+    threshold, or R2 below it."""
+
+    model_config = ConfigDict(json_schema_extra=_monitoring_rules(ProblemType.REGRESSION))
+    problem_type: ClassVar[ProblemType] = ProblemType.REGRESSION
+
+    metric: _metric_type(ProblemType.REGRESSION) = Field(  # type: ignore[valid-type]
+        DEFAULT_METRICS[ProblemType.REGRESSION],
+        description="The table-level regression metric the rule watches.",
+    )
+
+
+class ClassificationMonitoring(Monitoring):
+    """The quality monitor and retraining rule of a classification project: a score below
+    its threshold, or the log loss above it."""
+
+    model_config = ConfigDict(json_schema_extra=_monitoring_rules(ProblemType.CLASSIFICATION))
+    problem_type: ClassVar[ProblemType] = ProblemType.CLASSIFICATION
+
+    metric: _metric_type(ProblemType.CLASSIFICATION) = Field(  # type: ignore[valid-type]
+        DEFAULT_METRICS[ProblemType.CLASSIFICATION],
+        description="The table-level classification metric the rule watches (a struct's"
+        " field after a dot, as f1_score.macro).",
+    )
+
+
+MONITORING_MODELS: dict[ProblemType, type[Monitoring]] = {
+    ProblemType.REGRESSION: RegressionMonitoring,
+    ProblemType.CLASSIFICATION: ClassificationMonitoring,
+}
 # Needed when storage is enabled (and then said to be missing, in field order).
 _STORAGE_WHEN_ENABLED = ("bucket_name", "aws_region", "aws_account_id")
 
@@ -986,23 +1189,164 @@ class Notifications(_Section):
 
 
 def stack_folder(environment: str) -> str:
-    """The workspace folder a stack creates and owns: its experiment, its task notebooks
-    and its monitor's assets live there (docs/platform.md, "Workspace folders")."""
+    """The workspace folder a stack creates and owns: its task notebooks, and a folder per
+    project (``project_folder``) live there (docs/platform.md, "Workspace folders")."""
     return f"/Shared/{PROJECT}/{environment}"
 
 
-def _experiment_folder_exists(path: str, environment: str) -> bool:
+def project_folder(environment: str, project: str) -> str:
+    """A project's folder in the stack's own folder, which the stack creates too: its
+    experiment (by default) and its monitor's assets live there."""
+    return f"{stack_folder(environment)}/{project}"
+
+
+def _experiment_folder_exists(path: str, environment: str, projects: Sequence[str]) -> bool:
     """Whether the experiment's folder exists before the experiment is created: the stack's
-    own folder (created first), /Shared, or a user's home folder."""
+    own folder or one of its project folders (created first), /Shared, or a user's home
+    folder."""
     folder = path.removeprefix("/Workspace").rpartition("/")[0]
-    return folder in (stack_folder(environment), "/Shared") or bool(
-        re.fullmatch(r"/Users/[^/]+", folder)
+    created = {stack_folder(environment), *(project_folder(environment, p) for p in projects)}
+    return folder in created or folder == "/Shared" or bool(re.fullmatch(r"/Users/[^/]+", folder))
+
+
+# --- a project's block ----------------------------------------------------------------------
+
+
+class ProjectBlock(_Section):
+    """The settings of one project the stack deploys: its stack file key is
+    ``mlops-stack:<project>``. ``project_block_model`` makes the model of each project,
+    with its own tables, validation limits and monitoring metrics; these are the keys every
+    project's block has."""
+
+    # What the models of the projects set: which project, and its problem type.
+    project: ClassVar[str]
+
+    schema_name: _Identifier = Field(
+        alias="schema", description="The project's schema, which the stack creates in the catalog."
     )
+    model_name: _Identifier = Field(
+        alias="modelName", description="The registered model's name inside the project's schema."
+    )
+    experiment_path: _ExperimentPath | None = Field(
+        None,
+        alias="experimentPath",
+        description="The MLflow experiment's workspace path: directly in the stack's folder"
+        " /Shared/mlops-stack/<environment> or its project folder .../<project> (the"
+        " default, .../<project>/experiment), in /Shared or in a /Users/<name> home folder.",
+    )
+    tables: Tables = Field(description="The project's tables by role.")
+    schedules: Schedules = Field(
+        default_factory=Schedules, description="Cron and time zone per job of the project."
+    )
+    training: Training = Field(
+        default_factory=Training, description="Training windows and hyperparameters."
+    )
+    validation: Validation = Field(description="Run mode and limits of model validation.")
+    monitoring: Monitoring = Field(
+        description="The quality monitor and the retraining rule (required)."
+    )
+    compute: Compute | None = Field(
+        None,
+        description="Where this project's jobs run, if not as the stack's compute says: the"
+        " keys given here replace the stack's, the others are the stack's.",
+    )
+    runner_reaches: tuple[_Identifier, ...] = Field(
+        (),
+        alias="runnerReaches",
+        description="Other projects of the stack whose tables this project's jobs may read:"
+        " the runner gets SELECT on them for this project (default: none).",
+    )
+
+    @field_validator("experiment_path")
+    @classmethod
+    def _experiment_folder(cls, path: str | None, info: ValidationInfo) -> str | None:
+        context = info.context or {}
+        environment = context.get("environment")
+        if (
+            path
+            and environment
+            and not _experiment_folder_exists(path, environment, context.get("projects", ()))
+        ):
+            raise _problem(
+                f"an experiment directly in the stack's own folder {stack_folder(environment)}"
+                f" or in its project folder {project_folder(environment, cls.project)} (both"
+                " created by the stack), in /Shared or in a /Users/<name> home folder: MLflow"
+                " creates no missing folders, so an experiment anywhere else cannot be created"
+                " on the first pulumi up"
+            )
+        return path
+
+
+@cache
+def project_block_model(name: str) -> type[ProjectBlock]:
+    """The model of the block ``mlops-stack:<name>`` of the project ``name``
+    (``pipelines.projects.project``): its roles are its tables' keys, and its validation
+    and monitoring those of its problem type."""
+    from pipelines.projects import project
+
+    declared = project(name)
+    problem_type = declared.problem_type
+    title = name.title().replace("_", "")
+    tables = _tables_model(declared)
+    model = create_model(
+        f"{title}Project",
+        __base__=ProjectBlock,
+        __doc__=f"The settings of project {name} ({declared.title}, a {problem_type.value}"
+        f" project): the stack file key {PROJECT}:{name}.",
+        schema_name=(
+            _Identifier,
+            Field(
+                name,
+                alias="schema",
+                description="The project's schema, which the stack creates in the catalog;"
+                f" no other project's. Default: {name}.",
+            ),
+        ),
+        model_name=(
+            _Identifier,
+            Field(
+                f"{name}_model",
+                alias="modelName",
+                description="The registered model's name inside the project's schema."
+                f" Default: {name}_model.",
+            ),
+        ),
+        tables=(
+            tables,
+            Field(
+                default_factory=tables,
+                description=f"The tables of {name} by role: {', '.join(declared.roles())}.",
+            ),
+        ),
+        validation=(
+            VALIDATION_MODELS[problem_type],
+            Field(
+                default_factory=VALIDATION_MODELS[problem_type],
+                description=f"Run mode and {problem_type.value} limits of model validation.",
+            ),
+        ),
+        monitoring=(
+            cast(
+                Any,
+                Annotated[
+                    MONITORING_MODELS[problem_type],
+                    _Expected(
+                        when_missing="an object with at least a threshold for the retraining"
+                        " rule, or {enabled: false} to deploy the project without a monitor"
+                    ),
+                ],
+            ),
+            Field(description="The quality monitor and the retraining rule (required)."),
+        ),
+    )
+    model.project = name
+    return cast(type[ProjectBlock], model)
 
 
 class StackConfig(_Section):
-    """The settings of one stack: its stack file's ``mlops-stack:`` keys, without the
-    namespace. Rules relating two settings are checked once both are valid."""
+    """The stack-level settings of one stack: its stack file's ``mlops-stack:`` keys but
+    the projects' blocks, without the namespace. Rules relating two settings are checked
+    once both are valid."""
 
     environment: Environment = Field(
         description="Which environment the stack is: dev is deployed from a laptop and its"
@@ -1013,23 +1357,12 @@ class StackConfig(_Section):
     )
     catalog: _Identifier = Field(
         default_factory=lambda data: data["environment"],
-        description="The Unity Catalog catalog (exists already, unless storage.managedLocation"
-        " is catalog). Default: the environment's name.",
+        description="The Unity Catalog catalog every project's schema is created in (exists"
+        " already, unless storage.managedLocation is catalog). Default: the environment's name.",
     )
-    schema_name: _Identifier = Field(
-        "mlops", alias="schema", description="The schema the stack creates in the catalog."
-    )
-    model_name: _Identifier = Field(
-        "nyc_taxi_fare",
-        alias="modelName",
-        description="The registered model's name inside the schema.",
-    )
-    experiment_path: _ExperimentPath = Field(
-        default_factory=lambda data: f"{stack_folder(data['environment'])}/experiment",
-        alias="experimentPath",
-        description="The MLflow experiment's workspace path: directly in the stack's folder"
-        " /Shared/mlops-stack/<environment> (the default, .../experiment), in /Shared or in a"
-        " /Users/<name> home folder.",
+    projects: _ProjectNames = Field(
+        description="The projects the stack deploys, in order: folders under"
+        " pipelines/projects/. Each has its own block, the key mlops-stack:<project>."
     )
     principals: Principals = Field(
         default_factory=Principals,
@@ -1041,29 +1374,11 @@ class StackConfig(_Section):
         validate_default=True,  # to require the model owners in staging and prod
         description="Account groups.",
     )
-    compute: Compute = Field(default_factory=Compute, description="Job cluster or serverless.")
-    schedules: Schedules = Field(
-        default_factory=Schedules, description="Cron and time zone per job."
-    )
-    tables: Tables = Field(
-        default_factory=Tables,
-        validate_default=True,  # to name the tables left out
-        description="Input and output table names.",
-    )
-    training: Training = Field(
-        default_factory=Training, description="Training windows and hyperparameters."
-    )
-    validation: Validation = Field(
-        default_factory=Validation, description="Run mode and thresholds of model validation."
+    compute: Compute = Field(
+        default_factory=Compute,
+        description="Job cluster or serverless, for every project unless its block says otherwise.",
     )
     jobs: JobPolicy = Field(default_factory=JobPolicy, description="Retries and timeouts.")
-    monitoring: Annotated[
-        Monitoring,
-        _Expected(
-            when_missing="an object with at least a threshold for the retraining rule, or"
-            " {enabled: false} to deploy the stack without a monitor"
-        ),
-    ] = Field(description="The quality monitor and the retraining rule (required).")
     storage: Storage = Field(
         default_factory=Storage,
         description="The stack's own S3 storage for Unity Catalog (optional).",
@@ -1073,29 +1388,16 @@ class StackConfig(_Section):
     )
     tags: _Tags = Field(
         default_factory=dict,
-        description="Tags on every job; project, environment and code_version are set by"
-        " the stack.",
+        description="Tags on every job; project, environment, model_project and code_version"
+        " are set by the stack.",
     )
     sql_warehouse_id: _WarehouseId | None = Field(
         None,
         alias="sqlWarehouseId",
         validate_default=True,  # to require one in staging and prod
-        description="The SQL warehouse that runs the tables' DDL and the monitor's queries"
+        description="The SQL warehouse that runs the tables' DDL and the monitors' queries"
         " (16 hex digits); required in staging and prod.",
     )
-
-    @field_validator("experiment_path")
-    @classmethod
-    def _experiment_folder(cls, path: str, info: ValidationInfo) -> str:
-        environment = info.data.get("environment")
-        if environment and not _experiment_folder_exists(path, environment):
-            raise _problem(
-                f"an experiment directly in the stack's own folder {stack_folder(environment)}"
-                " (which the stack creates), in /Shared or in a /Users/<name> home folder:"
-                " MLflow creates no missing folders, so an experiment anywhere else cannot be"
-                " created on the first pulumi up"
-            )
-        return path
 
     @field_validator("principals")
     @classmethod
@@ -1140,7 +1442,7 @@ class StackConfig(_Section):
                         ("modelOwners",),
                         None,
                         _problem(
-                            "the account group that owns the registered model, with the"
+                            "the account group that owns the registered models, with the"
                             " deployer and the runner service principals as its members: in"
                             " Unity Catalog only a model's owner may move its aliases, which"
                             " the jobs do as the runner, and update or delete it, which pulumi"
@@ -1152,60 +1454,6 @@ class StackConfig(_Section):
                 "Groups",
             )
         return groups
-
-    @field_validator("tables")
-    @classmethod
-    def _tables_of_the_stack(cls, tables: Tables, info: ValidationInfo) -> Tables:
-        catalog, schema = info.data.get("catalog"), info.data.get("schema_name")
-        if catalog is None or schema is None:
-            return tables  # their own problems are reported
-        home = f"{catalog}.{schema}"
-        tables = tables.in_schema(home)
-        aliases = {name: field.alias or name for name, field in Tables.model_fields.items()}
-        found = [
-            _At(
-                (aliases[name],),
-                getattr(tables, name),
-                _problem(f"a table in the stack's own schema {home}, where the stack creates it"),
-            )
-            for name in _OUTPUTS
-            if getattr(tables, name).rpartition(".")[0] != home
-        ]
-        seen: dict[str, str] = {}
-        for name, table in tables:
-            if table in seen:
-                found.append(
-                    _At(
-                        (aliases[name],),
-                        table,
-                        _problem(f"a table of its own; tables.{seen[table]} is {table} too"),
-                    )
-                )
-            seen.setdefault(table, aliases[name])
-        _raise_all(found, "Tables")
-        return tables
-
-    @field_validator("monitoring")
-    @classmethod
-    def _baseline_is_not_the_monitored_table(
-        cls, monitoring: Monitoring, info: ValidationInfo
-    ) -> Monitoring:
-        tables = info.data.get("tables")
-        if tables and monitoring.baseline_table == tables.predictions:
-            _raise_all(
-                [
-                    _At(
-                        ("baselineTable",),
-                        monitoring.baseline_table,
-                        _problem(
-                            "a table of reference rows (e.g. scored validation data), not"
-                            " tables.predictions, the monitored table itself"
-                        ),
-                    )
-                ],
-                "Monitoring",
-            )
-        return monitoring
 
     @field_validator("tags")
     @classmethod
@@ -1230,7 +1478,7 @@ class StackConfig(_Section):
     @field_validator("sql_warehouse_id")
     @classmethod
     def _warehouse_in_ci(cls, warehouse: str | None, info: ValidationInfo) -> str | None:
-        """The warehouse that runs the tables' DDL and the monitor's queries.
+        """The warehouse that runs the tables' DDL and the monitors' queries.
 
         Without one, the Databricks provider creates and starts a cluster of its own for
         every apply that touches a table (docs/platform.md, "Tables without a SQL
@@ -1246,102 +1494,143 @@ class StackConfig(_Section):
             )
         return warehouse
 
-    @model_validator(mode="after")
-    def _inputs_outside_a_new_catalog(self) -> StackConfig:
-        """A catalog the stack creates holds no other schema on the first ``pulumi up``, so
-        an input table there (outside the stack's schema) could not be read or granted."""
-        if not self.storage.owns_catalog:
-            return self
-        aliases = {name: field.alias or name for name, field in Tables.model_fields.items()}
-        found = []
-        for name in _INPUTS:
-            table = getattr(self.tables, name)
-            table_catalog, table_schema, _ = table.split(".")
-            if table_catalog == self.catalog and table_schema != self.schema_name:
-                found.append(
-                    _At(
-                        ("tables", aliases[name]),
-                        table,
-                        _problem(
-                            f"a table outside the catalog {self.catalog} or in the stack's"
-                            f" schema {self.catalog}.{self.schema_name}:"
-                            f" storage.managedLocation is catalog, so the stack creates"
-                            f" {self.catalog} and no other schema of it exists before the"
-                            " stack does"
-                        ),
-                    )
-                )
-        _raise_all(found, "StackConfig")
-        return self
 
-    def settings(self, stack: str, source: str) -> StackSettings:
-        """What the program reads: these settings for ``stack``, read from ``source``."""
-        return StackSettings(
-            stack=stack,
-            source=source,
-            environment=self.environment,
-            workspace_host=self.workspace_host,
-            catalog=self.catalog,
-            schema=self.schema_name,
-            model_name=self.model_name,
-            experiment_path=self.experiment_path,
-            principals=self.principals,
-            groups=self.groups,
-            compute=self.compute,
-            schedules=dict(self.schedules),
-            tables=self.tables,
-            training=self.training,
-            validation=self.validation,
-            jobs=self.jobs,
-            notification_emails=self.notifications.on_failure,
-            tags=dict(self.tags),
-            sql_warehouse_id=self.sql_warehouse_id,
-            monitoring=self.monitoring,
-            storage=self.storage,
-        )
-
-
-# The settings as the stack file spells them, and what each is.
+# The stack-level settings as the stack file spells them, and what each is; a project's
+# block is the key named after it.
 TOP_LEVEL_KEYS: dict[str, str] = {
     field.alias or name: field.description or "" for name, field in StackConfig.model_fields.items()
 }
+# The keys that were stack-level before schemaVersion 2 and are now in each project's
+# block, for the message that says where they went.
+_MOVED_TO_PROJECTS = (
+    "schema",
+    "modelName",
+    "experimentPath",
+    "tables",
+    "schedules",
+    "training",
+    "validation",
+    "monitoring",
+)
+
+
+# --- what the program reads -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """Everything the program needs to know about one project of a stack.
+
+    tables: every role of the project with its table, defaults filled in, in the order the
+        project declares them.
+    compute: the stack's compute with the project's overrides.
+    runner: the service principal this project's jobs run as (the stack's runner; None in
+        dev); every privilege a runner gets is granted for one project's securables.
+    runner_reaches: the other projects whose tables this project's jobs may read.
+    """
+
+    name: str
+    catalog: str
+    schema: str
+    model_name: str
+    experiment_path: str
+    tables: Mapping[str, str]
+    schedules: Mapping[str, Schedule]
+    training: Training
+    validation: Validation
+    monitoring: Monitoring
+    compute: Compute
+    runner: str | None = None
+    runner_reaches: tuple[str, ...] = ()
+
+    @property
+    def declaration(self) -> ModelProject:
+        """The project's declaration (``pipelines/projects/<name>/__init__.py``)."""
+        from pipelines.projects import project
+
+        return project(self.name)
+
+    @property
+    def problem_type(self) -> ProblemType:
+        return self.declaration.problem_type
+
+    @property
+    def home(self) -> str:
+        """catalog.schema of the project's own schema."""
+        return f"{self.catalog}.{self.schema}"
+
+    @property
+    def model_full_name(self) -> str:
+        return f"{self.home}.{self.model_name}"
+
+    def table_map(self) -> TableMap:
+        """The tables as the tasks take them (``--tables role=table,...``)."""
+        return TableMap({role: TableName.parse(name) for role, name in self.tables.items()})
+
+    def roles(self, kind: str | None = None) -> tuple[str, ...]:
+        return tuple(r.role for r in self.declaration.tables if kind is None or r.kind == kind)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The tables the jobs only read."""
+        return tuple(self.tables[role] for role in self.roles("input"))
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The tables the jobs write (features and predictions), in the project's schema."""
+        return tuple(self.tables[r] for r in self.roles() if r not in self.roles("input"))
+
+    @property
+    def predictions(self) -> str:
+        """The inference table: batch inference writes it and the monitor watches it."""
+        (role,) = self.roles("predictions")
+        return self.tables[role]
 
 
 # Frozen, so one instance serves as every default.
-_NO_MONITOR = Monitoring(enabled=False)
 _NO_STORAGE = Storage()
 
 
 @dataclass(frozen=True)
 class StackSettings:
-    """Everything the program needs to know about one stack."""
+    """Everything the program needs to know about one stack: what its projects share, and
+    each project (``projects``, in the order the stack file lists them)."""
 
     stack: str
     source: str
     environment: str
     workspace_host: str
     catalog: str
-    schema: str
-    model_name: str
-    experiment_path: str
     principals: Principals
     groups: Groups
     compute: Compute
-    schedules: Mapping[str, Schedule]
-    tables: Tables
-    training: Training
-    validation: Validation
     jobs: JobPolicy
     notification_emails: tuple[str, ...]
     tags: Mapping[str, str]
+    projects: tuple[ProjectSettings, ...] = ()
     sql_warehouse_id: str | None = None
     code_volume: str = "code"
-    monitoring: Monitoring = _NO_MONITOR
     storage: Storage = _NO_STORAGE
 
+    def project(self, name: str) -> ProjectSettings:
+        for found in self.projects:
+            if found.name == name:
+                return found
+        raise KeyError(f"stack {self.stack} deploys no project {name!r}")
+
     @property
-    def model_full_name(self) -> str:
-        return f"{self.catalog}.{self.schema}.{self.model_name}"
+    def project_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.projects)
+
+    @property
+    def code_schema(self) -> str:
+        """The schema of the code volume: the first project's (one wheel per stack)."""
+        return self.projects[0].schema
+
+    @property
+    def runners(self) -> tuple[str, ...]:
+        """The service principals the projects' jobs run as, each once."""
+        return tuple(dict.fromkeys(p.runner for p in self.projects if p.runner))
 
     @property
     def schedules_paused(self) -> bool:
@@ -1350,7 +1639,7 @@ class StackSettings:
 
     @property
     def protect(self) -> bool:
-        """Prod's model and tables must survive a mistaken ``pulumi destroy``."""
+        """Prod's models and tables must survive a mistaken ``pulumi destroy``."""
         return self.environment == "prod"
 
     def placeholders(self) -> list[str]:
@@ -1376,6 +1665,158 @@ class StackSettings:
                 " avoid it."
             )
         return warnings
+
+
+def _project_settings(
+    name: str, block: ProjectBlock, stack: StackConfig, projects: Sequence[str]
+) -> ProjectSettings:
+    """A valid block as the program reads it, the defaults that depend on the stack filled in."""
+    from pipelines.projects import project
+
+    declared = project(name)
+    home = f"{stack.catalog}.{block.schema_name}"
+    given = block.tables.given()
+    return ProjectSettings(
+        name=name,
+        catalog=stack.catalog,
+        schema=block.schema_name,
+        model_name=block.model_name,
+        experiment_path=block.experiment_path
+        or f"{project_folder(stack.environment, name)}/experiment",
+        tables={t.role: given.get(t.role) or f"{home}.{t.default_name}" for t in declared.tables},
+        schedules=dict(block.schedules),
+        training=block.training,
+        validation=block.validation,
+        monitoring=block.monitoring,
+        compute=stack.compute.overridden_by(block.compute),
+        runner=stack.principals.runner,
+        runner_reaches=tuple(block.runner_reaches),
+    )
+
+
+def _said(key: str, value: Any, expected: str) -> str:
+    """One problem as every message says it."""
+    return f"{PROJECT}:{key} is {_show(value)}: expected {expected}."
+
+
+def _across_projects(
+    found: Sequence[ProjectSettings], listed: Sequence[str], storage: Storage
+) -> list[str]:
+    """The rules relating a project's settings to the stack's or to another project's,
+    once each is valid on its own."""
+    problems: list[str] = []
+    schemas: dict[str, str] = {}
+    experiments: dict[str, str] = {}
+    written: dict[str, str] = {}  # an output table -> "<project>.tables.<role>"
+    for p in found:
+        if p.schema in schemas:
+            problems.append(
+                _said(
+                    f"{p.name}.schema",
+                    p.schema,
+                    f"a schema of its own: {schemas[p.schema]}.schema is {p.schema} too, and"
+                    " each project's runner is granted on its own schema's tables only",
+                )
+            )
+        schemas.setdefault(p.schema, p.name)
+        if p.experiment_path in experiments:
+            problems.append(
+                _said(
+                    f"{p.name}.experimentPath",
+                    p.experiment_path,
+                    f"an experiment of its own: {experiments[p.experiment_path]}.experimentPath"
+                    f" is {p.experiment_path} too",
+                )
+            )
+        experiments.setdefault(p.experiment_path, p.name)
+        seen: dict[str, str] = {}
+        for role, table in p.tables.items():
+            key = f"{p.name}.tables.{role}"
+            if table in seen:
+                problems.append(
+                    _said(key, table, f"a table of its own; {seen[table]} is {table} too")
+                )
+            seen.setdefault(table, key)
+            if role in p.roles("input"):
+                continue
+            if table.rpartition(".")[0] != p.home:
+                problems.append(
+                    _said(
+                        key,
+                        table,
+                        f"a table in project {p.name}'s own schema {p.home}, where the stack"
+                        " creates it",
+                    )
+                )
+            elif table in written:
+                problems.append(
+                    _said(
+                        key,
+                        table,
+                        f"a table no other project writes: {written[table]} is {table} too",
+                    )
+                )
+            written.setdefault(table, key)
+        if p.monitoring.baseline_table and p.monitoring.baseline_table == p.predictions:
+            problems.append(
+                _said(
+                    f"{p.name}.monitoring.baselineTable",
+                    p.monitoring.baseline_table,
+                    "a table of reference rows (e.g. scored validation data), not the"
+                    f" project's predictions table {p.predictions}, the monitored table itself",
+                )
+            )
+    homes: dict[str, str] = {}
+    for p in found:
+        homes.setdefault(p.home, p.name)
+    for p in found:
+        others = [name for name in listed if name != p.name]
+        reaches = list(p.runner_reaches)
+        wrong = [r for r in reaches if r not in others] or len(set(reaches)) < len(reaches)
+        if wrong:
+            problems.append(
+                _said(
+                    f"{p.name}.runnerReaches",
+                    reaches,
+                    "a list of other projects this stack deploys, each once"
+                    f" ({', '.join(others) or 'there are none'}): the projects whose tables"
+                    f" {p.name}'s jobs may read",
+                )
+            )
+        for role in p.roles("input"):
+            table = p.tables[role]
+            schema = table.rpartition(".")[0]
+            owner = homes.get(schema)
+            theirs = [q for q in found if q.name == owner]
+            if (
+                schema != p.home
+                and owner
+                and (owner not in reaches or table not in theirs[0].tables.values())
+            ):
+                problems.append(
+                    _said(
+                        f"{p.name}.tables.{role}",
+                        table,
+                        f"a table outside the schemas of the stack's other projects, or one of"
+                        f" project {owner}'s tables with {owner} in {p.name}.runnerReaches: the"
+                        f" stack creates {owner}'s schema and what is in it, and {p.name}'s"
+                        " runner may read there only what runnerReaches names",
+                    )
+                )
+            if storage.owns_catalog:
+                table_catalog = table.split(".")[0]
+                if table_catalog == p.catalog and table.rpartition(".")[0] not in homes:
+                    problems.append(
+                        _said(
+                            f"{p.name}.tables.{role}",
+                            table,
+                            f"a table outside the catalog {p.catalog} or in one of the stack's"
+                            f" schemas ({', '.join(homes)}): storage.managedLocation is"
+                            f" catalog, so the stack creates {p.catalog} and no other schema"
+                            " of it exists before the stack does",
+                        )
+                    )
+    return problems
 
 
 # --- pydantic's errors, in the words of the stack file --------------------------------------
@@ -1413,9 +1854,10 @@ def _fields_by_key(section: type[BaseModel]) -> dict[str, FieldInfo]:
     return {field.alias or name: field for name, field in section.model_fields.items()}
 
 
-def _field_at(loc: tuple[str | int, ...]) -> FieldInfo | None:
-    """The field of the key at ``loc`` (from the top), if it is one."""
-    section: type[BaseModel] | None = StackConfig
+def _field_at(loc: tuple[str | int, ...], root: type[BaseModel]) -> FieldInfo | None:
+    """The field of the key at ``loc`` (from ``root``, the stack-level settings or a
+    project's block), if it is one."""
+    section: type[BaseModel] | None = root
     field = None
     for key in loc:
         field = _field_of(section, key) if section else None
@@ -1430,15 +1872,28 @@ def _field_of(section: type[BaseModel], key: str | int) -> FieldInfo | None:
     return _fields_by_key(section).get(str(key)) or section.model_fields.get(str(key))
 
 
-def _stack_file_key(loc: tuple[str | int, ...]) -> str:
-    """The dotted stack file key of ``loc``, whose parts may be field names."""
-    keys = []
-    section: type[BaseModel] | None = StackConfig
+def _section_at(loc: tuple[str | int, ...], root: type[BaseModel]) -> type[BaseModel] | None:
+    if not loc:
+        return root
+    field = _field_at(loc, root)
+    return _section_of(field.annotation) if field else None
+
+
+def _stack_file_key(loc: tuple[str | int, ...], root: type[BaseModel], prefix: str = "") -> str:
+    """The dotted stack file key of ``loc`` below ``prefix`` (a project's name, for its
+    block), whose parts may be field names; an item of a list is ``key[n]``."""
+    key = prefix
+    section: type[BaseModel] | None = root
     for part in loc:
+        if isinstance(part, int):
+            key += f"[{part}]"
+            section = None
+            continue
         field = _field_of(section, part) if section else None
-        keys.append(field.alias or str(part) if field else str(part))
+        name = field.alias or str(part) if field else str(part)
+        key = f"{key}.{name}" if key else name
         section = _section_of(field.annotation) if field else None
-    return ".".join(keys)
+    return key
 
 
 def _expected_of(field: FieldInfo | None, missing: bool) -> str:
@@ -1467,33 +1922,69 @@ def _expected_of(field: FieldInfo | None, missing: bool) -> str:
     return "a non-empty string"
 
 
-def _sentence(error: ErrorDetails) -> str | None:
+def _no_such_key(loc: tuple[str | int, ...], root: type[BaseModel], prefix: str) -> str:
+    """What a section takes, for a key it does not have: its keys; for a validation limit
+    of another problem type, also which type the project is."""
+    parent, key = loc[:-1], str(loc[-1])
+    section = _section_at(parent, root)
+    keys = ", ".join(_fields_by_key(section)) if section else ""
+    if section is root and not prefix:
+        return f"no such key; the settings are {keys}"
+    where = _stack_file_key(parent, root, prefix)
+    if section is not None and issubclass(section, Validation):
+        for other, model in VALIDATION_MODELS.items():
+            if other is not section.problem_type and key in _fields_by_key(model):
+                return (
+                    f"no such key: {key} is a limit of {other.value} models, and {prefix} is a"
+                    f" {section.problem_type.value} project, whose validation takes {keys}"
+                )
+    return f"no such key; {where} takes {keys}"
+
+
+def _sentence(error: ErrorDetails, root: type[BaseModel], prefix: str = "") -> str | None:
     """One problem of the message, ``mlops-stack:<key> is <value>: expected <what>.``; None
-    for an error that is only the consequence of another."""
+    for an error that is only the consequence of another. ``root`` is the model the error
+    comes from: the stack-level settings, or the block of the project ``prefix``."""
     kind, loc, context = error["type"], tuple(error["loc"]), error.get("ctx") or {}
     if kind == "default_factory_not_called":
         return None  # a default worked out from a setting that is itself wrong
     missing = kind == "missing" or bool(context.get("missing"))
     if kind == "extra_forbidden":
         # An unknown key is named as given, below the keys of its section.
-        parent = loc[:-1]
-        field = _field_at(parent) if parent else None
-        section = _section_of(field.annotation) if field else StackConfig
-        keys = ", ".join(_fields_by_key(section)) if section else ""
-        where = f"{_stack_file_key(parent)} takes" if parent else "the settings are"
-        expected = f"no such key; {where} {keys}"
-        key = f"{_stack_file_key(parent)}.{loc[-1]}" if parent else str(loc[-1])
+        expected = _no_such_key(loc, root, prefix)
+        key = _stack_file_key(loc[:-1], root, prefix)
+        key = f"{key}.{loc[-1]}" if key else str(loc[-1])
     else:
         if kind == _PROBLEM and "expected" in context:
             expected = context["expected"]
+        elif not loc:  # the block itself
+            expected = f"an object with the keys {', '.join(_fields_by_key(root))}"
         else:
-            expected = _expected_of(_field_at(loc), missing) + context.get("suffix", "")
-        key = _stack_file_key(loc)
+            expected = _expected_of(_field_at(loc, root), missing) + context.get("suffix", "")
+        key = _stack_file_key(loc, root, prefix) or prefix
     shown = "missing" if missing else _show(error["input"])
     return f"{PROJECT}:{key} is {shown}: expected {expected}."
 
 
+def _sentences(exc: ValidationError, root: type[BaseModel], prefix: str = "") -> list[str]:
+    return [s for s in (_sentence(e, root, prefix) for e in exc.errors()) if s is not None]
+
+
 # --- reading ---------------------------------------------------------------------------------
+
+
+def _listed(value: Any) -> tuple[str, ...]:
+    """The projects ``mlops-stack:projects`` lists that exist, however wrong the rest of
+    the list is (its problems are reported by ``StackConfig``)."""
+    value = _decoded(value)
+    if not isinstance(value, list | tuple):
+        return ()
+    known = known_projects()
+    return tuple(dict.fromkeys(n for n in value if isinstance(n, str) and n in known))
+
+
+def _environment(value: Any) -> str | None:
+    return value if value in ENVIRONMENTS else None
 
 
 def parse_settings(config: Mapping[str, Any], stack: str, source: str) -> StackSettings:
@@ -1501,6 +1992,8 @@ def parse_settings(config: Mapping[str, Any], stack: str, source: str) -> StackS
     and return the settings, or raise ``InvalidStackConfig`` naming every problem."""
     problems: list[str] = []
     raw: dict[str, Any] = {}
+    blocks: dict[str, Any] = {}
+    secret: set[str] = set()
     for full_key, value in config.items():
         namespace, _, key = full_key.partition(":")
         if namespace != PROJECT:
@@ -1511,26 +2004,113 @@ def parse_settings(config: Mapping[str, Any], stack: str, source: str) -> StackS
                     " environment (DATABRICKS_TOKEN, or OIDC in CI)."
                 )
             continue
-        if isinstance(value, Secret) and key in TOP_LEVEL_KEYS:
+        if isinstance(value, Secret):
             problems.append(
                 f"{PROJECT}:{key} is '[secret]': expected a plain setting: no {PROJECT}"
                 " setting is secret."
             )
+            secret.add(key)
             continue
-        raw[key] = value
+        if key in TOP_LEVEL_KEYS:
+            raw[key] = value
+        else:
+            blocks[key] = value
+    stack_config: StackConfig | None = None
     try:
         # A stack file spells every key as its alias: the field names (populate_by_name) are
         # for Python code building the models, not for stack files.
-        validated = StackConfig.model_validate(raw, by_alias=True, by_name=False)
-        settings = validated.settings(stack, source)
+        stack_config = StackConfig.model_validate(raw, by_alias=True, by_name=False)
     except ValidationError as exc:
-        problems += [s for s in map(_sentence, exc.errors()) if s is not None]
-    if problems:
+        problems += _sentences(exc, StackConfig)
+    listed = stack_config.projects if stack_config else _listed(raw.get("projects"))
+    # Whether the list itself is valid: if not (its problems are reported), a block of a
+    # project it leaves out may be one it meant to list.
+    try:
+        _project_name_list(raw.get("projects"))
+        list_valid = True
+    except (ValidationError, PydanticCustomError):
+        list_valid = False
+    context = {
+        "environment": stack_config.environment
+        if stack_config
+        else _environment(raw.get("environment")),
+        "projects": listed,
+    }
+    valid: dict[str, ProjectBlock] = {}
+    for name in listed:
+        if name not in blocks and name not in secret:
+            problems.append(
+                f"{PROJECT}:{name} is missing: expected the block of project {name}, which"
+                f" {PROJECT}:projects lists: an object with at least its monitoring (a"
+                " threshold for the retraining rule, or {enabled: false})."
+            )
+    for key, value in blocks.items():
+        if key in listed:
+            model = project_block_model(key)
+            try:
+                valid[key] = model.model_validate(
+                    value, by_alias=True, by_name=False, context=context
+                )
+            except ValidationError as exc:
+                problems += _sentences(exc, model, key)
+        elif key in known_projects():
+            if not list_valid:
+                continue
+            problems.append(
+                _said(
+                    key,
+                    _decoded(value),
+                    f"no block for project {key}, which {PROJECT}:projects does not list"
+                    f" ({', '.join(listed) or 'none'}): add {key} to {PROJECT}:projects to"
+                    " deploy it, or remove the block",
+                )
+            )
+        elif key in _MOVED_TO_PROJECTS:
+            example = listed[0] if listed else next(iter(known_projects()))
+            problems.append(
+                _said(
+                    key,
+                    _decoded(value),
+                    f"no such key: since schemaVersion 2 it belongs in the block of each"
+                    f" project, e.g. {PROJECT}:{example}.{key}",
+                )
+            )
+        else:
+            problems.append(
+                _said(
+                    key,
+                    _decoded(value),
+                    f"no such key; the settings are {', '.join(TOP_LEVEL_KEYS)}, and the"
+                    f" block of each project {PROJECT}:projects lists"
+                    f" ({', '.join(listed) or 'none yet'})",
+                )
+            )
+    settings = None
+    if stack_config is not None and not problems:
+        found = tuple(_project_settings(n, valid[n], stack_config, listed) for n in listed)
+        problems += _across_projects(found, listed, stack_config.storage)
+        settings = StackSettings(
+            stack=stack,
+            source=source,
+            environment=stack_config.environment,
+            workspace_host=stack_config.workspace_host,
+            catalog=stack_config.catalog,
+            principals=stack_config.principals,
+            groups=stack_config.groups,
+            compute=stack_config.compute,
+            jobs=stack_config.jobs,
+            notification_emails=stack_config.notifications.on_failure,
+            tags=dict(stack_config.tags),
+            projects=found,
+            sql_warehouse_id=stack_config.sql_warehouse_id,
+            storage=stack_config.storage,
+        )
+    if problems or settings is None:
         count = len(problems)
-        listed = " ".join(f"({n}) {p}" for n, p in enumerate(problems, start=1))
+        listed_problems = " ".join(f"({n}) {p}" for n, p in enumerate(problems, start=1))
         raise InvalidStackConfig(
             f"{source} (stack '{stack}') has {count} invalid setting{'s' * (count > 1)},"
-            f" so nothing was registered: {listed}"
+            f" so nothing was registered: {listed_problems}"
         )
     return settings
 
@@ -1621,13 +2201,28 @@ def _plain_descriptions(node: Any) -> Any:
 
 
 def stack_file_schema() -> dict[str, Any]:
-    """The JSON Schema of a ``Pulumi.<stack>.yaml``: the ``mlops-stack:`` keys from
-    ``StackConfig``, any other provider's keys (credentials only as ``secure:`` values),
-    and the other keys Pulumi allows in a stack file."""
-    config = _plain_descriptions(
-        StackConfig.model_json_schema(by_alias=True, schema_generator=_SchemaGenerator)
+    """The JSON Schema of a ``Pulumi.<stack>.yaml``: the stack-level ``mlops-stack:`` keys
+    from ``StackConfig``, the block of every project of pipelines/projects/ (each its own
+    model, ``project_block_model``), any other provider's keys (credentials only as
+    ``secure:`` values), and the other keys Pulumi allows in a stack file."""
+    names = list(known_projects())
+    models: list[type[BaseModel]] = [StackConfig, *(project_block_model(n) for n in names)]
+    refs, generated = models_json_schema(
+        [(model, "validation") for model in models],
+        by_alias=True,
+        schema_generator=_SchemaGenerator,
     )
-    definitions = config.pop("$defs")
+    definitions = _plain_descriptions(generated["$defs"])
+    config = definitions.pop(StackConfig.__name__)
+    # Each listed project has a block, and a block is only for a listed project.
+    config["properties"]["projects"]["items"]["enum"] = names
+    blocks = {
+        f"{PROJECT}:{name}": {
+            **refs[(project_block_model(name), "validation")],
+            "description": f"The settings of project {name}, when {PROJECT}:projects lists it.",
+        }
+        for name in names
+    }
     definitions["secureValue"] = {
         "type": "object",
         "description": "A Pulumi secret: ciphertext written by pulumi config set --secret.",
@@ -1636,6 +2231,7 @@ def stack_file_schema() -> dict[str, Any]:
         "additionalProperties": False,
     }
     keys = {f"{PROJECT}:{key}": schema for key, schema in config["properties"].items()}
+    keys |= blocks
     credentials = "|".join(_any_case(word) for word in _CREDENTIAL_WORDS)
 
     def key(name: str) -> str:
@@ -1661,6 +2257,26 @@ def stack_file_schema() -> dict[str, Any]:
             },
         },
     }
+    listed_has_block = [
+        rule
+        for name in names
+        for rule in (
+            {
+                "if": {
+                    "properties": {key("projects"): {"contains": {"const": name}}},
+                    "required": [key("projects")],
+                },
+                "then": {"required": [key(name)]},
+            },
+            {
+                "if": {"required": [key(name)]},
+                "then": {
+                    "required": [key("projects")],
+                    "properties": {key("projects"): {"contains": {"const": name}}},
+                },
+            },
+        )
+    ]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -1671,8 +2287,9 @@ def stack_file_schema() -> dict[str, Any]:
         "title": f"{PROJECT} stack file (Pulumi.<stack>.yaml)",
         "description": (
             f"The settings of one {PROJECT} stack (schemaVersion {SCHEMA_VERSION}): the"
-            f" {PROJECT}: keys under config, checked again, with every rule, when the program"
-            " reads them (docs/settings.md)."
+            f" {PROJECT}: keys under config, the stack-level settings and a block per project"
+            f" the stack deploys ({PROJECT}:<project>), checked again, with every rule, when"
+            " the program reads them (docs/settings.md)."
         ),
         "type": "object",
         "additionalProperties": False,
@@ -1707,7 +2324,7 @@ def stack_file_schema() -> dict[str, Any]:
                 "patternProperties": {
                     f"^[^:]*:.*({credentials})$": {"$ref": "#/$defs/secureValue"}
                 },
-                "allOf": [in_ci],
+                "allOf": [in_ci, *listed_has_block],
             },
         },
         "$defs": definitions,

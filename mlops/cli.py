@@ -20,9 +20,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="run the whole local lifecycle, twice over")
+    demo = sub.add_parser(
+        "demo", help="run every project of the dev stack through its lifecycle, locally"
+    )
     demo.add_argument(
-        "--trips-per-day", type=int, default=1500, help="synthetic trips per day (default 1500)"
+        "--project",
+        action="append",
+        metavar="NAME",
+        help="only this project of Pulumi.dev.yaml (repeat for several; default: all)",
+    )
+    demo.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply each project's synthetic data size by this (default 1)",
     )
     demo.add_argument(
         "--fresh", action="store_true", help="delete the local lake and MLflow store first"
@@ -70,9 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     integration = sub.add_parser(
         "integration-run",
         help="run a deployed job once and wait for it (CI, after pulumi up)",
-        description="Start the job the stack outputs name (jobs.<job>.id, on workspace.host),"
-        " wait for its run to end and exit 0 only if it ended SUCCESS. Credentials come from"
-        " the environment (OIDC or OAuth M2M, as for Pulumi).",
+        description="Start the job the stack outputs name (projects.<project>.jobs.<job>.id,"
+        " on workspace.host) for one project, or for every project at once, wait for the runs"
+        " to end and exit 0 only if every run ended SUCCESS. Credentials come from the"
+        " environment (OIDC or OAuth M2M, as for Pulumi).",
     )
     integration.add_argument(
         "--outputs",
@@ -82,7 +94,14 @@ def _parser() -> argparse.ArgumentParser:
         help="the stack outputs: pulumi stack output --json --stack <stack> > FILE",
     )
     integration.add_argument(
-        "--job", required=True, help="the key under jobs in the outputs, e.g. training"
+        "--job",
+        required=True,
+        help="the key under projects.<project>.jobs in the outputs, e.g. training",
+    )
+    integration.add_argument(
+        "--project",
+        help="the project whose job to run, e.g. fare (default: every project of the outputs,"
+        " started together)",
     )
     integration.add_argument(
         "--timeout-minutes",
@@ -112,17 +131,21 @@ def _positive_minutes(value: str) -> int:
     return minutes
 
 
-def _integration_run(outputs: Path, job: str, minutes: int) -> int:
+def _integration_run(outputs: Path, job: str, minutes: int, project: str | None = None) -> int:
     from datetime import timedelta
 
     from mlops.integration_run import IntegrationRunFailed, integration_run
 
     try:
-        outcome = integration_run(outputs, job, timedelta(minutes=minutes))
+        outcomes = integration_run(outputs, job, timedelta(minutes=minutes), project)
     except IntegrationRunFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"run {outcome.run_id} of the {job} job ended {outcome.result}: {outcome.page_url}")
+    for outcome in outcomes:
+        print(
+            f"run {outcome.run_id} of the {job} job of {outcome.project} ended"
+            f" {outcome.result}: {outcome.page_url}"
+        )
     return 0
 
 
@@ -204,18 +227,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "preflight":
         return _preflight(args.stack, args.export_to)
     if args.command == "integration-run":
-        return _integration_run(args.outputs, args.job, args.timeout_minutes)
+        return _integration_run(args.outputs, args.job, args.timeout_minutes, args.project)
     runtime = Runtime.from_environment()
     try:
         if args.command == "run":
             return task(args.task).main(args.flags)
         if args.command == "ui":
             return _ui(runtime, args.host, args.port)
+        if args.scale <= 0:
+            raise UsageError(f"--scale {args.scale}: expected a positive factor, e.g. 0.5")
         from mlops.demo import run_demo
 
-        return run_demo(
-            runtime, trips_per_day=args.trips_per_day, fresh=args.fresh, stop_spark=True
-        )
+        run_demo(runtime, args.project, scale=args.scale, fresh=args.fresh, stop_spark=True)
+        return 0
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -176,10 +176,12 @@ def describe(settings: StackSettings, environ: Mapping[str, str]) -> str:
     admin = "; ".join(
         f"({n}) {step.describe()}" for n, step in enumerate(prerequisites(settings), start=1)
     )
+    projects = ", ".join(f"{p.name} ({p.home})" for p in settings.projects)
     return (
         f"{settings.source} (stack '{settings.stack}') has what CI needs: workspace"
         f" {settings.workspace_host}, deploying as {client_id}"
-        f" ({auth}), state in {backend}, storage {storage}. What it cannot check from here,"
+        f" ({auth}), state in {backend}, storage {storage}, projects {projects}. What it"
+        " cannot check from here,"
         f" and the first pulumi up needs of an admin (docs/setup.md): {admin}."
     )
 

@@ -92,6 +92,7 @@ class Registration:
     retain_on_delete: bool
     replace_on_changes: tuple[str, ...]
     ignore_changes: tuple[str, ...]
+    aliases: tuple[str, ...] = ()
 
 
 class RecordingMonitor(MockMonitor):
@@ -114,6 +115,11 @@ class RecordingMonitor(MockMonitor):
             retain_on_delete=bool(request.retainOnDelete),
             replace_on_changes=tuple(request.replaceOnChanges),
             ignore_changes=tuple(request.ignoreChanges),
+            aliases=tuple(
+                alias.spec.name
+                for alias in request.aliases
+                if alias.HasField("spec") and alias.spec.name
+            ),
         )
         return super().RegisterResource(request)
 
@@ -139,12 +145,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 @dataclass
 class RenderedResource:
+    """One registered resource. ``aliases``: the names it had before (its own aliases, and
+    those it inherits from its parent's, as the engine derives them: a child named
+    ``<parent>-<item>`` was ``<parent's old name>-<item>``), which Pulumi matches it with."""
+
     type: str
     name: str
     protected: bool
     inputs: dict[str, Any]
     children: list[RenderedResource] = field(default_factory=list)
     registration: Registration | None = None
+    aliases: tuple[str, ...] = ()
 
     @property
     def urn(self) -> str:
@@ -242,22 +253,39 @@ def render_settings(
     exports = built["exports"]
     validate_outputs(exports)
 
-    def rendered(resource: pulumi.Resource) -> RenderedResource:
+    def rendered(resource: pulumi.Resource, inherited: tuple[str, ...] = ()) -> RenderedResource:
         key = (resource._type, resource._name)
         children = sorted(resource._childResources, key=lambda r: (r._type, r._name))
+        registration = monitor.registrations.get(key)
+        aliases = tuple(
+            dict.fromkeys([*(registration.aliases if registration else ()), *inherited])
+        )
         return RenderedResource(
             type=resource._type,
             name=resource._name,
             protected=bool(resource._protect),
             inputs=mocks.inputs.get(key, {}),
-            children=[rendered(child) for child in children],
-            registration=monitor.registrations.get(key),
+            children=[
+                rendered(child, _inherited_aliases(resource._name, aliases, child._name))
+                for child in children
+            ],
+            registration=registration,
+            aliases=aliases,
         )
 
     providers = [deployment.provider, deployment.aws_provider]
     roots = [rendered(p) for p in providers if p is not None]
     roots += [rendered(c) for c in deployment.components]
     return Render(settings=settings, roots=roots, exports=exports)
+
+
+def _inherited_aliases(parent: str, aliases: tuple[str, ...], child: str) -> tuple[str, ...]:
+    """The old names of a child of a renamed parent, as Pulumi derives them (its inherited
+    child aliases, pulumi/pulumi ``tests/integration/aliases/python/rename_component``): a
+    child whose name starts with its parent's had its parent's old name in its place."""
+    if not child.startswith(parent):
+        return ()
+    return tuple(alias + child[len(parent) :] for alias in aliases)
 
 
 # --- what a person reads ----------------------------------------------------------------
@@ -410,11 +438,22 @@ def format_text(render: Render) -> str:
         f"Stack '{settings.stack}' ({settings.source}), environment {settings.environment}.",
         OFFLINE_NOTICE,
         "",
+        f"Projects ({len(settings.projects)}):",
+        *(
+            f"  {p.name}: {p.declaration.title}, {p.problem_type.value}; schema {p.home},"
+            f" model {p.model_full_name}; monitor {'on' if p.monitoring.enabled else 'off'}"
+            f"{'; reads ' + ', '.join(p.runner_reaches) if p.runner_reaches else ''}"
+            for p in settings.projects
+        ),
+        "",
     ]
 
     def show(resource: RenderedResource, depth: int) -> None:
         pad = "  " * depth
         flag = "  [protected]" if resource.protected else ""
+        own = resource.registration.aliases if resource.registration else ()
+        if own:
+            flag += f"  (was {', '.join(own)})"
         lines.append(f"{pad}{resource.type}  {resource.name}{flag}")
         lines.extend(f"{pad}    {line}" for line in summary(resource))
         for child in resource.children:
@@ -442,6 +481,15 @@ def as_json(render: Render) -> dict[str, Any]:
         "stack": render.settings.stack,
         "offline": True,
         "notice": OFFLINE_NOTICE,
+        "projects": [
+            {
+                "name": p.name,
+                "problemType": p.problem_type.value,
+                "schema": p.home,
+                "model": p.model_full_name,
+            }
+            for p in render.settings.projects
+        ],
         "resources": [
             {
                 "type": r.type,
@@ -449,6 +497,7 @@ def as_json(render: Render) -> dict[str, Any]:
                 "protected": r.protected,
                 "parent": parent,
                 "inputs": r.inputs,
+                **({"aliases": list(r.aliases)} if r.aliases else {}),
             }
             for root in render.roots
             for r, parent in _with_parents(root, None)

@@ -1,7 +1,8 @@
 """Which changes to a stack would make Pulumi replace (or delete) something that holds data.
 
 ``mlops plan --stack <s> --baseline OLD.json`` compares an earlier ``mlops plan --json`` of
-the stack with the current render, resource by resource (same type and name), for the
+the stack with the current render, resource by resource (same type and name, or a name the
+current resource has as an alias: Pulumi matches a renamed resource by it), for the
 resource types in ``FORCE_NEW``: Unity Catalog tables, and the catalog, schema, volume and
 registered model that hold data. Replacing a managed table creates a new, empty table: the
 rows stay in the old one if the stack retains it on delete, and are dropped with it if not.
@@ -185,6 +186,10 @@ def replacements(baseline: dict[str, Any], current: dict[str, Any]) -> list[Repl
     """The data-holding resources of ``baseline`` that ``current`` deletes or replaces, in
     the baseline's order. Both are `mlops plan --json` documents of the same stack."""
     now = {(r["type"], r["name"]): r for r in current.get("resources", [])}
+    # A renamed resource answers to its old names (its aliases), as Pulumi matches it.
+    for resource in current.get("resources", []):
+        for alias in resource.get("aliases") or []:
+            now.setdefault((resource["type"], alias), resource)
     found: list[Replacement] = []
     for old in baseline.get("resources", []):
         kind = old["type"]

@@ -60,21 +60,30 @@ def resource_policy(
     )
 
 
-def validate_buckets(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    resources = [
-        policies.StackResource(
-            type=r.resource_type,
-            name=r.name,
-            props=plain(r.props),
-            urn=r.urn,
-            property_dependencies={
-                key: [d.urn for d in deps] for key, deps in r.property_dependencies.items()
-            },
-        )
-        for r in args.resources
-    ]
-    for message in policies.every_bucket_is_protected(resources):
-        report_violation(message, None)
+def stack_policy(
+    name: str,
+    description: str,
+    check: Callable[[list[policies.StackResource]], list[str]],
+) -> StackValidationPolicy:
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        resources = [
+            policies.StackResource(
+                type=r.resource_type,
+                name=r.name,
+                props=plain(r.props),
+                urn=r.urn,
+                property_dependencies={
+                    key: [d.urn for d in deps] for key, deps in r.property_dependencies.items()
+                },
+            )
+            for r in args.resources
+        ]
+        for message in check(resources):
+            report_violation(message, None)
+
+    return StackValidationPolicy(
+        name=name, description=description, validate=validate, enforcement_level=MANDATORY
+    )
 
 
 PolicyPack(
@@ -94,8 +103,9 @@ PolicyPack(
         ),
         resource_policy(
             "required-tags",
-            "Jobs are tagged project, environment, code_version; AWS buckets and the AWS"
-            " provider's default tags carry project and environment.",
+            "Jobs are tagged project, environment, model_project, code_version and named"
+            " after their project; AWS buckets and the AWS provider's default tags carry"
+            " project and environment.",
             policies.required_tags,
         ),
         resource_policy(
@@ -121,11 +131,21 @@ PolicyPack(
             " block blocks all four ways.",
             policies.s3_buckets_encrypted_versioned_private,
         ),
-        StackValidationPolicy(
-            name="every-bucket-is-protected",
-            description="Every S3 bucket has encryption, versioning and a public access block.",
-            validate=validate_buckets,
-            enforcement_level=MANDATORY,
+        stack_policy(
+            "every-bucket-is-protected",
+            "Every S3 bucket has encryption, versioning and a public access block.",
+            policies.every_bucket_is_protected,
+        ),
+        stack_policy(
+            "job-names-are-unique",
+            "No two jobs of the stack share a workspace name (several projects, one stack).",
+            policies.job_names_are_unique,
+        ),
+        stack_policy(
+            "one-grant-list-per-securable",
+            "One Grants resource per securable, and one grant resource per principal and"
+            " securable: two would revoke or overwrite each other's privileges.",
+            policies.one_grant_list_per_securable,
         ),
     ],
 )

@@ -17,8 +17,12 @@ and also when there is no signal at all; the dev rule (paused schedules, no moni
 schedule) applies when any signal says dev. Conflicting signals therefore get both sets of
 rules, never neither. A quality monitor's schedule carries no pause status anywhere.
 
-``every_bucket_is_protected`` is the stack policy: one resource at a time cannot tell
-whether a bucket has its encryption, versioning and public access block resources.
+The stack policies see every resource at once: ``every_bucket_is_protected`` (one resource
+at a time cannot tell whether a bucket has its encryption, versioning and public access
+block resources), and two that keep several model projects in one stack from stepping on
+each other: ``job_names_are_unique`` (Databricks lets two jobs share a name) and
+``one_grant_list_per_securable`` (two grant resources managing the same principal's
+privileges on one securable revoke each other's).
 """
 
 from __future__ import annotations
@@ -49,8 +53,20 @@ VERSIONINGS = (
 )
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 
-# What infra/components/scheduled_job.py job_tags() sets on every job.
-REQUIRED_JOB_TAGS = ("project", "environment", "code_version")
+# What infra/program.py job_settings() and infra/components/scheduled_job.py set on every
+# job: model_project is the model project (pipelines/projects/<name>) the job is of.
+REQUIRED_JOB_TAGS = ("project", "environment", "model_project", "code_version")
+GRANT_SECURABLES = (
+    "catalog",
+    "schema",
+    "table",
+    "volume",
+    "model",
+    "function",
+    "externalLocation",
+    "storageCredential",
+    "metastore",
+)
 # What infra/program.py puts in the AWS provider's default tags (no code_version: the AWS
 # resources do not change with the code).
 REQUIRED_AWS_TAGS = ("project", "environment")
@@ -212,9 +228,11 @@ def _missing_tags(tags: Any, required: Sequence[str]) -> list[str]:
 
 
 def required_tags(resource_type: str, props: Props, stack: str, name: str = "") -> Violations:
-    """Policy 3: every job carries project, environment and code_version tags; AWS buckets
-    (when they have tags: the AWS provider's default tags otherwise, checked too) carry
-    project and environment. A job's environment tag names the stack's environment."""
+    """Policy 3: every job carries project, environment, model_project and code_version
+    tags; AWS buckets (when they have tags: the AWS provider's default tags otherwise,
+    checked too) carry project and environment. A job's environment tag names the stack's
+    environment, and its name is ``<env>-mlops-stack-<model_project>-...``, so that two
+    projects' jobs never share a name."""
     if resource_type == JOB:
         violations = []
         missing = _missing_tags(props.get("tags"), REQUIRED_JOB_TAGS)
@@ -228,6 +246,19 @@ def required_tags(resource_type: str, props: Props, stack: str, name: str = "") 
             violations.append(
                 f"job {name or props.get('name')} is tagged environment={tag} in the stack"
                 f" {stack}: the tag must name the stack's environment."
+            )
+        model_project, job_name = _get(props, "tags", "model_project"), props.get("name")
+        if (
+            _known(model_project)
+            and model_project
+            and isinstance(job_name, str)
+            and _known(tag)
+            and tag in ENVIRONMENTS
+            and not job_name.startswith(f"{tag}-{PROJECT}-{model_project}-")
+        ):
+            violations.append(
+                f"job {name or job_name} is tagged model_project={model_project} but named"
+                f" {job_name}: a project's jobs are named {tag}-{PROJECT}-{model_project}-<job>."
             )
         return violations
     if resource_type in BUCKETS:
@@ -449,6 +480,78 @@ def every_bucket_is_protected(resources: Sequence[StackResource]) -> Violations:
     return violations
 
 
+def job_names_are_unique(resources: Sequence[StackResource]) -> Violations:
+    """Stack policy 7: no two jobs share a workspace name. Databricks allows it, and then
+    a person, CI (which finds jobs by name) or an alert cannot tell two projects' jobs
+    apart."""
+    by_name: dict[str, list[str]] = {}
+    for job in (r for r in resources if r.type == JOB):
+        name = job.props.get("name")
+        if _known(name) and isinstance(name, str) and name:
+            by_name.setdefault(name, []).append(job.name)
+    return [
+        f"jobs {', '.join(found)} share the name {name}: every job of the stack needs a name"
+        " of its own (<env>-mlops-stack-<project>-<job>)."
+        for name, found in by_name.items()
+        if len(found) > 1
+    ]
+
+
+def _securable(props: Props) -> tuple[str, str] | None:
+    for key in GRANT_SECURABLES:
+        value = props.get(key)
+        if value is UNKNOWN:
+            return None  # not known during preview: nothing to compare
+        if value:
+            return key, str(value)
+    return None
+
+
+def one_grant_list_per_securable(resources: Sequence[StackResource]) -> Violations:
+    """Stack policy 8: each principal's privileges on a securable are managed by one grant
+    resource. Two ``Grants`` on one securable (each authoritative) revoke each other's
+    principals on every apply; a ``Grant`` and a ``Grants`` naming one principal, or two
+    ``Grant`` for the same principal, overwrite each other's privileges. With several model
+    projects in a stack, what they share (the catalog, an input table two projects read)
+    must be granted once."""
+    authoritative: dict[tuple[str, str], list[str]] = {}
+    per_principal: dict[tuple[str, str, str], list[str]] = {}
+    for resource in resources:
+        if resource.type not in (GRANTS, GRANT):
+            continue
+        securable = _securable(resource.props)
+        if securable is None:
+            continue
+        if resource.type == GRANTS:
+            authoritative.setdefault(securable, []).append(resource.name)
+            entries = resource.props.get("grants")
+            entries = (
+                entries if isinstance(entries, Sequence) and not isinstance(entries, str) else []
+            )
+        else:
+            entries = [resource.props]
+        for entry in entries:
+            principal = entry.get("principal") if isinstance(entry, Mapping) else None
+            if _known(principal) and principal:
+                key = (*securable, str(principal))
+                per_principal.setdefault(key, []).append(resource.name)
+    violations = [
+        f"{', '.join(names)} all grant on {kind.upper()} {name}: one Grants resource per"
+        " securable, or each revokes the others' principals."
+        for (kind, name), names in authoritative.items()
+        if len(names) > 1
+    ]
+    violations += [
+        f"{', '.join(names)} all manage the privileges of {principal} on {kind.upper()} {name}:"
+        " one grant resource per principal and securable, or they overwrite each other."
+        for (kind, name, principal), names in per_principal.items()
+        if len(set(names)) > 1 and len(authoritative.get((kind, name), [])) <= 1
+    ]
+    return violations
+
+
 STACK_POLICIES: tuple[Callable[[Sequence[StackResource]], Violations], ...] = (
     every_bucket_is_protected,
+    job_names_are_unique,
+    one_grant_list_per_securable,
 )

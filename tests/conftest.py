@@ -46,7 +46,7 @@ def schema(request: pytest.FixtureRequest) -> str:
 
 @dataclass(frozen=True)
 class Lake:
-    """Names of the tables of a small, already prepared lake (read-only for tests)."""
+    """Names of the tables of a small, already prepared fare lake (read-only for tests)."""
 
     trips: TableName
     pickup_features: TableName
@@ -54,11 +54,34 @@ class Lake:
     start: dt.date
     end: dt.date
 
-    def feature_flags(self) -> list[str]:
-        return [
-            "--pickup-features-table", str(self.pickup_features),
-            "--dropoff-features-table", str(self.dropoff_features),
-        ]  # fmt: skip
+    @property
+    def tables(self) -> str:
+        """The fare project's ``--tables``, all in the lake's schema (the generator writes
+        the trips and their requests; nothing here writes the predictions table)."""
+        return fare_tables(str(self.trips).rpartition(".")[0])
+
+    def project_flags(self, tables: str | None = None) -> list[str]:
+        return ["--project", "fare", "--tables", tables or self.tables]
+
+
+def fare_tables(schema: str, requests: str | None = None, predictions: str | None = None) -> str:
+    """``--tables`` for the fare project with every table in ``schema``."""
+    return ",".join(
+        [
+            f"trips={schema}.trips",
+            f"inference_requests={requests or f'{schema}.inference_requests'}",
+            f"pickup_features={schema}.pickup_features",
+            f"dropoff_features={schema}.dropoff_features",
+            f"predictions={predictions or f'{schema}.predictions'}",
+        ]
+    )
+
+
+def project_tables(project: str, schema: str) -> str:
+    """``--tables`` for any project with every table in ``schema`` under its default name."""
+    from pipelines.projects import project as find
+
+    return ",".join(f"{t.role}={schema}.{t.default_name}" for t in find(project).tables)
 
 
 def run_task(name: str, argv: list[str], ctx: TaskContext) -> dict:
@@ -82,12 +105,6 @@ def lake(ctx: TaskContext) -> Lake:
         end,
     )
     dates = ["--start-date", start.isoformat(), "--end-date", end.isoformat()]
-    run_task(
-        "generate-data",
-        ["--output-table", str(built.trips), "--trips-per-day", "600", *dates],
-        ctx,
-    )
-    run_task(
-        "write-features", ["--input-table", str(built.trips), *built.feature_flags(), *dates], ctx
-    )
+    run_task("generate-data", [*built.project_flags(), "--size", "600", *dates], ctx)
+    run_task("write-features", [*built.project_flags(), *dates], ctx)
     return built

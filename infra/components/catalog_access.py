@@ -1,4 +1,4 @@
-"""CatalogAccess: the stack's schema, the tables its jobs write, and least-privilege grants."""
+"""CatalogAccess: the projects' schemas, the tables their jobs write, and least-privilege grants."""
 
 from __future__ import annotations
 
@@ -44,45 +44,94 @@ class OutputTable:
 
 
 @dataclass(frozen=True)
+class ProjectSchema:
+    """One model project's place in the catalog: its schema and tables, and whose.
+
+    project: the project's name; the names of its resources include it.
+    schema: the schema this stack creates and owns for it inside ``catalog``.
+    runner: application id of the service principal its jobs run as; ``None`` in dev,
+        where jobs run as the person who deployed them and owns every object already.
+    input_tables: tables its jobs only read. Those in its own schema must be in
+        ``output_tables`` with ``written_by_runner=False``, since nothing else would create
+        them; those in another project's schema must be that project's tables (and in
+        ``reads``); the others exist already (someone else owns them).
+    output_tables: the tables created here, in its schema.
+    reads: tables of the stack's other projects its runner may read too (the settings'
+        ``runnerReaches``): SELECT on each, and USE_SCHEMA on their schema.
+    previous_names: the project's resources were named without it, when a stack deployed
+        only this project (before schemaVersion 2 of the settings): each carries an alias
+        to its old name, so that Pulumi updates it in place instead of replacing it.
+    storage_root: the schema's own managed storage, if any (not when ``owns_catalog``: the
+        schema then uses the catalog's). Unity Catalog refuses managed storage locations
+        that overlap, so each schema has its own.
+    """
+
+    project: str
+    schema: str
+    runner: str | None
+    input_tables: Sequence[str]
+    output_tables: Sequence[OutputTable]
+    reads: Sequence[str] = ()
+    previous_names: bool = False
+    storage_root: pulumi.Input[str] | None = None
+
+
+@dataclass(frozen=True)
 class CatalogAccessArgs:
     """What CatalogAccess needs.
 
     catalog: the catalog the stack lives in: one that exists already (the platform team
         owns it), unless ``owns_catalog``.
-    schema: the schema this stack creates and owns inside ``catalog``.
-    runner: application id of the service principal the jobs run as; ``None`` in dev,
-        where jobs run as the person who deployed them and owns every object already.
     readers: the group that reads predictions.
-    input_tables: tables the jobs only read. Those outside ``catalog.schema`` exist
-        already (someone else owns them); those inside it must be in ``output_tables``
-        with ``written_by_runner=False``, since nothing else would create them.
-    output_tables: the tables created here, in ``catalog.schema``.
+    schemas: each project's schema and tables (``ProjectSchema``), in the stack's order.
     loaders: the group that loads the input tables the stack creates (SELECT, MODIFY).
-    protect: keep the schema and tables from being deleted by Pulumi (prod).
+    protect: keep the schemas and tables from being deleted by Pulumi (prod).
     sql_warehouse_id: the SQL warehouse that runs the table DDL, if any.
-    storage_root: the stack's own managed storage (``LakehouseStorage.storage_root``), if
-        any: the schema's storage root, or the catalog's when ``owns_catalog``.
+    storage_root: the catalog's storage root (``LakehouseStorage.storage_root``), when
+        ``owns_catalog``; each schema's is its ``ProjectSchema.storage_root``.
     owns_catalog: create the catalog too, with ``storage_root`` as its storage root.
     """
 
     catalog: str
-    schema: str
-    runner: str | None
     readers: str
-    input_tables: Sequence[str]
-    output_tables: Sequence[OutputTable]
+    schemas: Sequence[ProjectSchema]
     loaders: str | None = None
     protect: bool = False
     sql_warehouse_id: str | None = None
     storage_root: pulumi.Input[str] | None = None
     owns_catalog: bool = False
 
+    @property
+    def runners(self) -> list[str]:
+        """The projects' runners, each once, in the projects' order."""
+        return list(dict.fromkeys(s.runner for s in self.schemas if s.runner))
+
+
+Privileges = dict[str, list[str]]  # principal -> privileges, in the order first granted
+
+
+def _add(entries: Privileges, principal: str, privileges: Sequence[str]) -> None:
+    held = entries.setdefault(principal, [])
+    held.extend(p for p in privileges if p not in held)
+
 
 class CatalogAccess(pulumi.ComponentResource):
-    """The schema, the output tables and every Unity Catalog grant the stack makes.
+    """The projects' schemas, the tables their jobs write, and every Unity Catalog grant
+    the stack makes, for all projects of the stack at once.
+
+    One component for every project, because some securables are shared: the catalog, and
+    input tables (and their schemas) outside the stack that two projects read. Unity
+    Catalog keeps one list of privileges per principal and securable, so each of those
+    gets one grant per principal, whatever the number of projects reading it.
+
+    Least privilege per project: each project's runner gets USE_SCHEMA and CREATE_TABLE
+    on its own schema, SELECT and MODIFY on the tables its jobs write there, SELECT on its
+    inputs, and SELECT (with USE_SCHEMA) on another project's tables only when the
+    settings' ``runnerReaches`` names that project (``ProjectSchema.reads``). When all
+    projects run as one runner, as the settings make them, its privileges are the union.
 
     Which grants are authoritative, and why:
-    - On what this stack owns (its schema, the tables it creates, and the catalog when it
+    - On what this stack owns (its schemas, the tables it creates, and the catalog when it
       creates that too) grants are authoritative (``databricks.Grants``): the stack's list
       is the whole list, so a privilege granted by hand is revoked on the next
       ``pulumi up`` and drift shows in ``pulumi preview``.
@@ -92,7 +141,7 @@ class CatalogAccess(pulumi.ComponentResource):
     """
 
     catalog: databricks.Catalog | None
-    schema: databricks.Schema
+    schemas: dict[str, databricks.Schema]
     tables: dict[str, databricks.SqlTable]
     grants: list[pulumi.CustomResource]
 
@@ -104,11 +153,14 @@ class CatalogAccess(pulumi.ComponentResource):
         # destroyed table (and the schema holding it) stays where it is, rows and all,
         # detached from the stack; prod also refuses the replacement (docs/platform.md,
         # "Replacing a table").
-        holds_data = pulumi.ResourceOptions(
+        self._holds_data = pulumi.ResourceOptions(
             parent=self, protect=args.protect, retain_on_delete=True
         )
-        home = f"{args.catalog}.{args.schema}"
+        self._prefix = name
+        self._granted: set[str] = set()
         self.grants = []
+        homes = {f"{args.catalog}.{s.schema}": s for s in args.schemas}
+        self._check(args, homes)
 
         # A managed location is fixed when a catalog or schema is created (changing it
         # replaces the object), so the storage root is given at creation, never patched on.
@@ -121,144 +173,239 @@ class CatalogAccess(pulumi.ComponentResource):
                 storage_root=args.storage_root,
                 comment="The catalog of mlops-stack. Managed by Pulumi.",
                 force_destroy=False,
-                opts=holds_data,
+                opts=self._holds_data,
             )
             catalog_name = self.catalog.name
 
-        self.schema = databricks.Schema(
-            f"{name}-schema",
-            catalog_name=catalog_name,
-            name=args.schema,
-            comment="Features, predictions and models of mlops-stack. Managed by Pulumi.",
-            storage_root=None if args.owns_catalog else args.storage_root,
-            force_destroy=False,
-            opts=holds_data,
-        )
+        self.schemas = {
+            s.project: databricks.Schema(
+                self._child(s, "schema"),
+                catalog_name=catalog_name,
+                name=s.schema,
+                comment=f"Features, predictions and model of the {s.project} project of"
+                " mlops-stack. Managed by Pulumi.",
+                storage_root=None if args.owns_catalog else s.storage_root,
+                force_destroy=False,
+                opts=pulumi.ResourceOptions.merge(self._holds_data, self._was(s, "schema")),
+            )
+            for s in args.schemas
+        }
+        first_schema = next(iter(self.schemas.values()))
 
+        principals = self._catalog_principals(args)
         if self.catalog is not None:
             # Ours: authoritative.
             self._grants(
                 f"{name}-catalog",
-                [(role, p, ["USE_CATALOG"]) for role, p in self._principals(args)],
+                {p: ["USE_CATALOG"] for _, p in principals},
                 catalog=self.catalog.name,
             )
         else:
             # Not ours: additive.
-            for role, principal in self._principals(args):
+            for role, principal in principals:
                 self._grant(
-                    f"{name}-catalog-{role}", principal, ["USE_CATALOG"], catalog=args.catalog
+                    f"{name}-catalog-{role}",
+                    principal,
+                    ["USE_CATALOG"],
+                    [first_schema],
+                    catalog=args.catalog,
                 )
 
-        # Schema: ours, authoritative. The runner creates tables (e.g. monitoring metrics).
-        schema_grants = []
-        if args.runner:
-            schema_grants.append(("runner", args.runner, ["USE_SCHEMA", "CREATE_TABLE"]))
-        schema_grants.append(("readers", args.readers, ["USE_SCHEMA"]))
-        self._grants(f"{name}-schema", schema_grants, schema=self.schema.id)
+        # What each project's runner reads in the other projects' schemas.
+        reads: dict[str, list[ProjectSchema]] = {}  # table -> the projects reading it
+        for s in args.schemas:
+            home = f"{args.catalog}.{s.schema}"
+            theirs = [t for t in s.input_tables if t.rpartition(".")[0] in homes.keys() - {home}]
+            for name_read in dict.fromkeys([*s.reads, *theirs]):
+                reads.setdefault(name_read, []).append(s)
 
-        # Output tables: ours, authoritative. The runner rewrites them (and refreshes the
-        # monitor of a monitored one); readers read predictions only.
         self.tables = {}
-        created_names = {table.full_name for table in args.output_tables}
-        missing = [t for t in args.input_tables if t.startswith(f"{home}.")]
-        missing = [t for t in missing if t not in created_names]
-        if missing:
-            raise ValueError(
-                f"input tables {', '.join(missing)} are in the stack's schema {home}, which the"
-                " stack creates, but are not among output_tables: nothing would create them"
+        for s in args.schemas:
+            home = f"{args.catalog}.{s.schema}"
+            # Schema: ours, authoritative. The runner creates tables (e.g. monitoring
+            # metrics); runners of projects reading its tables may use it.
+            schema_grants: Privileges = {}
+            if s.runner:
+                _add(schema_grants, s.runner, ["USE_SCHEMA", "CREATE_TABLE"])
+            _add(schema_grants, args.readers, ["USE_SCHEMA"])
+            for read, readers in reads.items():
+                if read.rpartition(".")[0] == home:
+                    for reader in readers:
+                        if reader.runner:
+                            _add(schema_grants, reader.runner, ["USE_SCHEMA"])
+            self._grants(
+                self._child(s, "schema"),
+                schema_grants,
+                self._was(s, "schema-grants"),
+                schema=self.schemas[s.project].id,
             )
-        for table in args.output_tables:
-            catalog, schema, short = table.full_name.split(".")
-            if f"{catalog}.{schema}" != home:
-                raise ValueError(f"output table {table.full_name} is outside the schema {home}")
-            created = databricks.SqlTable(
-                f"{name}-{short}",
-                catalog_name=args.catalog,
-                schema_name=self.schema.name,
-                name=short,
-                table_type="MANAGED",
-                # No data_source_format: with DELTA the provider creates the table with
-                # CREATE OR REPLACE, which empties a table of the same name; without it, a
-                # plain CREATE TABLE (Delta, Unity Catalog's default) fails instead.
-                comment=table.comment,
-                columns=[
-                    databricks.SqlTableColumnArgs(
-                        name=column.name,
-                        type=column.type,
-                        nullable=column.nullable,
-                        comment=column.comment,
-                    )
-                    for column in table.columns
-                ],
-                properties=dict(table.properties) or None,
-                warehouse_id=args.sql_warehouse_id,
-                # The provider renames nothing: a new name is a new table.
-                opts=pulumi.ResourceOptions.merge(
-                    holds_data, pulumi.ResourceOptions(replace_on_changes=["name"])
-                ),
-            )
-            self.tables[table.full_name] = created
-            table_grants = []
-            if args.runner:
-                privileges = ["SELECT", "MODIFY"] if table.written_by_runner else ["SELECT"]
-                if table.monitor_refreshed_by_runner:
-                    privileges.append("MANAGE")
-                table_grants.append(("runner", args.runner, privileges))
-            if not table.written_by_runner and args.loaders:
-                table_grants.append(("loaders", args.loaders, ["SELECT", "MODIFY"]))
-            if table.readable_by_readers:
-                table_grants.append(("readers", args.readers, ["SELECT"]))
-            if table_grants:
-                self._grants(f"{name}-{short}", table_grants, table=created.id)
 
-        # Input tables: not ours, additive; the runner may need a way into their schema.
-        if args.runner:
-            outside_schemas = sorted({t.rpartition(".")[0] for t in args.input_tables} - {home})
-            for schema_name in outside_schemas:
-                catalog = schema_name.split(".")[0]
+            # Output tables: ours, authoritative. The runner rewrites them (and refreshes
+            # the monitor of a monitored one); readers read predictions only.
+            for table in s.output_tables:
+                short = table.full_name.split(".")[2]
+                created = databricks.SqlTable(
+                    self._child(s, short),
+                    catalog_name=args.catalog,
+                    schema_name=self.schemas[s.project].name,
+                    name=short,
+                    table_type="MANAGED",
+                    # No data_source_format: with DELTA the provider creates the table with
+                    # CREATE OR REPLACE, which empties a table of the same name; without
+                    # it, a plain CREATE TABLE (Delta, Unity Catalog's default) fails
+                    # instead.
+                    comment=table.comment,
+                    columns=[
+                        databricks.SqlTableColumnArgs(
+                            name=column.name,
+                            type=column.type,
+                            nullable=column.nullable,
+                            comment=column.comment,
+                        )
+                        for column in table.columns
+                    ],
+                    properties=dict(table.properties) or None,
+                    warehouse_id=args.sql_warehouse_id,
+                    # The provider renames nothing: a new name is a new table.
+                    opts=pulumi.ResourceOptions.merge(
+                        self._holds_data,
+                        pulumi.ResourceOptions(
+                            replace_on_changes=["name"], aliases=self._was(s, short).aliases
+                        ),
+                    ),
+                )
+                self.tables[table.full_name] = created
+                table_grants: Privileges = {}
+                if s.runner:
+                    privileges = ["SELECT", "MODIFY"] if table.written_by_runner else ["SELECT"]
+                    if table.monitor_refreshed_by_runner:
+                        privileges.append("MANAGE")
+                    _add(table_grants, s.runner, privileges)
+                if not table.written_by_runner and args.loaders:
+                    _add(table_grants, args.loaders, ["SELECT", "MODIFY"])
+                if table.readable_by_readers:
+                    _add(table_grants, args.readers, ["SELECT"])
+                for reader in reads.get(table.full_name, []):
+                    if reader.runner:
+                        _add(table_grants, reader.runner, ["SELECT"])
+                if table_grants:
+                    self._grants(
+                        self._child(s, short),
+                        table_grants,
+                        self._was(s, f"{short}-grants"),
+                        table=created.id,
+                    )
+
+        # Input tables outside the stack's schemas (a project's own, or those of a project
+        # it reaches): not ours, additive, one grant per principal and securable however
+        # many projects read it; the runner may need a way into their schema and catalog.
+        outside: dict[str, list[str]] = {}  # input_table -> the runners reading it
+        for s in args.schemas:
+            for input_table in dict.fromkeys([*s.input_tables, *s.reads]):
+                if input_table.rpartition(".")[0] not in homes and s.runner:
+                    runners = outside.setdefault(input_table, [])
+                    if s.runner not in runners:
+                        runners.append(s.runner)
+        runners = args.runners
+
+        def suffix(runner: str) -> str:
+            # The first runner is the runner; another (a project's own) is numbered.
+            index = runners.index(runner)
+            return "runner" if index == 0 else f"runner-{index + 1}"
+
+        by_schema: dict[str, list[str]] = {}
+        for input_table, table_runners in outside.items():
+            held = by_schema.setdefault(input_table.rpartition(".")[0], [])
+            held.extend(r for r in table_runners if r not in held)
+        for schema_name, schema_runners in sorted(by_schema.items()):
+            catalog = schema_name.split(".")[0]
+            for runner in schema_runners:
                 if catalog != args.catalog:
-                    self._grant(
-                        f"{name}-catalog-{catalog}-runner",
-                        args.runner,
+                    self._grant_once(
+                        f"{name}-catalog-{catalog}-{suffix(runner)}",
+                        runner,
                         ["USE_CATALOG"],
                         catalog=catalog,
                     )
                 self._grant(
-                    f"{name}-schema-{schema_name.replace('.', '-')}-runner",
-                    args.runner,
+                    f"{name}-schema-{schema_name.replace('.', '-')}-{suffix(runner)}",
+                    runner,
                     ["USE_SCHEMA"],
+                    [first_schema],
                     schema=schema_name,
                 )
-            for table_name in args.input_tables:
-                if table_name in self.tables:
-                    continue  # created above, with its grants
+        for input_table, table_runners in outside.items():
+            for runner in table_runners:
                 self._grant(
-                    f"{name}-input-{table_name.replace('.', '-')}-runner",
-                    args.runner,
+                    f"{name}-input-{input_table.replace('.', '-')}-{suffix(runner)}",
+                    runner,
                     ["SELECT"],
-                    table=table_name,
-                    depends_on=[self.schema],
+                    [first_schema],
+                    table=input_table,
                 )
 
-        self.schema_name = pulumi.Output.from_input(home)
+        self.schema_names = {
+            project: pulumi.Output.from_input(home_of)
+            for project, home_of in (
+                (s.project, f"{args.catalog}.{s.schema}") for s in args.schemas
+            )
+        }
         self.register_outputs(
             {
-                "schema": self.schema_name,
+                "schemas": self.schema_names,
                 "tables": {full: table.id for full, table in self.tables.items()},
             }
         )
 
     @staticmethod
-    def _principals(args: CatalogAccessArgs) -> list[tuple[str, str]]:
-        principals = [("runner", args.runner)] if args.runner else []
-        return [*principals, ("readers", args.readers)]
+    def _check(args: CatalogAccessArgs, homes: Mapping[str, ProjectSchema]) -> None:
+        if not args.schemas:
+            raise ValueError("no project: CatalogAccess needs at least one ProjectSchema")
+        if len(homes) < len(args.schemas):
+            raise ValueError(
+                f"two projects share a schema: {', '.join(s.schema for s in args.schemas)}"
+            )
+        created = {t.full_name for s in args.schemas for t in s.output_tables}
+        for s in args.schemas:
+            home = f"{args.catalog}.{s.schema}"
+            for table in s.output_tables:
+                if table.full_name.rpartition(".")[0] != home:
+                    raise ValueError(
+                        f"output table {table.full_name} of {s.project} is outside its"
+                        f" schema {home}"
+                    )
+            missing = [t for t in [*s.input_tables, *s.reads] if t.rpartition(".")[0] in homes]
+            missing = [t for t in missing if t not in created]
+            if missing:
+                raise ValueError(
+                    f"input tables {', '.join(missing)} of {s.project} are in the stack's"
+                    " schemas, which the stack creates, but are not among any project's"
+                    " output_tables: nothing would create them"
+                )
+
+    def _child(self, schema: ProjectSchema, item: str) -> str:
+        return f"{self._prefix}-{schema.project}-{item}"
+
+    def _was(self, schema: ProjectSchema, item: str) -> pulumi.ResourceOptions:
+        """The alias of a project's resource to its name from before schemaVersion 2."""
+        if not schema.previous_names:
+            return pulumi.ResourceOptions()
+        return pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{self._prefix}-{item}")])
+
+    @staticmethod
+    def _catalog_principals(args: CatalogAccessArgs) -> list[tuple[str, str]]:
+        runners = args.runners
+        named = [
+            ("runner" if i == 0 else f"runner-{i + 1}", runner) for i, runner in enumerate(runners)
+        ]
+        return [*named, ("readers", args.readers)]
 
     def _grant(
         self,
         name: str,
         principal: str,
         privileges: list[str],
-        depends_on: list[pulumi.Resource] | None = None,
+        depends_on: list[pulumi.Resource],
         **securable: Any,  # the securable: catalog=, schema=, table=, volume=, ...
     ) -> None:
         self.grants.append(
@@ -266,15 +413,25 @@ class CatalogAccess(pulumi.ComponentResource):
                 name,
                 principal=principal,
                 privileges=privileges,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on or [self.schema]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
                 **securable,
             )
         )
 
+    def _grant_once(
+        self, name: str, principal: str, privileges: list[str], **securable: Any
+    ) -> None:
+        """An additive grant several schemas' inputs may need: made the first time only."""
+        if name in self._granted:
+            return
+        self._granted.add(name)
+        self._grant(name, principal, privileges, [next(iter(self.schemas.values()))], **securable)
+
     def _grants(
         self,
         name: str,
-        entries: list[tuple[str, str, list[str]]],
+        entries: Privileges,
+        was: pulumi.ResourceOptions | None = None,
         **securable: Any,  # the securable: catalog=, schema=, table=, volume=, ...
     ) -> None:
         self.grants.append(
@@ -282,9 +439,11 @@ class CatalogAccess(pulumi.ComponentResource):
                 f"{name}-grants",
                 grants=[
                     databricks.GrantsGrantArgs(principal=principal, privileges=privileges)
-                    for _, principal, privileges in entries
+                    for principal, privileges in entries.items()
                 ],
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions.merge(
+                    pulumi.ResourceOptions(parent=self), was or pulumi.ResourceOptions()
+                ),
                 **securable,
             )
         )

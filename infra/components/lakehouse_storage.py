@@ -141,9 +141,11 @@ class LakehouseStorage(pulumi.ComponentResource):
 
     The external location covers ``s3://<bucket>/<prefix>``; ``storage_root``
     (``<url>/managed``) is where the stack's managed tables, volumes and model files live:
-    ``CatalogAccess`` puts its schema's storage root there, or creates the catalog with its
-    storage root there (``storage.managedLocation``). It is an output of the external
-    location, so whatever uses it is created after the location exists.
+    ``CatalogAccess`` creates the catalog with its storage root there, or puts the first
+    project's schema's storage root there, and each other project's schema's at
+    ``schema_root(schema)`` (``<url>/schemas/<schema>``, beside it: Unity Catalog's managed
+    storage locations may not overlap) (``storage.managedLocation``). Both are outputs of the
+    external location, so whatever uses them is created after the location exists.
 
     Children use the providers given in ``opts``: one for AWS (the region) and one for the
     workspace.
@@ -287,3 +289,7 @@ class LakehouseStorage(pulumi.ComponentResource):
                 "storage_root": self.storage_root,
             }
         )
+
+    def schema_root(self, schema: str) -> pulumi.Output[str]:
+        """The storage root of a schema of its own, beside ``storage_root``."""
+        return pulumi.Output.concat(self.location.url, "/schemas/", schema)

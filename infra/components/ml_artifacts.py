@@ -30,6 +30,7 @@ class MlArtifactsArgs:
     experiment_folder: the resource that creates the experiment's folder, if the stack
         creates it (``StackFolder``); the experiment waits for it.
     protect: keep the model from being deleted by Pulumi (prod).
+    title: what the model predicts, for its comment (a project's title).
     """
 
     host: str
@@ -43,6 +44,7 @@ class MlArtifactsArgs:
     owners: str | None = None
     experiment_folder: pulumi.Resource | None = None
     protect: bool = False
+    title: str = "The"
 
 
 class MlArtifacts(pulumi.ComponentResource):
@@ -73,7 +75,7 @@ class MlArtifacts(pulumi.ComponentResource):
             schema_name=args.schema,
             name=args.model_name,
             owner=args.owners,
-            comment="NYC taxi fare model. Versions come from the training job; the deployment"
+            comment=f"{args.title} model. Versions come from the training job; the deployment"
             " task moves the 'champion' and 'challenger' aliases.",
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )

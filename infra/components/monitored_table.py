@@ -1,5 +1,5 @@
-"""MonitoredTable: the quality monitor on the predictions table, who may read its metric
-tables, and the retraining job that acts on them."""
+"""MonitoredTable: the quality monitor on a project's predictions table, who may read its
+metric tables, and the retraining job that acts on them."""
 
 from __future__ import annotations
 
@@ -71,15 +71,15 @@ class MonitoredTableArgs:
 
 
 class MonitoredTable(pulumi.ComponentResource):
-    """A Databricks quality monitor (inference log, regression) on the predictions table,
-    grants on the two metric tables it writes, and the retraining job.
+    """A Databricks quality monitor (inference log, of the model's problem type) on a
+    predictions table, grants on the two metric tables it writes, and the retraining job.
 
     The monitor computes Lakehouse Monitoring's profile and drift metrics per window
     (``granularities``) and model version, writes them to ``<table>_profile_metrics`` and
-    ``<table>_drift_metrics`` beside the table, and builds a dashboard in the stack's
-    monitoring folder. It refreshes when the retraining job asks it to (daily, after the
-    labels are joined) and, in staging and prod, if ``refreshSchedule`` is set, on its own
-    schedule too.
+    ``<table>_drift_metrics`` beside the table, and builds a dashboard in ``assets_dir``
+    (the project's monitoring folder). It refreshes when the retraining job asks it to
+    (daily, after the labels are joined) and, in staging and prod, if ``refreshSchedule``
+    is set, on its own schedule too.
 
     Its schedule is never paused, because a quality monitor's schedule cannot be: the
     Databricks provider makes ``schedule.pause_status`` read-only and blanks it on every

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -21,7 +22,8 @@ class PipelineCodeArgs:
         names the folder the wheel goes to, so any code change is a new path that every job
         pins, and ``pulumi preview`` shows it.
     wheel_file: the local wheel to upload (built by ``infra.wheel`` before the program runs).
-    runner: application id of the service principal the jobs run as (``None`` in dev).
+    runners: application ids of the service principals the jobs run as (none in dev):
+        every project's jobs install the one wheel.
     """
 
     catalog: str
@@ -29,14 +31,14 @@ class PipelineCodeArgs:
     volume: str
     code_version: str
     wheel_file: str
-    runner: str | None
+    runners: Sequence[str] = ()
 
 
 class PipelineCode(pulumi.ComponentResource):
     """A managed volume holding one folder per code version, with the wheel in it.
 
-    The runner may read the volume (to install the wheel) and nothing more; grants on it are
-    authoritative, since the stack owns the volume.
+    The runners may read the volume (to install the wheel) and nothing more; grants on it
+    are authoritative, since the stack owns the volume.
     """
 
     volume: databricks.Volume
@@ -56,12 +58,13 @@ class PipelineCode(pulumi.ComponentResource):
             comment="Wheels of mlops-stack's pipelines, one folder per code version.",
             opts=child,
         )
-        if args.runner:
+        if args.runners:
             self.volume_grants = databricks.Grants(
                 f"{name}-volume-grants",
                 volume=self.volume.id,
                 grants=[
-                    databricks.GrantsGrantArgs(principal=args.runner, privileges=["READ_VOLUME"])
+                    databricks.GrantsGrantArgs(principal=runner, privileges=["READ_VOLUME"])
+                    for runner in args.runners
                 ],
                 opts=child,
             )

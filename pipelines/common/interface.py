@@ -56,6 +56,7 @@ def flag(
     help: str = "",
     *,
     default: Any = _MISSING,
+    default_factory: Any = _MISSING,
     parse: Callable[[str], Any] | None = None,
     choices: Sequence[str] | None = None,
     metavar: str | None = None,
@@ -67,7 +68,7 @@ def flag(
     in ``help`` is the params class's attribute ``name`` (a ``ClassVar``), so a base params
     class that several tasks share words a flag's help for each of them."""
     metadata = {"help": help, "parse": parse, "choices": choices, "metavar": metavar}
-    return dataclasses.field(default=default, metadata=metadata)
+    return dataclasses.field(default=default, default_factory=default_factory, metadata=metadata)
 
 
 # --- how a flag's text becomes a value ------------------------------------------------
@@ -194,6 +195,9 @@ def flags_of(params: type) -> list[Flag]:
             )
         has_default = item.default is not _MISSING or item.default_factory is not _MISSING
         default = item.default if item.default is not _MISSING else None
+        factory: Any = item.default_factory
+        if factory is not _MISSING:
+            default = factory()
         found.append(
             Flag(
                 field=item.name,

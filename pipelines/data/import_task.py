@@ -8,12 +8,13 @@ from typing import Any
 
 from pyspark.sql import functions as F
 
-from pipelines.common import flags, schemas
+from pipelines.common import flags
 from pipelines.common.errors import UsageError
 from pipelines.common.tables import replace_where
 from pipelines.common.task import TaskContext
-from pipelines.data.ingest import normalize_trips
 from pipelines.data.params import ImportTripsParams
+from pipelines.projects.fare import schemas
+from pipelines.projects.fare.ingest import normalize_trips
 
 
 def run(params: ImportTripsParams, ctx: TaskContext) -> dict[str, Any]:

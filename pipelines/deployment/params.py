@@ -31,9 +31,10 @@ DEPLOY = Task(
     name="deploy",
     params=DeployParams,
     summary="Move the 'champion' alias to a validated version (default: the 'challenger')"
-    " when there is no champion or when its RMSE on the reference window [start, end) is no"
-    " worse than the champion's; otherwise keep the champion. Tags both versions with"
-    " who moved the alias, when and why.",
+    " when there is no champion or when its primary metric (RMSE for a regression project,"
+    " ROC AUC for a classification one) on the project's labelled rows of the reference"
+    " window [start, end) is no worse than the champion's; otherwise keep the champion."
+    " Tags both versions with who moved the alias, when and why.",
     runs="pipelines.deployment.task:run",
 )
 

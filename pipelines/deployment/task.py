@@ -1,6 +1,7 @@
 """The ``deploy`` task (``pipelines.deployment.params.DEPLOY``): make a validated version
 (default: the challenger) the ``champion`` when there is none, or when it scores no worse
-than the champion on the same reference window; otherwise keep the champion. Every alias
+than the champion on the project's primary metric (RMSE for regression, ROC AUC for
+classification) on the same reference window; otherwise keep the champion. Every alias
 move leaves a trace in tags."""
 
 from __future__ import annotations
@@ -10,32 +11,48 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from sklearn.metrics import root_mean_squared_error
 
-from pipelines.common import schemas
+from pipelines.common import quality
 from pipelines.common.errors import DeploymentRefused
+from pipelines.common.project import ModelProject, ProblemType
 from pipelines.common.registry import CHALLENGER, CHAMPION, resolve_version, version_for_alias
 from pipelines.common.task import TaskContext
 from pipelines.deployment import history
 from pipelines.deployment.aliases import move_champion
-from pipelines.deployment.decision import PROMOTED, decide, refusal
+from pipelines.deployment.decision import PROMOTED, PrimaryMetric, decide, refusal
 from pipelines.deployment.params import DeployParams
-from pipelines.features.join import MODEL_INPUTS
 from pipelines.training.dataset import load_labelled_set
 
 
 def reference_frame(ctx: TaskContext, params: DeployParams) -> pd.DataFrame:
-    """The reference window's labelled trips: model inputs and label."""
+    """The reference window's labelled rows: model inputs and label."""
     frame = load_labelled_set(ctx, params, "comparing challenger and champion")
-    return frame[[*MODEL_INPUTS, schemas.LABEL]]
+    project = params.model_project
+    return frame[[*project.implementation().model_inputs(), project.label]]
 
 
-def reference_rmse(model_uri: str, frame: pd.DataFrame) -> float:
-    """RMSE of the model's pyfunc predictions on ``frame``; the one scoring both models
-    get, so their numbers compare."""
+def reference_score(model_uri: str, frame: pd.DataFrame, project: ModelProject) -> float:
+    """The project's primary metric (``quality.primary_metric``) of the model on
+    ``frame``: its pyfunc predictions and, for a classifier, its scikit-learn model's
+    ``predict_proba``. The one scoring both models get, so their numbers compare."""
+    kind = project.problem_type
     model = mlflow.pyfunc.load_model(model_uri)
-    predictions = model.predict(frame[MODEL_INPUTS])
-    return float(root_mean_squared_error(frame[schemas.LABEL], predictions))
+    inputs = frame[list(project.implementation().model_inputs())]
+    predictions = model.predict(inputs)
+    probabilities = None
+    if kind is ProblemType.CLASSIFICATION:
+        try:
+            predict_proba = model.get_raw_model().predict_proba
+        except (AttributeError, NotImplementedError):
+            raise DeploymentRefused(
+                f"Not deploying: {model_uri} has no predict_proba, so its"
+                f" {quality.primary_metric(kind)[0]} cannot be computed (project"
+                f" {project.name} is a classification project; log a scikit-learn classifier"
+                " with mlflow.sklearn). Nothing was changed."
+            ) from None
+        probabilities = predict_proba(inputs)
+    metric, _ = quality.primary_metric(kind)
+    return quality.model_quality(kind, frame[project.label], predictions, probabilities)[metric]
 
 
 def run(params: DeployParams, ctx: TaskContext) -> dict[str, Any]:
@@ -54,20 +71,25 @@ def run(params: DeployParams, ctx: TaskContext) -> dict[str, Any]:
         raise DeploymentRefused(f"Not deploying model {name}: {problem} Nothing was changed.")
     champion = version_for_alias(client, name, CHAMPION)
     window = f"{params.start_date}..{params.end_date}"
+    project = params.model_project
+    metric = PrimaryMetric.of(project.problem_type)
     metrics: dict[str, float] = {}
     if champion is not None and champion != version:
         frame = reference_frame(ctx, params)
         metrics = {
-            "challenger_rmse": reference_rmse(f"models:/{name}/{version}", frame),
-            "champion_rmse": reference_rmse(f"models:/{name}/{champion}", frame),
+            f"challenger_{metric.key}": reference_score(
+                f"models:/{name}/{version}", frame, project
+            ),
+            f"champion_{metric.key}": reference_score(f"models:/{name}/{champion}", frame, project),
             "reference_rows": len(frame),
         }
     decision = decide(
         version,
         champion,
-        metrics.get("challenger_rmse"),
-        metrics.get("champion_rmse"),
-        f"trips picked up in {window}",
+        metrics.get(f"challenger_{metric.key}"),
+        metrics.get(f"champion_{metric.key}"),
+        f"the labelled rows of project {project.name} in {window}",
+        metric=metric,
     )
     reason = decision.reason + (f"; {params.reason}" if params.reason else "")
     if decision.decision == PROMOTED:
@@ -81,6 +103,8 @@ def run(params: DeployParams, ctx: TaskContext) -> dict[str, Any]:
         "challenger_version": version,
         "champion_before": champion,
         "champion_after": version if decision.decision == PROMOTED else champion,
+        "metric": metric.name,
+        "higher_is_better": metric.higher_is_better,
         "metrics": {k: round(v, 4) for k, v in metrics.items()},
         "reason": reason,
     }

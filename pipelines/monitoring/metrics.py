@@ -18,11 +18,26 @@ Definitions (where Lakehouse Monitoring leaves a choice, the one made here):
   ``QUANTILES``) are exact, as Spark's ``percentile()`` computes them (linear
   interpolation between order statistics); ``distinct_count`` counts the distinct finite
   values, plus one each for NaN, +inf and -inf when present;
-- ``:table`` rows: ``count`` is the window's rows; the regression metrics are
-  scikit-learn's over the rows whose label and prediction are finite, NULL when there is
-  none (no labels yet); MAPE skips labels equal to 0 and is a fraction, as sklearn
-  returns it; R2 is NULL below two rows and 1.0 or 0.0 for constant labels (sklearn's
-  ``force_finite``);
+- ``:table`` rows: ``count`` is the window's rows, and the model-quality columns are
+  those of the monitor's problem type (``MonitorSpec.problem_type``), as a real monitor
+  writes them: the other type's columns are absent from the table (``profile_schema``);
+- regression: scikit-learn's metrics over the rows whose label and prediction are finite,
+  NULL when there is none (no labels yet); MAPE skips labels equal to 0 and is a
+  fraction, as sklearn returns it; R2 is NULL below two rows and 1.0 or 0.0 for constant
+  labels (sklearn's ``force_finite``);
+- classification: over the rows whose label and prediction are both non-NULL (compared
+  as longs when both columns are integral, as booleans when both are boolean, else as
+  strings), every column NULL when there is none: ``accuracy_score``; ``precision``,
+  ``recall`` and ``f1_score`` as ``{macro, weighted}`` over the classes seen in the
+  labels or the predictions (sklearn's ``average="macro"`` / ``"weighted"``, 0 where a
+  class was never predicted or never true, as ``zero_division`` does); the
+  ``confusion_matrix`` as one ``{prediction, label, count}`` per pair of those classes,
+  zeros included, ordered by prediction then label, the classes as strings;
+  ``log_loss`` is sklearn's (natural log, probabilities clipped to [eps, 1 - eps]) over
+  those rows whose probability of their true class is known and in [0, 1]: with no
+  ``prediction_proba_col`` it is NULL. That column is either a number, the probability
+  of class 1 (binary 0/1 or boolean labels: sklearn's 1-D ``y_proba``), or Lakehouse
+  Monitoring's map from class to probability (read at the row's label);
 - KS: the two-sample statistic exactly as ``scipy.stats.ks_2samp`` computes it, and the
   p-value of ``ks_2samp(method="asymp")``: ``kstwo.sf(D, round(n m / (n + m)))``;
 - PSI: 10 bins whose edges are the ceil(j n / 10)-th smallest reference values (j = 1..9),
@@ -39,17 +54,20 @@ Definitions (where Lakehouse Monitoring leaves a choice, the one made here):
 How, and why this way. Exact quantiles and exact KS statistics need ordered values; on a
 small local Spark (2 cores) sorting is what costs: ``percentile()`` and window functions
 over a few million values take 5-15 s where hash aggregations take under one. So values
-are never sorted in Spark. Four aggregations do the work:
+are never sorted in Spark. Four aggregations do the work (five for classification):
 
 1. one pass over the rows, grouped by ``ROLLUP(window, model)``: counts, means, standard
-   deviations, min/max and the regression sums;
+   deviations, min/max, the regression sums and the log-loss sum;
 2. one pass over the finite numeric values: their counts per distinct value, then per
    *bin* (an order-preserving bucketing, ``floor(x * scale)``): count, distinct count,
    smallest and largest value, for all models and for each model;
 3. one pass over the categorical values: counts per value;
 4. a last pass that fetches, for the few bins whose contents decide a result (the bin
    holding a quantile's order statistic or a PSI edge, or one where the KS maximum may
-   lie), their distinct values with counts.
+   lie), their distinct values with counts;
+5. for classification only, the counts per (window, model, prediction, label): the
+   confusion matrices, from which scikit-learn computes every metric but the log loss
+   (each pair weighted by its count: the same result as on the rows).
 
 The driver reads every quantile, PSI count and KS statistic from those summaries
 exactly: cumulative counts at bin boundaries are exact CDF values, and a bin's values are
@@ -73,10 +91,12 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, kstwo
+from sklearn import metrics as skm
 
-from pipelines.common import schemas
 from pipelines.common.errors import SchemaMismatch, UsageError
+from pipelines.common.project import ModelProject, ProblemType
 from pipelines.monitoring.violation import ALL_MODELS, GRANULARITIES
+from pipelines.projects import project
 
 TABLE_COLUMN = ":table"
 LOG_TYPE = "INPUT"
@@ -92,6 +112,19 @@ WINDOW = T.StructType(
 TEST_RESULT = T.StructType(
     [T.StructField("statistic", T.DoubleType()), T.StructField("pvalue", T.DoubleType())]
 )
+# precision, recall and f1_score of a classification monitor: the averages over classes
+# (the generated dashboard reads ``.macro`` and ``.weighted``).
+AVERAGES = T.StructType(
+    [T.StructField("macro", T.DoubleType()), T.StructField("weighted", T.DoubleType())]
+)
+# One cell of the confusion matrix (the dashboard explodes it: x prediction, y label).
+CONFUSION_CELL = T.StructType(
+    [
+        T.StructField("prediction", T.StringType()),
+        T.StructField("label", T.StringType()),
+        T.StructField("count", T.LongType()),
+    ]
+)
 
 _KEYS = [
     T.StructField("window", WINDOW),
@@ -104,30 +137,48 @@ _SLICE_AND_COLUMN = [
     T.StructField("column_name", T.StringType()),
     T.StructField("data_type", T.StringType()),
 ]
-PROFILE_METRICS = T.StructType(
-    [
-        *_KEYS,
-        T.StructField("log_type", T.StringType()),
-        *_SLICE_AND_COLUMN,
-        T.StructField("count", T.LongType()),
-        T.StructField("num_nulls", T.LongType()),
-        T.StructField("num_nan", T.LongType()),
-        T.StructField("num_inf", T.LongType()),
-        T.StructField("percent_null", T.DoubleType()),
-        T.StructField("avg", T.DoubleType()),
-        T.StructField("stddev", T.DoubleType()),
-        T.StructField("min", T.DoubleType()),
-        T.StructField("max", T.DoubleType()),
-        T.StructField("median", T.DoubleType()),
-        T.StructField("quantiles", T.ArrayType(T.DoubleType())),
-        T.StructField("distinct_count", T.LongType()),
+_PROFILE = [
+    *_KEYS,
+    T.StructField("log_type", T.StringType()),
+    *_SLICE_AND_COLUMN,
+    T.StructField("count", T.LongType()),
+    T.StructField("num_nulls", T.LongType()),
+    T.StructField("num_nan", T.LongType()),
+    T.StructField("num_inf", T.LongType()),
+    T.StructField("percent_null", T.DoubleType()),
+    T.StructField("avg", T.DoubleType()),
+    T.StructField("stddev", T.DoubleType()),
+    T.StructField("min", T.DoubleType()),
+    T.StructField("max", T.DoubleType()),
+    T.StructField("median", T.DoubleType()),
+    T.StructField("quantiles", T.ArrayType(T.DoubleType())),
+    T.StructField("distinct_count", T.LongType()),
+]
+# The model-quality columns of the ``:table`` rows, per problem type (NULL on the other
+# rows). Their names are Lakehouse Monitoring's; a rule reads a struct's field after a dot
+# (``pipelines.common.project.MONITOR_METRICS``).
+QUALITY_COLUMNS: dict[ProblemType, tuple[T.StructField, ...]] = {
+    ProblemType.REGRESSION: (
         T.StructField("mean_squared_error", T.DoubleType()),
         T.StructField("root_mean_squared_error", T.DoubleType()),
         T.StructField("mean_absolute_error", T.DoubleType()),
         T.StructField("mean_absolute_percentage_error", T.DoubleType()),
         T.StructField("r2_score", T.DoubleType()),
-    ]
-)
+    ),
+    ProblemType.CLASSIFICATION: (
+        T.StructField("accuracy_score", T.DoubleType()),
+        T.StructField("log_loss", T.DoubleType()),
+        T.StructField("confusion_matrix", T.ArrayType(CONFUSION_CELL)),
+        T.StructField("precision", AVERAGES),
+        T.StructField("recall", AVERAGES),
+        T.StructField("f1_score", AVERAGES),
+    ),
+}
+PROFILE_SCHEMAS: dict[ProblemType, T.StructType] = {
+    problem: T.StructType([*_PROFILE, *columns]) for problem, columns in QUALITY_COLUMNS.items()
+}
+# The profile metrics of a regression monitor (the fare project's).
+PROFILE_METRICS = PROFILE_SCHEMAS[ProblemType.REGRESSION]
 DRIFT_METRICS = T.StructType(
     [
         *_KEYS,
@@ -145,9 +196,43 @@ DRIFT_METRICS = T.StructType(
 )
 
 
+def profile_schema(problem_type: ProblemType) -> T.StructType:
+    """The profile-metrics table of a monitor of this problem type."""
+    return PROFILE_SCHEMAS[problem_type]
+
+
+def metric_type(problem_type: ProblemType, metric: str) -> T.DataType | None:
+    """The type of a rule's metric (``f1_score.macro``: a struct's field) in the profile
+    metrics of this problem type; None when there is no such column or field."""
+    column, _, field = metric.partition(".")
+    schema = profile_schema(problem_type)
+    if column not in schema.fieldNames():
+        return None
+    found = schema[column].dataType
+    if not field:
+        return found
+    if not isinstance(found, T.StructType) or field not in found.fieldNames():
+        return None
+    return found[field].dataType
+
+
+def labelled_metric(problem_type: ProblemType) -> str:
+    """A ``:table`` column that is NULL exactly in the windows without labelled rows."""
+    return {
+        ProblemType.REGRESSION: "mean_squared_error",
+        ProblemType.CLASSIFICATION: "accuracy_score",
+    }[problem_type]
+
+
 @dataclass(frozen=True)
 class MonitorSpec:
-    """Which columns of the monitored table play which part."""
+    """Which columns of the monitored table play which part, and the problem type (which
+    decides the model-quality columns of the ``:table`` rows).
+
+    prediction_proba_col: classification only, optional: the probability of class 1 (a
+    number) or a map from class to probability (Lakehouse Monitoring's form); the log
+    loss is NULL without it.
+    """
 
     timestamp_col: str
     prediction_col: str
@@ -155,6 +240,8 @@ class MonitorSpec:
     model_id_col: str
     numeric_columns: tuple[str, ...]
     categorical_columns: tuple[str, ...]
+    problem_type: ProblemType = ProblemType.REGRESSION
+    prediction_proba_col: str | None = None
 
     def __post_init__(self) -> None:
         both = set(self.numeric_columns) & set(self.categorical_columns)
@@ -163,21 +250,40 @@ class MonitorSpec:
                 f"Columns {', '.join(sorted(both))} are listed as numeric and as categorical;"
                 " expected each profiled column in one list."
             )
+        if self.prediction_proba_col and self.problem_type is not ProblemType.CLASSIFICATION:
+            raise UsageError(
+                f"prediction_proba_col {self.prediction_proba_col} is for classification"
+                f" monitors; this one is {self.problem_type}."
+            )
 
     @property
     def profiled(self) -> tuple[str, ...]:
         return (*self.numeric_columns, *self.categorical_columns)
 
+    @property
+    def schema(self) -> T.StructType:
+        """Its profile-metrics table's columns."""
+        return profile_schema(self.problem_type)
 
-# The inference table of this project (schemas.INFERENCE): zips are categories.
-INFERENCE_SPEC = MonitorSpec(
-    timestamp_col="timestamp",
-    prediction_col="prediction",
-    label_col=schemas.LABEL,
-    model_id_col="model_version",
-    numeric_columns=("trip_distance", "prediction", schemas.LABEL),
-    categorical_columns=("pickup_zip", "dropoff_zip"),
-)
+
+def monitor_spec(project: ModelProject) -> MonitorSpec:
+    """How the quality monitor reads ``project``'s predictions table."""
+    m = project.monitoring
+    return MonitorSpec(
+        timestamp_col=m.timestamp_col,
+        prediction_col=m.prediction_col,
+        label_col=m.label_col,
+        model_id_col=m.model_id_col,
+        numeric_columns=tuple(m.numeric_columns),
+        categorical_columns=tuple(m.categorical_columns),
+        problem_type=project.problem_type,
+        # Not every project declares one (and Monitoring may not have the field yet).
+        prediction_proba_col=getattr(m, "prediction_proba_col", None),
+    )
+
+
+# The fare project's predictions table: zips are categories.
+INFERENCE_SPEC = monitor_spec(project("fare"))
 
 
 class MetricFrames(NamedTuple):
@@ -193,7 +299,7 @@ def profile_metrics(
     granularity: str = "1 day",
     since: dt.datetime | None = None,
 ) -> DataFrame:
-    """Profile metrics (``PROFILE_METRICS``) of ``rows`` for the windows starting at or after
+    """Profile metrics (``spec.schema``) of ``rows`` for the windows starting at or after
     ``since`` (all windows when None; a naive ``since`` is read as UTC). Runs its Spark
     jobs now and returns a small frame of the results."""
     return _compute(rows, spec, granularity, None, since, want_drift=False).profile
@@ -272,20 +378,39 @@ def _check_input(df: DataFrame, spec: MonitorSpec, source: str, *, inference: bo
     def numeric(name: str) -> bool:
         return isinstance(fields.get(name), T.NumericType)
 
+    def atomic(name: str) -> bool:
+        return isinstance(fields.get(name), T.AtomicType)
+
+    atomic_text = "an atomic type (number, string, boolean, date)"
     need(
         spec.timestamp_col,
         isinstance(fields.get(spec.timestamp_col), T.TimestampType),
         "timestamp",
     )
-    if inference:
+    if inference and spec.problem_type is ProblemType.REGRESSION:
         need(spec.prediction_col, numeric(spec.prediction_col), "a numeric type")
         need(spec.label_col, numeric(spec.label_col), "a numeric type")
+    if inference and spec.problem_type is ProblemType.CLASSIFICATION:
+        need(spec.prediction_col, atomic(spec.prediction_col), f"{atomic_text}: the class")
+        need(spec.label_col, atomic(spec.label_col), f"{atomic_text}: the class")
+        if spec.prediction_proba_col is not None:
+            proba = fields.get(spec.prediction_proba_col)
+            binary = isinstance(proba, T.NumericType) and isinstance(
+                fields.get(spec.label_col), T.NumericType | T.BooleanType
+            )
+            by_class = isinstance(proba, T.MapType) and isinstance(proba.valueType, T.NumericType)
+            need(
+                spec.prediction_proba_col,
+                binary or by_class,
+                "a number, the probability of class 1 (with 0/1 or boolean labels), or a map"
+                " from class to probability",
+            )
+    if inference:
         need(spec.model_id_col, spec.model_id_col in fields, "any type")
     for name in spec.numeric_columns:
         need(name, numeric(name), "a numeric type")
     for name in spec.categorical_columns:
-        atomic = isinstance(fields.get(name), T.AtomicType)
-        need(name, atomic, "an atomic type (number, string, boolean, date)")
+        need(name, atomic(name), atomic_text)
     if problems:
         raise SchemaMismatch(f"{source} cannot be monitored with this spec: {'; '.join(problems)}.")
 
@@ -298,6 +423,32 @@ def _key_type(df: DataFrame, spec: MonitorSpec) -> T.DataType:
     return T.LongType() if all(isinstance(t, integral) for t in types) else T.StringType()
 
 
+def _class_type(df: DataFrame, spec: MonitorSpec) -> T.DataType:
+    """Classes (label and prediction) are compared as longs when both columns are
+    integral, as booleans when both are boolean, else as strings."""
+    types = [df.schema[spec.label_col].dataType, df.schema[spec.prediction_col].dataType]
+    if all(isinstance(t, T.IntegralType) for t in types):
+        return T.LongType()
+    if all(isinstance(t, T.BooleanType) for t in types):
+        return T.BooleanType()
+    return T.StringType()
+
+
+def _true_class_probability(df: DataFrame, spec: MonitorSpec) -> Column:
+    """The probability the row gives its label, when known and in [0, 1]; else NULL."""
+    if spec.prediction_proba_col is None:
+        return F.lit(None).cast("double")
+    proba_type = df.schema[spec.prediction_proba_col].dataType
+    proba, label = F.col(spec.prediction_proba_col), F.col(spec.label_col)
+    if isinstance(proba_type, T.MapType):
+        given = F.element_at(proba, label.cast(proba_type.keyType)).cast("double")
+    else:
+        y, p = label.cast("double"), proba.cast("double")
+        given = F.when(y == 1, p).when(y == 0, 1 - p)
+    # Spark orders NaN above every number: NaN, like NULL and infinities, is left out.
+    return F.when((given >= 0) & (given <= 1), given)
+
+
 def _prepare(
     rows: DataFrame,
     spec: MonitorSpec,
@@ -307,51 +458,84 @@ def _prepare(
 ) -> DataFrame:
     """The columns the aggregations read, under fixed names, with the window start ``_w``
     (microseconds since the epoch) and the model ``_m``. Rows without a timestamp belong to
-    no window and are left out; with ``since``, so are windows before the one before it."""
+    no window and are left out; with ``since``, so are windows before the one before it.
+    Regression reads the label and prediction as doubles ``_y``, ``_p``; classification as
+    classes ``_yc``, ``_pc``, with ``_pt``, the probability of the true class."""
     us = F.unix_micros(F.col(spec.timestamp_col))
     window = us - F.pmod(us, F.lit(step_us))
     kept = rows.where(F.col(spec.timestamp_col).isNotNull())
     if since_us is not None:
         kept = kept.where(window >= F.lit(since_us - step_us))
+    if spec.problem_type is ProblemType.CLASSIFICATION:
+        classes = _class_type(rows, spec)
+        quality = [
+            F.col(spec.label_col).cast(classes).alias("_yc"),
+            F.col(spec.prediction_col).cast(classes).alias("_pc"),
+            _true_class_probability(rows, spec).alias("_pt"),
+        ]
+    else:
+        quality = [
+            F.col(spec.label_col).cast("double").alias("_y"),
+            F.col(spec.prediction_col).cast("double").alias("_p"),
+        ]
     return kept.select(
         window.alias("_w"),
         F.col(spec.model_id_col).cast("string").alias("_m"),
         us.alias("_ts"),
-        F.col(spec.label_col).cast("double").alias("_y"),
-        F.col(spec.prediction_col).cast("double").alias("_p"),
+        *quality,
         *[F.col(c).cast("double").alias(f"_n{i}") for i, c in enumerate(spec.numeric_columns)],
         *[F.col(c).cast(key_type).alias(f"_k{j}") for j, c in enumerate(spec.categorical_columns)],
     )
 
 
-def _prepare_baseline(baseline: DataFrame, spec: MonitorSpec, key_type: T.DataType) -> DataFrame:
-    """The baseline's rows under the same names, in one pseudo-window ``_BASELINE_W``."""
+def _prepare_baseline(
+    baseline: DataFrame, spec: MonitorSpec, key_type: T.DataType, like: DataFrame
+) -> DataFrame:
+    """The baseline's rows under the same names (and types as ``like``, the prepared
+    rows), in one pseudo-window ``_BASELINE_W``; no model and no model quality."""
+    quality = [c for c in ("_y", "_p", "_yc", "_pc", "_pt") if c in like.columns]
     return baseline.select(
         F.lit(_BASELINE_W).cast("long").alias("_w"),
         F.lit(None).cast("string").alias("_m"),
         F.unix_micros(F.col(spec.timestamp_col)).alias("_ts"),
-        F.lit(None).cast("double").alias("_y"),
-        F.lit(None).cast("double").alias("_p"),
+        *[F.lit(None).cast(like.schema[c].dataType).alias(c) for c in quality],
         *[F.col(c).cast("double").alias(f"_n{i}") for i, c in enumerate(spec.numeric_columns)],
         *[F.col(c).cast(key_type).alias(f"_k{j}") for j, c in enumerate(spec.categorical_columns)],
     )
 
 
-def _group_stats(data: DataFrame, spec: MonitorSpec) -> pd.DataFrame:
-    """Pass 1: one row per (window, model) and per window for all models (``_g`` = 1)."""
+# sklearn's log_loss clips probabilities to [eps, 1 - eps], eps of their dtype (float64).
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def _quality_aggregates(spec: MonitorSpec) -> list[Column]:
+    if spec.problem_type is ProblemType.CLASSIFICATION:
+        ok = F.col("_yc").isNotNull() & F.col("_pc").isNotNull() & F.col("_pt").isNotNull()
+        clipped = F.least(F.greatest(F.col("_pt"), F.lit(_EPS)), F.lit(1 - _EPS))
+        return [
+            F.count_if(ok).alias("n_proba"),
+            F.sum(F.when(ok, -F.log(clipped))).alias("log_loss_sum"),
+        ]
     y, p = F.col("_y"), F.col("_p")
     labelled = _finite(y).isNotNull() & _finite(p).isNotNull()
     error = y - p
-    aggs = [
-        F.count(F.lit(1)).alias("rows"),
-        F.min("_ts").alias("ts_min"),
-        F.max("_ts").alias("ts_max"),
+    return [
         F.count_if(labelled).alias("n_labelled"),
         F.sum(F.when(labelled, error * error)).alias("sse"),
         F.sum(F.when(labelled, F.abs(error))).alias("sae"),
         F.sum(F.when(labelled & (y != 0), F.abs(F.try_divide(error, y)))).alias("ape"),
         F.count_if(labelled & (y != 0)).alias("n_ape"),
         F.var_pop(F.when(labelled, y)).alias("label_var"),
+    ]
+
+
+def _group_stats(data: DataFrame, spec: MonitorSpec) -> pd.DataFrame:
+    """Pass 1: one row per (window, model) and per window for all models (``_g`` = 1)."""
+    aggs = [
+        F.count(F.lit(1)).alias("rows"),
+        F.min("_ts").alias("ts_min"),
+        F.max("_ts").alias("ts_max"),
+        *_quality_aggregates(spec),
     ]
     for i in range(len(spec.numeric_columns)):
         x = F.col(f"_n{i}")
@@ -371,6 +555,17 @@ def _group_stats(data: DataFrame, spec: MonitorSpec) -> pd.DataFrame:
     grouped = data.rollup("_w", "_m").agg(F.grouping_id().alias("_g"), *aggs)
     # grouping_id: 0 = (window, model), 1 = (window), 3 = grand total (not needed).
     return grouped.where(F.col("_g") < 3).toPandas()
+
+
+def _confusion_counts(data: DataFrame) -> pd.DataFrame:
+    """Pass 5 (classification): rows per (window, model, prediction, label) among those
+    with both a label and a prediction."""
+    return (
+        data.where(F.col("_yc").isNotNull() & F.col("_pc").isNotNull())
+        .groupBy("_w", "_m", "_pc", "_yc")
+        .agg(F.count(F.lit(1)).alias("n"))
+        .toPandas()
+    )
 
 
 def _numeric_values(data: DataFrame, spec: MonitorSpec) -> DataFrame:
@@ -781,13 +976,75 @@ class _Group:
         }
 
 
-_REGRESSION = (
-    "mean_squared_error",
-    "root_mean_squared_error",
-    "mean_absolute_error",
-    "mean_absolute_percentage_error",
-    "r2_score",
-)
+_REGRESSION = tuple(f.name for f in QUALITY_COLUMNS[ProblemType.REGRESSION])
+
+# A confusion matrix as pass 5 found it: (predictions, labels, counts), native classes.
+_Cells = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _class_text(value: Any) -> str:
+    """A class as the confusion matrix names it: as Spark casts it to a string."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, np.integer):
+        return str(int(value))
+    return str(value)
+
+
+def _classification(stats: dict[str, Any], cells: _Cells | None) -> tuple:
+    """accuracy_score, log_loss, confusion_matrix, precision, recall and f1_score
+    (``QUALITY_COLUMNS``) of one (window, model id): scikit-learn's on the rows with a
+    label and a prediction (each (prediction, label) pair once, weighted by its count);
+    all NULL without such rows. The log loss is the mean over those of them whose
+    probability of the true class is known (pass 1), NULL when none is."""
+    if cells is None or int(cells[2].sum()) == 0:
+        return (None,) * len(QUALITY_COLUMNS[ProblemType.CLASSIFICATION])
+    predicted, true, counts = cells
+    classes = sorted(set(predicted.tolist()) | set(true.tolist()))
+    at = {c: i for i, c in enumerate(classes)}
+    matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)  # [prediction, label]
+    for p, y, n in zip(predicted.tolist(), true.tolist(), counts.tolist(), strict=True):
+        matrix[at[p], at[y]] += n
+    confusion = [
+        (_class_text(p), _class_text(y), int(matrix[i, j]))
+        for i, p in enumerate(classes)
+        for j, y in enumerate(classes)
+    ]
+    weights = counts.astype(float)
+    averages = {
+        average: skm.precision_recall_fscore_support(
+            true, predicted, average=average, sample_weight=weights, zero_division=0.0
+        )[:3]
+        for average in ("macro", "weighted")
+    }
+    n_proba = int(stats["n_proba"])
+    return (
+        float(skm.accuracy_score(true, predicted, sample_weight=weights)),
+        float(stats["log_loss_sum"]) / n_proba if n_proba else None,
+        confusion,
+        *[
+            (float(averages["macro"][k]), float(averages["weighted"][k]))
+            for k in range(3)  # precision, recall, f1
+        ],
+    )
+
+
+def _confusion_tables(counts: pd.DataFrame, versions: Sequence[str]) -> dict[tuple, _Cells]:
+    """Pass 5's counts keyed by (window, model index); model 0 sums every row."""
+    if counts.empty:
+        return {}
+    index = {v: k + 1 for k, v in enumerate(versions)}
+    tables: dict[tuple, _Cells] = {}
+    every = counts.groupby(["_w", "_pc", "_yc"], sort=False, as_index=False)["n"].sum()
+    mine = counts.assign(model=counts["_m"].map(index)).dropna(subset=["model"])
+    for model, part in [(0, every), *mine.groupby("model", sort=False)]:
+        for w, cells in part.groupby("_w", sort=False):
+            tables[(int(w), int(model))] = (
+                cells["_pc"].to_numpy(),
+                cells["_yc"].to_numpy(),
+                cells["n"].to_numpy(dtype=np.int64),
+            )
+    return tables
 
 
 def _groups(stats: pd.DataFrame) -> tuple[dict[tuple[int, int], _Group], list[str]]:
@@ -872,6 +1129,19 @@ class _Context:
     dists: dict[tuple[int, int, int], _Dist]
     categories: dict[tuple, _Counts]
     exact: _Exact
+    confusion: dict[tuple, _Cells]
+
+    def quality(self, group: _Group) -> tuple:
+        """The ``:table`` row's model-quality columns (``QUALITY_COLUMNS``)."""
+        if self.spec.problem_type is ProblemType.CLASSIFICATION:
+            return _classification(group.stats, self.confusion.get((group.window, group.model)))
+        regression = group.regression()
+        return tuple(regression[name] for name in _REGRESSION)
+
+    @property
+    def no_quality(self) -> list[None]:
+        """The same columns of the other rows."""
+        return [None] * len(QUALITY_COLUMNS[self.spec.problem_type])
 
     def model_id(self, model: int) -> str:
         return ALL_MODELS if model == 0 else self.versions[model - 1]
@@ -934,12 +1204,11 @@ def _profile_rows(ctx: _Context, emitted: list[_Group]) -> list[tuple]:
     rows = []
     for g in emitted:
         keys = (ctx.window(g.window), ctx.granularity, ctx.model_id(g.model), LOG_TYPE, None, None)
-        regression = g.regression()
         rows.append(
             (
                 *keys, TABLE_COLUMN, None, g.rows, None, None, None, None,
                 None, None, None, None, None, None, None,
-                *(regression[name] for name in _REGRESSION),
+                *ctx.quality(g),
             )
         )  # fmt: skip
         for i, name in enumerate(ctx.spec.numeric_columns):
@@ -955,7 +1224,7 @@ def _profile_rows(ctx: _Context, emitted: list[_Group]) -> list[tuple]:
                     _float(s[f"sd{i}"]), _float(s[f"min{i}"]), _float(s[f"max{i}"]),
                     quantiles[QUANTILES.index(0.5)],
                     None if d.n == 0 else quantiles, distinct,
-                    *([None] * len(_REGRESSION)),
+                    *ctx.no_quality,
                 )
             )  # fmt: skip
         for j, name in enumerate(ctx.spec.categorical_columns):
@@ -965,7 +1234,7 @@ def _profile_rows(ctx: _Context, emitted: list[_Group]) -> list[tuple]:
                     *keys, name, ctx.data_types[name], g.count("k", j), g.nulls("k", j),
                     0, 0, g.percent_null("k", j), None, None, None, None, None, None,
                     0 if table is None else len(table[0]),
-                    *([None] * len(_REGRESSION)),
+                    *ctx.no_quality,
                 )
             )  # fmt: skip
     return rows
@@ -1029,7 +1298,7 @@ def _compute(
     key_type = _key_type(rows, spec)
     data = _prepare(rows, spec, step, since_us, key_type)
     if baseline is not None and want_drift:
-        data = data.unionByName(_prepare_baseline(baseline, spec, key_type))
+        data = data.unionByName(_prepare_baseline(baseline, spec, key_type, data))
     else:
         baseline = None
 
@@ -1049,6 +1318,11 @@ def _compute(
         dists=_dists(hist, len(versions)),
         categories=_category_tables(categories, versions),
         exact=_Exact(),
+        confusion=(
+            _confusion_tables(_confusion_counts(data), versions)
+            if want_profile and spec.problem_type is ProblemType.CLASSIFICATION
+            else {}
+        ),
     )
     emitted = _emitted(ctx, since_us)
     has_baseline = baseline is not None
@@ -1057,6 +1331,6 @@ def _compute(
     profile = _profile_rows(ctx, emitted) if want_profile else []
     drift = _drift_rows(ctx, emitted, has_baseline) if want_drift else []
     return MetricFrames(
-        spark.createDataFrame(profile, PROFILE_METRICS),
+        spark.createDataFrame(profile, spec.schema),
         spark.createDataFrame(drift, DRIFT_METRICS),
     )

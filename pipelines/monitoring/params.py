@@ -13,27 +13,34 @@ from pipelines.common.errors import UsageError
 from pipelines.common.interface import Task, check_date_range, flag, positive_int
 from pipelines.common.names import TableName
 from pipelines.common.task_values import IS_METRIC_VIOLATED
-from pipelines.monitoring.violation import DIRECTIONS, GRANULARITIES, METRICS, ViolationRule
+from pipelines.monitoring.violation import (
+    DIRECTIONS,
+    GRANULARITIES,
+    METRICS,
+    ViolationRule,
+    check_metric,
+    usual_direction,
+)
+from pipelines.projects import ProjectNameParams, ProjectParams
 
 
 @dataclass(frozen=True, kw_only=True)
-class JoinLabelsParams:
+class JoinLabelsParams(ProjectParams):
     inference_table: TableName = flag("the inference table")
-    labels_table: TableName = flag(
-        "where labels arrive: a table with trip_id and fare_amount (e.g. the trips table)"
-    )
     start_date: dt.date = flag()
     end_date: dt.date = flag()
 
     def validate(self) -> None:
+        super().validate()
         check_date_range(self.start_date, self.end_date, "--start-date", "--end-date")
 
 
 JOIN_LABELS = Task(
     name="join-labels",
     params=JoinLabelsParams,
-    summary="Join ground truth that arrived after scoring (trip_id, fare_amount) into the"
-    " rows of the inference table scored for requests in [start, end). Idempotent.",
+    summary="Join the labels that arrived after scoring (from the project's labels table,"
+    " by request key) into the rows of the inference table scored for requests in"
+    " [start, end). Idempotent.",
     runs="pipelines.monitoring.labels_task:run",
 )
 
@@ -51,7 +58,7 @@ def granularity_list(text: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RefreshMetricsParams:
+class RefreshMetricsParams(ProjectNameParams):
     inference_table: TableName = flag("the monitored table")
     start_date: dt.date = flag()
     end_date: dt.date = flag()
@@ -65,6 +72,7 @@ class RefreshMetricsParams:
     )
 
     def validate(self) -> None:
+        super().validate()
         check_date_range(self.start_date, self.end_date, "--start-date", "--end-date")
         if self.baseline_table == self.inference_table:
             raise UsageError(
@@ -83,13 +91,21 @@ REFRESH_METRICS = Task(
 
 
 @dataclass(frozen=True, kw_only=True)
-class ViolationRuleParams:
+class ViolationRuleParams(ProjectNameParams):
     """The flags of a violation rule (``pipelines.monitoring.violation.ViolationRule``),
     shared by check-violation and monitoring-report."""
 
-    metric: str = flag(choices=METRICS)
+    metric: str = flag(
+        "a model-quality metric of the project's problem type (a struct's field after a"
+        " dot, e.g. f1_score.macro)",
+        choices=METRICS,
+    )
     threshold: float = flag()
-    violated_when: str = flag(default="above", choices=tuple(DIRECTIONS))
+    violated_when: str | None = flag(
+        "default: the metric's usual side (an error above, a score below)",
+        default=None,
+        choices=tuple(DIRECTIONS),
+    )
     evaluation_windows: int = flag("N", parse=positive_int)
     violation_windows: int = flag("M", parse=positive_int)
     granularity: str = flag("window size, e.g. '1 day'", default="1 day")
@@ -99,16 +115,19 @@ class ViolationRuleParams:
     )
 
     def rule(self) -> ViolationRule:
+        """The rule; a ``UsageError`` when the project's monitor has no such metric."""
+        check_metric(self.metric, self.model_project)
         return ViolationRule(
             self.metric,
             self.threshold,
-            self.violated_when,
+            self.violated_when or usual_direction(self.metric),
             self.evaluation_windows,
             self.violation_windows,
             self.granularity,
         )
 
     def validate(self) -> None:
+        super().validate()
         self.rule()
 
 

@@ -14,10 +14,12 @@ from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
-from pipelines.common import flags, schemas
+from pipelines.common import flags
 from pipelines.common.errors import PipelineError
 from pipelines.common.names import TableName
+from pipelines.common.project import ModelProject
 from pipelines.common.tables import read_table, replace_where
 from pipelines.common.task import TaskContext
 from pipelines.monitoring import metrics
@@ -44,25 +46,31 @@ def run(params: RefreshMetricsParams, ctx: TaskContext) -> dict[str, Any]:
     return _compute_locally(params, ctx)
 
 
+def predictions_schema(project: ModelProject) -> T.StructType:
+    """The contract of the project's predictions table (its lifecycle's)."""
+    (role,) = project.roles("predictions")
+    return project.implementation().schemas()[role]
+
+
 def _compute_locally(params: RefreshMetricsParams, ctx: TaskContext) -> dict[str, Any]:
     spark = ctx.spark
-    inference = read_table(spark, params.inference_table, schemas.INFERENCE)
+    project = params.model_project
+    spec = metrics.monitor_spec(project)
+    contract = predictions_schema(project)
+    inference = read_table(spark, params.inference_table, contract)
     baseline = None
     if params.baseline_table is not None:
-        baseline = read_table(spark, params.baseline_table, schemas.INFERENCE)
+        baseline = read_table(spark, params.baseline_table, contract)
     since = flags.day_start(params.start_date)
     until = flags.day_start(params.end_date)
     # One window more before the range: consecutive drift compares with it.
     longest = max(metrics.GRANULARITIES[g] for g in params.granularities)
-    rows = inference.where(
-        (F.col("timestamp") >= F.lit(since - longest)) & (F.col("timestamp") < F.lit(until))
-    ).cache()
+    at = F.col(spec.timestamp_col)
+    rows = inference.where((at >= F.lit(since - longest)) & (at < F.lit(until))).cache()
     profiles: list[DataFrame] = []
     drifts: list[DataFrame] = []
     for granularity in params.granularities:
-        computed = metrics.compute_metrics(
-            rows, metrics.INFERENCE_SPEC, granularity, baseline, since
-        )
+        computed = metrics.compute_metrics(rows, spec, granularity, baseline, since)
         profiles.append(computed.profile)
         drifts.append(computed.drift)
     profile = _union(profiles).where(F.col("window.start") < F.lit(until)).cache()
@@ -79,7 +87,7 @@ def _compute_locally(params: RefreshMetricsParams, ctx: TaskContext) -> dict[str
     profile_rows, drift_rows = profile.count(), drift.count()
     replace_where(spark, ctx.runtime, profile, profile_table, condition)
     replace_where(spark, ctx.runtime, drift, drift_table, condition)
-    summary = _window_summary(profile)
+    summary = _window_summary(profile, spec)
     for frame in (profile, drift, rows):
         frame.unpersist()
     return {
@@ -98,18 +106,21 @@ def _union(frames: list[DataFrame]) -> DataFrame:
     return result
 
 
-def _window_summary(profile: DataFrame) -> dict[str, Any]:
-    """Windows written, how many have no labels yet, and non-finite predictions seen."""
+def _window_summary(profile: DataFrame, spec: metrics.MonitorSpec) -> dict[str, Any]:
+    """Windows written, how many have no labels yet, and non-finite predictions seen
+    (always 0 for a categorical prediction)."""
     table_rows = profile.where(
-        (F.col("column_name") == ":table") & (F.col("model_id") == metrics.ALL_MODELS)
+        (F.col("column_name") == metrics.TABLE_COLUMN) & (F.col("model_id") == metrics.ALL_MODELS)
     )
+    unlabelled = F.col(metrics.labelled_metric(spec.problem_type)).isNull()
     stats = table_rows.agg(
         F.count(F.lit(1)).alias("windows"),
-        F.count_if(F.col("root_mean_squared_error").isNull()).alias("windows_without_labels"),
+        F.count_if(unlabelled).alias("windows_without_labels"),
     ).first()
     bad = (
         profile.where(
-            (F.col("column_name") == "prediction") & (F.col("model_id") == metrics.ALL_MODELS)
+            (F.col("column_name") == spec.prediction_col)
+            & (F.col("model_id") == metrics.ALL_MODELS)
         )
         .agg(
             F.coalesce(F.sum("num_nan"), F.lit(0)).alias("nan"),

@@ -8,6 +8,12 @@ tables and writing the file happen at the edge (the task that calls this module)
 Each chart is an ``<svg data-chart="...">`` that the script marks ``data-rendered="true"``
 with ``data-points`` (the number of windows) once drawn; script errors land in
 ``<pre id="errors">``. Tests open the page in headless Chromium and read those marks.
+
+The page follows the rule's metric, whatever the problem type: a struct's field after a
+dot (``f1_score.macro``) is read from the struct column. The problem type is the
+metric's (``MONITOR_METRICS``): for classification the predictions are classes, so the
+page counts missing (NULL) predictions instead of NaN and infinite ones, and shows the
+confusion matrix of the latest evaluated window.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from typing import Any
 import pandas as pd
 
 from pipelines.common.errors import SchemaMismatch
-from pipelines.monitoring.violation import ALL_MODELS, ViolationRule
+from pipelines.common.project import ProblemType
+from pipelines.monitoring.violation import ALL_MODELS, ViolationRule, problem_type_of
 
 TABLE_COLUMN = ":table"
 PREDICTION = "prediction"
@@ -36,7 +43,16 @@ METRIC_LABELS = {
     "mean_absolute_error": "MAE",
     "mean_absolute_percentage_error": "MAPE",
     "r2_score": "R²",
+    "accuracy_score": "Accuracy",
+    "log_loss": "Log loss",
+    "f1_score.macro": "F1 (macro)",
+    "f1_score.weighted": "F1 (weighted)",
+    "precision.macro": "Precision (macro)",
+    "precision.weighted": "Precision (weighted)",
+    "recall.macro": "Recall (macro)",
+    "recall.weighted": "Recall (weighted)",
 }
+CONFUSION_MATRIX = "confusion_matrix"
 DASH = "\u2013"  # en dash, for ranges and missing values
 KS = "KS statistic"
 JS = "JS distance"
@@ -260,8 +276,55 @@ def _versions(profile: pd.DataFrame, granularity: str, keys: list[str]) -> list[
     ]
 
 
+def _metric_column(metric: str) -> str:
+    """The profile column holding ``metric`` (``f1_score`` for ``f1_score.macro``)."""
+    return metric.partition(".")[0]
+
+
+def _metric_values(rows: pd.DataFrame, metric: str, keys: list[str]) -> list[float | None]:
+    """``metric`` per window key; a struct's field when it names one."""
+    column, _, part = metric.partition(".")
+    if not part:
+        return _aligned(rows, column, keys)
+    return _aligned(rows, column, keys, lambda v: _number(_field(v, part)))
+
+
+def _cells(value: Any) -> list[tuple[str, str, int]]:
+    """A confusion matrix as toPandas gives it (a list or array of dicts or Rows):
+    (prediction, label, count) per cell; [] for NULL."""
+    if value is None or (not hasattr(value, "__len__") and _missing(value)):
+        return []
+    cells = []
+    for cell in value:
+        count = _number(_field(cell, "count"))
+        cells.append((str(_field(cell, "prediction")), str(_field(cell, "label")), int(count or 0)))
+    return cells
+
+
+def _confusion(table_rows: pd.DataFrame, keys: list[str], values: list) -> dict | None:
+    """The confusion matrix of the latest window with a metric: classes in the matrix's
+    order, ``counts[label][prediction]``; None when the table has no such column."""
+    if CONFUSION_MATRIX not in table_rows.columns:
+        return None
+    latest = next((i for i in reversed(range(len(values))) if values[i] is not None), None)
+    if latest is None:
+        return {"window": None, "classes": [], "counts": []}
+    matrices = _aligned(table_rows, CONFUSION_MATRIX, keys, _cells)
+    cells = matrices[latest] or []
+    classes = list(dict.fromkeys([p for p, _, _ in cells] + [y for _, y, _ in cells]))
+    at = {c: i for i, c in enumerate(classes)}
+    counts = [[0] * len(classes) for _ in classes]
+    for p, y, n in cells:
+        counts[at[y]][at[p]] += n
+    return {"window": latest, "classes": classes, "counts": counts}
+
+
 def _report_data(
-    profile: pd.DataFrame, drift: pd.DataFrame, rule: ViolationRule, granularity: str | None
+    profile: pd.DataFrame,
+    drift: pd.DataFrame,
+    rule: ViolationRule,
+    granularity: str | None,
+    prediction_col: str = PREDICTION,
 ) -> dict:
     """Everything the charts and tables show, one entry per window of ``granularity``
     (None: the finest present); empty ``windows`` when there are none. Frames are flat."""
@@ -287,17 +350,22 @@ def _report_data(
         for key, start, end in zip(keys, starts, table_rows["window_end"], strict=True)
     ]
     last_end = table_rows["window_end"].iloc[-1]
-    values = _aligned(table_rows, rule.metric, keys)
+    values = _metric_values(table_rows, rule.metric, keys)
     predictions = _by_window(
         whole[
-            (whole["column_name"] == PREDICTION)
+            (whole["column_name"] == prediction_col)
             & (whole["model_id"] == ALL_MODELS)
             & (whole["granularity"] == granularity)
         ]
     )
-    # num_inf is our addition to Lakehouse Monitoring's columns: absent there, so 0.
-    nan = [int(v or 0) for v in _aligned(predictions, "num_nan", keys)]
-    inf = [int(v or 0) for v in _aligned(predictions, "num_inf", keys)]
+    classes = problem_type_of(rule.metric) is ProblemType.CLASSIFICATION
+    if classes:  # a class is never NaN: what can be wrong with it is being missing
+        nan = [int(v or 0) for v in _aligned(predictions, "num_nulls", keys)]
+        inf = [0] * len(keys)
+    else:
+        # num_inf is our addition to Lakehouse Monitoring's columns: absent there, so 0.
+        nan = [int(v or 0) for v in _aligned(predictions, "num_nan", keys)]
+        inf = [int(v or 0) for v in _aligned(predictions, "num_inf", keys)]
     return {
         "granularity": str(granularity),
         "period": f"{starts[0]:%Y-%m-%d %H:%M} to {last_end:%Y-%m-%d %H:%M}",
@@ -311,8 +379,10 @@ def _report_data(
             "beyond": [_beyond(v, rule) for v in values],
         },
         "rows": [int(v or 0) for v in _aligned(table_rows, "count", keys)],
+        "invalid": "missing" if classes else "nonfinite",
         "nan": nan,
         "inf": inf,
+        "confusion": _confusion(table_rows, keys, values) if classes else None,
         "versions": _versions(whole, granularity, keys),
         "drift": _drift_series(drift, granularity, keys),
     }
@@ -444,6 +514,13 @@ def _summary(data: dict, rule: ViolationRule, verdict: str | None, label: str) -
             False,
         ),
         (
+            "Missing predictions",
+            _e(_fmt(float(invalid))),
+            "NULL predictions (classes)",
+            invalid > 0,
+        )
+        if data["invalid"] == "missing"
+        else (
             "NaN / inf predictions",
             _e(_fmt(float(invalid))),
             f"{sum(data['nan'])} NaN, {sum(data['inf'])} infinite",
@@ -529,13 +606,23 @@ def _windows_table(data: dict, rule: ViolationRule, label: str) -> str:
 
 
 def _counts_card(data: dict) -> str:
-    legend = _legend([("bar", "rows scored", ""), ("invalid", "NaN / inf predictions", "")])
+    what = "missing" if data["invalid"] == "missing" else "NaN or infinite"
+    legend = _legend(
+        [
+            ("bar", "rows scored", ""),
+            (
+                "invalid",
+                "missing predictions" if what == "missing" else "NaN / inf predictions",
+                "",
+            ),
+        ]
+    )
     invalid_windows = sum((a + b) > 0 for a, b in zip(data["nan"], data["inf"], strict=True))
     caption = (
-        f"{invalid_windows} window{'s' if invalid_windows != 1 else ''} with NaN or infinite"
+        f"{invalid_windows} window{'s' if invalid_windows != 1 else ''} with {what}"
         " predictions, marked in red with their count."
         if invalid_windows
-        else "No NaN or infinite predictions."
+        else f"No {what} predictions."
     )
     return _card(
         "Rows per window",
@@ -567,6 +654,37 @@ def _versions_card(data: dict) -> str:
         subtitle="Share of each window's rows scored by each model version",
         ident="versions-card",
     )
+
+
+def _confusion_card(data: dict) -> str:
+    """The confusion matrix of the latest evaluated window: a row per label (true class),
+    a column per prediction, the correct ones on the diagonal."""
+    confusion = data["confusion"]
+    if confusion["window"] is None:
+        body = '<p class="empty-note">No window has labels yet.</p>'
+        subtitle = "Latest evaluated window"
+    else:
+        classes, counts = confusion["classes"], confusion["counts"]
+        head = "".join(f'<th class="num">{_e(c)}</th>' for c in classes)
+        rows = "".join(
+            f'<tr><th scope="row">{_e(label)}</th>'
+            + "".join(
+                f'<td class="num{" diagonal" if i == j else ""}" data-label="{_e(label)}"'
+                f' data-prediction="{_e(prediction)}">{counts[i][j]:,}</td>'
+                for j, prediction in enumerate(classes)
+            )
+            + "</tr>"
+            for i, label in enumerate(classes)
+        )
+        body = (
+            '<table class="windows confusion" id="confusion-matrix"><thead><tr>'
+            f"<th>label \\ prediction</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        )
+        subtitle = (
+            f"Window {_e(data['windows'][confusion['window']]['span'])}, all model versions;"
+            " correct predictions on the diagonal"
+        )
+    return _card("Confusion matrix", body, subtitle=subtitle, ident="confusion-card")
 
 
 def _drift_card(data: dict) -> str:
@@ -610,6 +728,7 @@ def render_report(
     verdict: str | None,
     generated_at: dt.datetime,
     granularity: str | None = None,
+    prediction_col: str = PREDICTION,
 ) -> str:
     """One self-contained HTML document (no network) reporting on a monitored table.
 
@@ -621,6 +740,8 @@ def render_report(
     evaluated windows beyond ``threshold``, the latest included), drift per column, rows
     and NaN/inf predictions per window and model versions over time, plus ``verdict``
     when given. Without any window it says so instead of drawing charts.
+    ``prediction_col`` is the monitored prediction column (its profile rows count the
+    invalid predictions); ``metric`` may name a struct's field (``f1_score.macro``).
 
     Raises UsageError for a bad rule and SchemaMismatch when a non-empty frame lacks the
     columns it needs.
@@ -636,11 +757,11 @@ def render_report(
     data: dict = {"windows": []}
     if profile is not None and len(profile):
         flat = flatten_windows(profile)
-        _require(flat, (*PROFILE_NEEDS, rule.metric), "profile metrics")
+        _require(flat, (*PROFILE_NEEDS, _metric_column(rule.metric)), "profile metrics")
         flat_drift = flatten_windows(drift if drift is not None else pd.DataFrame())
         if len(flat_drift):
             _require(flat_drift, DRIFT_NEEDS, "drift metrics")
-        data = _report_data(flat, flat_drift, rule, granularity)
+        data = _report_data(flat, flat_drift, rule, granularity, prediction_col)
     label = METRIC_LABELS.get(rule.metric, rule.metric)
     windows = data["windows"]
     if windows:
@@ -650,6 +771,7 @@ def render_report(
                 _summary(data, rule, verdict, label),
                 _metric_card(data, rule, label),
                 _windows_table(data, rule, label),
+                _confusion_card(data) if data.get("confusion") else "",
                 _counts_card(data),
                 _versions_card(data),
                 _drift_card(data),
@@ -823,6 +945,10 @@ table.windows th { text-align: left; font-size: 12px; color: var(--muted); font-
 table.windows td { border-bottom: 1px solid var(--grid); padding: 6px 10px; }
 table.windows tr:last-child td { border-bottom: 0; }
 table.windows .num { text-align: right; }
+table.confusion { width: auto; min-width: 40%; }
+table.confusion th[scope="row"] { color: var(--ink); border-bottom: 1px solid var(--grid); }
+table.confusion tr:last-child th { border-bottom: 0; }
+table.confusion td.diagonal { font-weight: 600; background: #eef4ff; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 11.5px;
   font-weight: 600; background: #eef1f5; color: var(--muted); }
 .badge.bad { background: var(--bad-soft); color: var(--bad); }
@@ -992,8 +1118,9 @@ _SCRIPT = r"""
       const cy = Math.max(box.top + 2, ys.y(data.rows[i]) - 12);
       el(g, "circle", { cx: x0 + width / 2, cy, r: 9 });
       el(g, "text", { x: x0 + width / 2, y: cy + 3.5, "text-anchor": "middle" }, fmt(bad));
-      tip(g, `${w.span}\n${data.nan[i]} NaN and ${data.inf[i]} infinite predictions` +
-        ` of ${fmt(data.rows[i])} rows`);
+      const what = data.invalid === "missing" ? `${data.nan[i]} missing predictions`
+        : `${data.nan[i]} NaN and ${data.inf[i]} infinite predictions`;
+      tip(g, `${w.span}\n${what} of ${fmt(data.rows[i])} rows`);
     });
   }
 

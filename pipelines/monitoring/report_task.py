@@ -1,7 +1,8 @@
 """The ``monitoring-report`` task (``pipelines.monitoring.params.MONITORING_REPORT``): one
 self-contained HTML page from the metric tables: the monitored metric per window against
 its threshold, drift per column, row counts and model versions over time, and the
-violation check's verdict."""
+violation check's verdict (for a classification project, also the latest confusion
+matrix)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def run(params: MonitoringReportParams, ctx: TaskContext) -> dict[str, Any]:
         verdict=verdict,
         generated_at=dt.datetime.now(dt.UTC),
         granularity=rule.granularity,
+        prediction_col=params.model_project.monitoring.prediction_col,
     )
     try:
         path = write_report(params.output, html)

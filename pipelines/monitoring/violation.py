@@ -7,6 +7,10 @@ The query reads only Lakehouse Monitoring's column names (DESIGN contract 3), so
 text runs on a Databricks monitor's table and on the table ``refresh-metrics`` writes
 locally. It imports neither Spark nor MLflow: the tasks' interfaces
 (``pipelines.monitoring.params``) check a rule with it before anything heavy is loaded.
+
+A rule's metric is a model-quality column of the ``:table`` rows, or a struct's field
+after a dot (``f1_score.macro``); which ones a monitor has depends on its project's
+problem type (``pipelines.common.project.MONITOR_METRICS``, declared once there).
 """
 
 from __future__ import annotations
@@ -18,14 +22,12 @@ from dataclasses import dataclass
 
 from pipelines.common.errors import UsageError
 from pipelines.common.names import TableName
+from pipelines.common.project import MONITOR_METRICS, ModelProject, ProblemType
 
-# Metrics of the table-level rows an InferenceLog regression monitor writes.
-METRICS = (
-    "root_mean_squared_error",
-    "mean_squared_error",
-    "mean_absolute_error",
-    "mean_absolute_percentage_error",
-    "r2_score",
+# Every metric a rule may name, of any problem type (a project's own are checked by
+# ``check_metric``), in MONITOR_METRICS's order.
+METRICS: tuple[str, ...] = tuple(
+    dict.fromkeys(metric for metrics in MONITOR_METRICS.values() for metric in metrics)
 )
 DIRECTIONS = {"above": ">", "below": "<"}
 _GRANULARITY = re.compile(r"^\d+ (minute|hour|day|week|month|year)s?$")
@@ -41,6 +43,31 @@ GRANULARITIES: dict[str, dt.timedelta] = {
     "1 day": dt.timedelta(days=1),
     "1 week": dt.timedelta(weeks=1),
 }
+
+
+def problem_type_of(metric: str) -> ProblemType | None:
+    """The problem type whose monitors have ``metric`` (names are not shared)."""
+    for problem_type, metrics in MONITOR_METRICS.items():
+        if metric in metrics:
+            return problem_type
+    return None
+
+
+def check_metric(metric: str, project: ModelProject) -> None:
+    """A ``UsageError`` unless ``project``'s monitor has ``metric``."""
+    known = MONITOR_METRICS[project.problem_type]
+    if metric not in known:
+        raise UsageError(
+            f"--metric {metric} is not a metric of project {project.name}: its monitor is"
+            f" {project.problem_type.value}, whose metrics are {', '.join(known)}."
+        )
+
+
+def usual_direction(metric: str) -> str:
+    """The side a rule on ``metric`` is usually violated on: an error grows ("above"), a
+    score falls ("below")."""
+    problem_type = problem_type_of(metric)
+    return "above" if problem_type is None else MONITOR_METRICS[problem_type][metric]
 
 
 @dataclass(frozen=True)
@@ -86,6 +113,12 @@ class ViolationRule:
         )
 
 
+def metric_sql(metric: str) -> str:
+    """The metric as a column reference, each part backquoted (``precision`` is a word of
+    SQL): f1_score.macro is `f1_score`.`macro`."""
+    return ".".join(f"`{part}`" for part in metric.split("."))
+
+
 def _recent_windows(profile_table: TableName, rule: ViolationRule, before: dt.date | None) -> str:
     # A window that starts on or after `before` is not judged: a re-run or backfill for an
     # earlier date sees the windows as they were then.
@@ -94,14 +127,14 @@ def _recent_windows(profile_table: TableName, rule: ViolationRule, before: dt.da
         cutoff = f"\n    AND window.start < TIMESTAMP '{before.isoformat()} 00:00:00'"
     return f"""
   SELECT window.start AS window_start, window.end AS window_end,
-         {rule.metric} AS metric_value
+         {metric_sql(rule.metric)} AS metric_value
   FROM {profile_table}
   WHERE column_name = ':table'
     AND slice_key IS NULL
     AND model_id = '{ALL_MODELS}'
     AND log_type = 'INPUT'
     AND granularity = '{rule.granularity}'
-    AND {rule.metric} IS NOT NULL{cutoff}
+    AND {metric_sql(rule.metric)} IS NOT NULL{cutoff}
   ORDER BY window.start DESC
   LIMIT {rule.evaluation_windows}"""
 

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
+from pipelines.common.errors import SchemaMismatch
+from pipelines.common.names import TableName
+from pipelines.common.project import ProblemType
 from pipelines.common.tables import read_table
 from pipelines.common.task import TaskContext
 from pipelines.common.task_values import IS_METRIC_VIOLATED
-from pipelines.monitoring.metrics import PROFILE_METRICS
+from pipelines.monitoring.metrics import metric_type, profile_schema
 from pipelines.monitoring.params import CheckViolationParams
 from pipelines.monitoring.violation import ViolationRule, recent_windows_query, violation_query
 
@@ -20,16 +24,43 @@ from pipelines.monitoring.violation import ViolationRule, recent_windows_query, 
 TASK_VALUE = IS_METRIC_VIOLATED
 
 
-def _needed_columns(metric: str) -> T.StructType:
-    """The profile-metrics columns the query reads, typed as the metric table has them."""
-    names = ("window", "granularity", "model_id", "log_type", "slice_key", "column_name", metric)
-    return T.StructType([PROFILE_METRICS[name] for name in names])
+def _needed_columns(
+    metric: str, problem_type: ProblemType = ProblemType.REGRESSION
+) -> T.StructType:
+    """The profile-metrics columns the query reads, typed as the metric table has them. A
+    struct's field (``f1_score.macro``) is checked apart (``_check_metric_field``): a
+    monitor's struct may hold more fields than the one read."""
+    names = ["window", "granularity", "model_id", "log_type", "slice_key", "column_name"]
+    if "." not in metric:
+        names.append(metric)
+    schema = profile_schema(problem_type)
+    return T.StructType([schema[name] for name in names])
+
+
+def _check_metric_field(
+    df: DataFrame, table: TableName, metric: str, problem_type: ProblemType
+) -> None:
+    column, _, field = metric.partition(".")
+    if not field:
+        return
+    found = {f.name.lower(): f.dataType for f in df.schema.fields}.get(column.lower())
+    fields = {f.name.lower(): f.dataType for f in getattr(found, "fields", [])}
+    if fields.get(field.lower()) != metric_type(problem_type, metric):
+        got = "missing" if found is None else f"{found.simpleString()}"
+        raise SchemaMismatch(
+            f"Table {table} has no {metric} to judge: {column} is {got}, expected a struct"
+            f" with a double {field} (the profile metrics of a {problem_type.value} monitor)."
+        )
 
 
 def run(params: CheckViolationParams, ctx: TaskContext) -> dict[str, Any]:
     spark = ctx.spark
     rule = params.rule()
-    read_table(spark, params.profile_metrics_table, _needed_columns(rule.metric))
+    problem_type = params.model_project.problem_type
+    table = read_table(
+        spark, params.profile_metrics_table, _needed_columns(rule.metric, problem_type)
+    )
+    _check_metric_field(table, params.profile_metrics_table, rule.metric, problem_type)
     query = violation_query(params.profile_metrics_table, rule, params.end_date)
     verdict = spark.sql(query).first()
     windows = [

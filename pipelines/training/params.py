@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 
 from pipelines.common.errors import UsageError
 from pipelines.common.interface import Task, check_date_range, flag, model_name, positive_int
-from pipelines.common.names import TableName
 from pipelines.common.task_values import MODEL_VERSION
+from pipelines.projects import ProjectParams
 
 
 def registered_model_flag() -> Any:
@@ -19,20 +19,18 @@ def registered_model_flag() -> Any:
 
 
 @dataclass(frozen=True, kw_only=True)
-class LabelledDataParams:
-    """The flags of every task that reads labelled trips with their point-in-time features
-    (``pipelines.training.dataset.load_labelled_set``): the three tables and the pickup-date
-    window [start, end), which each task names in its help (``window``)."""
+class LabelledDataParams(ProjectParams):
+    """The flags of every task that reads a project's labelled rows with their
+    point-in-time features (``pipelines.training.dataset.load_labelled_set``): the project,
+    its tables and the window [start, end), which each task names in its help (``window``)."""
 
     window: ClassVar[str] = "window"
 
-    input_table: TableName = flag("labelled trips, catalog.schema.table")
-    pickup_features_table: TableName = flag("pickup zip feature table, joined point in time")
-    dropoff_features_table: TableName = flag("dropoff zip feature table, joined point in time")
-    start_date: dt.date = flag("first pickup day of the {window} (included), YYYY-MM-DD")
+    start_date: dt.date = flag("first day of the {window} (included), YYYY-MM-DD")
     end_date: dt.date = flag("end of the {window} (excluded), YYYY-MM-DD")
 
     def validate(self) -> None:
+        super().validate()
         check_date_range(self.start_date, self.end_date, "--start-date", "--end-date")
 
 
@@ -59,7 +57,7 @@ class TrainParams(LabelledDataParams):
 TRAIN = Task(
     name="train",
     params=TrainParams,
-    summary="Train the fare model on trips picked up in [start, end) with point-in-time"
+    summary="Train a project's model on its labelled rows of [start, end) with point-in-time"
     " features, log it to MLflow, register a new version and alias it 'challenger'.",
     runs="pipelines.training.task:run",
     publishes=(MODEL_VERSION,),

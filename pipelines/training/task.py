@@ -8,31 +8,33 @@ from typing import Any
 import mlflow
 from mlflow.models import infer_signature
 
-from pipelines.common import schemas
 from pipelines.common.code_version import code_version
 from pipelines.common.mlflow_setup import use_experiment
+from pipelines.common.project import ProblemType
+from pipelines.common.quality import model_quality
 from pipelines.common.registry import CHALLENGER
 from pipelines.common.task import TaskContext
 from pipelines.common.task_values import MODEL_VERSION
-from pipelines.features.join import MODEL_INPUTS
 from pipelines.training.dataset import load_labelled_set
-from pipelines.training.model import (
-    Hyperparameters,
-    build_model,
-    pip_requirements,
-    regression_metrics,
-    split_by_time,
-)
+from pipelines.training.model import pip_requirements, split_by_time
 from pipelines.training.params import TrainParams
 
 
 def run(params: TrainParams, ctx: TaskContext) -> dict[str, Any]:
+    project = params.model_project
+    lifecycle = project.implementation()
+    inputs, label = list(lifecycle.model_inputs()), project.label
     frame = load_labelled_set(ctx, params, "training")
-    train, test = split_by_time(frame, schemas.PICKUP_TIME, params.test_fraction)
-    hp = Hyperparameters(max_iter=params.max_iter, learning_rate=params.learning_rate)
-    model = build_model(hp).fit(train[MODEL_INPUTS], train[schemas.LABEL])
-    predictions = model.predict(test[MODEL_INPUTS])
-    metrics = regression_metrics(test[schemas.LABEL], predictions)
+    train, test = split_by_time(frame, lifecycle.time_column(), params.test_fraction)
+    hp = {"max_iter": params.max_iter, "learning_rate": params.learning_rate}
+    model = lifecycle.build_model(hp).fit(train[inputs], train[label])
+    classifier = project.problem_type is ProblemType.CLASSIFICATION
+    metrics = model_quality(
+        project.problem_type,
+        test[label],
+        model.predict(test[inputs]),
+        model.predict_proba(test[inputs])[:, 1] if classifier else None,
+    )
 
     client = ctx.mlflow
     experiment_id = use_experiment(ctx.runtime, client, params.experiment)
@@ -40,18 +42,19 @@ def run(params: TrainParams, ctx: TaskContext) -> dict[str, Any]:
     with mlflow.start_run(run_name=f"train {params.start_date}..{params.end_date}") as run:
         mlflow.log_params(
             {
-                **hp.__dict__,
+                **hp,
+                "project": project.name,
                 "test_fraction": params.test_fraction,
                 "train_start": params.start_date.isoformat(),
                 "train_end": params.end_date.isoformat(),
-                "trips_table": str(params.input_table),
+                "label_table": str(params.tables[lifecycle.label_role()]),
                 "train_rows": len(train),
                 "test_rows": len(test),
             }
         )
         mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
         mlflow.set_tags({"code_version": version_code, "task": "train"})
-        example = train[MODEL_INPUTS].head(5)
+        example = train[inputs].head(5)
         info = mlflow.sklearn.log_model(
             model,
             name="model",
@@ -64,6 +67,7 @@ def run(params: TrainParams, ctx: TaskContext) -> dict[str, Any]:
     version = str(info.registered_model_version)
     for key, value in {
         "code_version": version_code,
+        "project": project.name,
         "train_start": params.start_date.isoformat(),
         "train_end": params.end_date.isoformat(),
         "run_id": run.info.run_id,

@@ -1,5 +1,6 @@
 """The ``validate`` task (``pipelines.validation.params.VALIDATE``): evaluate a model
-version (default: the challenger) on a validation window, check it against the rules in
+version (default: the challenger) on a project's validation window with MLflow's evaluator
+for the project's problem type, check it against that problem type's rules in
 ``thresholds``, log one MLflow run and record the outcome on the version's tags.
 Validation never touches an alias."""
 
@@ -15,17 +16,17 @@ from mlflow.models import EvaluationResult
 from mlflow.models.evaluation.validation import ModelValidationFailedException
 from mlflow.tracking import MlflowClient
 
-from pipelines.common import schemas
+from pipelines.common import quality
 from pipelines.common.code_version import code_version
 from pipelines.common.errors import ValidationFailed
 from pipelines.common.mlflow_setup import use_experiment
+from pipelines.common.project import ModelProject, ProblemType
 from pipelines.common.registry import CHALLENGER, CHAMPION, resolve_version, version_for_alias
 from pipelines.common.task import TaskContext
-from pipelines.features.join import MODEL_INPUTS
 from pipelines.training.dataset import load_labelled_set
 from pipelines.validation import thresholds
 from pipelines.validation.params import DISABLED, ENABLED, ValidateParams
-from pipelines.validation.thresholds import METRICS, Rule
+from pipelines.validation.thresholds import Rule
 
 PASSED, FAILED, DRY_RUN_FAILED, SKIPPED = "PASSED", "FAILED", "DRY_RUN_FAILED", "SKIPPED"
 STATUSES = (PASSED, FAILED, DRY_RUN_FAILED, SKIPPED)
@@ -37,6 +38,10 @@ WINDOW_TAG = "validation_window"
 METRIC_TAG_PREFIX = "validation_"
 
 CHAMPION_PREFIX = "champion_"
+
+# Every metric a version may carry a tag of, whatever its problem type: a re-validation
+# removes the tags it did not measure.
+TAGGED_METRICS = tuple(dict.fromkeys(m for ms in quality.QUALITY_METRICS.values() for m in ms))
 
 
 @dataclass(frozen=True)
@@ -116,45 +121,78 @@ def validation_status(outcomes: list[RuleOutcome], run_mode: str) -> str:
 
 
 def failure_message(
-    model_name: str, version: str, window: str, run_id: str, outcomes: list[RuleOutcome]
+    model_name: str,
+    version: str,
+    project: str,
+    window: str,
+    run_id: str,
+    outcomes: list[RuleOutcome],
 ) -> str:
     """One paragraph naming every broken rule with its values and what to do next."""
-    broken = "; ".join(o.summary() for o in outcomes if not o.passed)
+    failed = [o for o in outcomes if not o.passed]
+    broken = "; ".join(o.summary() for o in failed)
+    example = "--" + (failed[0].rule if failed else "max_rmse").replace("_", "-")
     return (
-        f"Model {model_name} version {version} failed validation on trips picked up in"
-        f" {window} (MLflow run {run_id}): {broken}. The version is tagged"
-        f" {STATUS_TAG}={FAILED} and every alias was left as it was. Change a limit with its"
-        " flag (e.g. --max-rmse), or run with --run-mode dry_run to record failures without"
-        " failing the task."
+        f"Model {model_name} version {version} failed validation on the labelled rows of"
+        f" project {project} in {window} (MLflow run {run_id}): {broken}. The version is"
+        f" tagged {STATUS_TAG}={FAILED} and every alias was left as it was. Change a limit"
+        f" with its flag (e.g. {example}), or run with --run-mode dry_run to record failures"
+        " without failing the task."
     )
 
 
-def evaluate_version(
-    model_uri: str, data: pd.DataFrame, prefix: str = ""
-) -> tuple[dict[str, float], float]:
-    """MLflow's default regressor metrics of ``model_uri`` on ``data`` (names without
-    ``prefix``) and the seconds evaluation took. The active run records them with
-    ``prefix``, so two models' metrics can share one run."""
+def evaluator_config(problem_type: ProblemType, prefix: str = "") -> dict[str, Any]:
+    """The default evaluator's config: no SHAP; a classifier is binary with positive class
+    1 (so its metrics are the positive class's, whatever the window's labels hold)."""
     config: dict[str, Any] = {"log_model_explainability": False}
+    if problem_type is ProblemType.CLASSIFICATION:
+        config.update(pos_label=quality.POSITIVE_CLASS, label_list=[0, quality.POSITIVE_CLASS])
     if prefix:
         config["metric_prefix"] = prefix
+    return config
+
+
+def evaluate_version(
+    model_uri: str, data: pd.DataFrame, project: ModelProject, prefix: str = ""
+) -> tuple[dict[str, float], float]:
+    """MLflow's default metrics for the project's problem type (``regressor`` or
+    ``classifier``) of ``model_uri`` on ``data`` (names without ``prefix``) and the seconds
+    evaluation took. The active run records them with ``prefix``, so two models' metrics
+    can share one run.
+
+    Raises ``ValidationFailed`` when a metric the rules or the report need is missing: a
+    classifier's ``roc_auc`` and ``log_loss`` come only from a model with
+    ``predict_proba``."""
+    kind = project.problem_type
     started = time.perf_counter()
     result = mlflow.models.evaluate(
         model=model_uri,
         data=data,
-        targets=schemas.LABEL,
-        model_type="regressor",
+        targets=project.label,
+        model_type=kind.mlflow_model_type,
         evaluators=["default"],
-        evaluator_config={"default": config},
+        evaluator_config={"default": evaluator_config(kind, prefix)},
     )
     seconds = time.perf_counter() - started
-    return {k.removeprefix(prefix): float(v) for k, v in result.metrics.items()}, seconds
+    metrics = {k.removeprefix(prefix): float(v) for k, v in result.metrics.items()}
+    needed = dict.fromkeys([*quality.metric_names(kind), *thresholds.metrics_of(kind)])
+    missing = [m for m in needed if m not in metrics]
+    if missing:
+        raise ValidationFailed(
+            f"Evaluating {model_uri} with MLflow's {kind.mlflow_model_type} evaluator gave no"
+            f" {', '.join(missing)}, which validating a {kind} model needs (a classifier's"
+            " roc_auc and log_loss come only from a model with predict_proba, e.g. a"
+            " scikit-learn classifier logged with mlflow.sklearn). Nothing was recorded on"
+            " the version."
+        )
+    return metrics, seconds
 
 
 def validation_frame(ctx: TaskContext, params: ValidateParams) -> pd.DataFrame:
-    """The window's labelled trips with exactly the model inputs and the label."""
+    """The window's labelled rows with exactly the model inputs and the label."""
     frame = load_labelled_set(ctx, params, "validation")
-    return frame[[*MODEL_INPUTS, schemas.LABEL]]
+    project = params.model_project
+    return frame[[*project.implementation().model_inputs(), project.label]]
 
 
 def run(params: ValidateParams, ctx: TaskContext) -> dict[str, Any]:
@@ -172,6 +210,8 @@ def run(params: ValidateParams, ctx: TaskContext) -> dict[str, Any]:
         # A version compared with itself proves nothing: only the absolute rules apply.
         champion = None
     window = f"{params.start_date}..{params.end_date}"
+    project = params.model_project
+    reported_metrics = quality.metric_names(project.problem_type)
     experiment_id = use_experiment(ctx.runtime, client, params.experiment)
     chosen = params.limits()
     run_tags = {
@@ -180,6 +220,8 @@ def run(params: ValidateParams, ctx: TaskContext) -> dict[str, Any]:
         "model_name": name,
         "model_version": version,
         "run_mode": params.run_mode,
+        "project": project.name,
+        "problem_type": str(project.problem_type),
     }
 
     if params.run_mode == DISABLED:
@@ -205,19 +247,19 @@ def run(params: ValidateParams, ctx: TaskContext) -> dict[str, Any]:
         mlflow.set_tags(run_tags)
         mlflow.log_params(
             {
-                **asdict(chosen),
+                **chosen.values,
                 "window": window,
                 "rows": len(data),
                 "champion_version": champion or "none",
             }
         )
         candidate_metrics, seconds["candidate"] = evaluate_version(
-            f"models:/{name}/{version}", data
+            f"models:/{name}/{version}", data, project
         )
         champion_metrics = None
         if champion is not None:
             champion_metrics, seconds["champion"] = evaluate_version(
-                f"models:/{name}/{champion}", data, CHAMPION_PREFIX
+                f"models:/{name}/{champion}", data, project, CHAMPION_PREFIX
             )
         rules = thresholds.validation_rules(chosen, champion_metrics)
         outcomes = apply_rules(rules, candidate_metrics, champion_metrics)
@@ -234,10 +276,12 @@ def run(params: ValidateParams, ctx: TaskContext) -> dict[str, Any]:
         mlflow.set_tag(STATUS_TAG, status)
         mlflow.log_dict({o.rule: asdict(o) for o in outcomes}, "validation_rules.json")
     run_id = run.info.run_id
-    reported = {m: candidate_metrics[m] for m in METRICS}
+    reported = {m: candidate_metrics[m] for m in reported_metrics}
     _tag_version(client, name, version, status, run_id, window, reported)
     if status == FAILED:
-        raise ValidationFailed(failure_message(name, version, window, run_id, outcomes))
+        raise ValidationFailed(
+            failure_message(name, version, project.name, window, run_id, outcomes)
+        )
     return {
         "model_name": name,
         "model_version": version,
@@ -259,7 +303,9 @@ def run(params: ValidateParams, ctx: TaskContext) -> dict[str, Any]:
         "metrics": {
             "candidate": {m: round(v, 4) for m, v in reported.items()},
             "champion": (
-                {m: round(champion_metrics[m], 4) for m in METRICS} if champion_metrics else None
+                {m: round(champion_metrics[m], 4) for m in reported_metrics}
+                if champion_metrics
+                else None
             ),
         },
         "evaluate_seconds": {k: round(v, 2) for k, v in seconds.items()},
@@ -280,7 +326,7 @@ def _tag_version(
     tags = {STATUS_TAG: status, RUN_ID_TAG: run_id, WINDOW_TAG: window}
     tags.update({f"{METRIC_TAG_PREFIX}{m}": f"{v:.6g}" for m, v in metrics.items()})
     existing = client.get_model_version(name, version).tags
-    for metric in METRICS:
+    for metric in TAGGED_METRICS:
         key = f"{METRIC_TAG_PREFIX}{metric}"
         if key in existing and key not in tags:
             client.delete_model_version_tag(name, version, key)

@@ -851,8 +851,9 @@ OUTPUTS_FILE = "$RUNNER_TEMP/stack-outputs.json"
 
 def check_integration_run(wf: Workflow) -> list[str]:
     """After ``pulumi up -s staging``, the last step writes the staging outputs and runs
-    ``mlops integration-run`` on them for the training job, with flags its own parser
-    accepts and a timeout that ends before the step's (so the run is cancelled)."""
+    ``mlops integration-run`` on them for the training job of every project (no
+    ``--project``) or of one staging deploys, with flags its own parser accepts and a
+    timeout that ends before the step's (so the runs are cancelled)."""
     job = wf["jobs"].get("deploy-staging") or {}
     job_steps = steps(job)
     ups = [i for i, s in enumerate(job_steps) if s.get("name") == "pulumi up -s staging"]
@@ -872,15 +873,26 @@ def check_integration_run(wf: Workflow) -> list[str]:
         return [*problems, f"mlops refuses {' '.join(command[1:])}"]
     if args.job != "training" or str(args.outputs) != OUTPUTS_FILE:
         problems.append(f"integration-run of {args.job} on {args.outputs}")
+    if args.project is not None and args.project not in _staging_projects():
+        problems.append(f"integration-run of project {args.project}, which staging does not deploy")
     if not step.get("timeout-minutes") or args.timeout_minutes >= step["timeout-minutes"]:
         problems.append("the run's own timeout does not end before the step's")
     return problems
 
 
+def _staging_projects() -> tuple[str, ...]:
+    from infra.settings import settings_from_stack_file
+
+    return settings_from_stack_file(ROOT / "Pulumi.staging.yaml").project_names
+
+
 def test_the_integration_run_runs_the_training_job_after_up_and_its_flags_parse() -> None:
     assert check_integration_run(REAL["deploy-staging.yml"]) == []
     schema = json.loads((ROOT / "infra" / "stack_outputs.schema.json").read_text())
-    assert "training" in schema["properties"]["jobs"]["required"]
+    # Every project of the outputs has a training job, under projects.<name>.jobs.
+    assert schema["properties"]["projects"]["additionalProperties"] == {"$ref": "#/$defs/project"}
+    assert "training" in schema["$defs"]["project"]["properties"]["jobs"]["required"]
+    assert _staging_projects() == ("fare", "churn")
 
 
 def _integration_step(wf: Workflow) -> dict:
@@ -900,6 +912,7 @@ def _replace_in_run(old: str, new: str):
     "mutate",
     [
         _replace_in_run("--job training", "--job trainig"),
+        _replace_in_run("--job training", "--job training --project taxi"),
         _replace_in_run("--timeout-minutes 110", "--timeout-minutes 0"),
         _replace_in_run("--timeout-minutes 110", "--timeout-minutes 130"),
         _replace_in_run('--outputs "$RUNNER_TEMP/stack-outputs.json"', ""),
@@ -913,3 +926,9 @@ def test_a_bad_integration_run_is_caught(mutate) -> None:
     wf = real("deploy-staging.yml")
     mutate(wf)
     assert check_integration_run(wf)
+
+
+def test_an_integration_run_of_one_staging_project_is_accepted() -> None:
+    wf = real("deploy-staging.yml")
+    _replace_in_run("--job training", "--job training --project churn")(wf)
+    assert check_integration_run(wf) == []

@@ -6,7 +6,9 @@ parsers (``mlops run <task>`` flags against that task's ``task(name).parser()``)
 ``databricks``, ``git`` and ``uv`` against the subcommands the guide may use, and stack
 names against the stack files. Settings keys and stack-output paths in the prose are
 checked against ``infra/settings.py`` and ``infra/stack_outputs.schema.json``, and the
-secrets and variables against the set the workflows' header comments document.
+secrets and variables against the set the workflows' header comments document. A key of a
+project's block is checked in that block: ``fare.monitoring.threshold``, or
+``monitoring.threshold`` as the guide says it of every project's block.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from infra.settings import (
     TOP_LEVEL_KEYS,
     InvalidStackConfig,
     parse_settings,
+    project_block_model,
     read_stack_file,
 )
 from mlops.cli import _parser
 from pipelines.common.errors import UsageError
+from pipelines.projects import projects
 from pipelines.tasks import task, tasks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,25 +118,73 @@ def _output_paths() -> set[str]:
             path = f"{prefix}.{key}" if prefix else key
             paths.add(path)
             walk(child, path)
+        # An object of named entries (the projects): any name, written as `*`.
+        entries = node.get("additionalProperties")
+        if isinstance(entries, dict) and "$ref" in entries:
+            paths.add(f"{prefix}.*")
+            walk(entries, f"{prefix}.*")
 
     walk(schema, "")
     return paths
 
 
+def _output_path(dotted: str) -> str:
+    """A stack-output path with a project's name as `*`: ``projects.fare.jobs`` is
+    ``projects.*.jobs``."""
+    parts = dotted.split(".")
+    if parts[0] == "projects" and len(parts) > 1 and parts[1] in projects():
+        parts[1] = "*"
+    return ".".join(parts)
+
+
+# The keys of a project's block, in any project.
+BLOCK_KEYS = {
+    field.alias or name
+    for project in projects()
+    for name, field in project_block_model(project).model_fields.items()
+}
+
+
 def _is_setting(dotted: str) -> bool:
-    """Whether ``area`` or ``area.key`` is a setting: unknown nested keys are reported by
-    the settings' own reader as 'no such key'."""
+    """Whether ``area`` or ``area.key`` (a stack-level setting), ``<project>.area.key`` (a
+    key of that project's block) or ``area.key`` of a project's block (in some project) is
+    a setting: unknown nested keys are reported by the settings' own reader as 'no such
+    key'."""
     area, _, nested = dotted.partition(".")
-    if area not in TOP_LEVEL_KEYS:
-        return False
-    if not nested:
+    if area in TOP_LEVEL_KEYS:
+        return _known(area, nested.split(".") if nested else [], depth=1)
+    if area in projects():
+        return not nested or _known(area, nested.split("."), depth=3)
+    if area in BLOCK_KEYS:
+        return any(
+            _known(project, dotted.split("."), depth=3)
+            for project in projects()
+            if area in {f.alias or n for n, f in project_block_model(project).model_fields.items()}
+        )
+    return False
+
+
+def _known(key: str, path: list[str], depth: int) -> bool:
+    """Whether the stack file's reader knows ``mlops-stack:<key>`` with ``path`` below it
+    (at most ``depth`` levels: deeper is no settings key)."""
+    if not path:
         return True
-    if "." in nested:  # deeper than the reader's objects: not a settings key
+    if len(path) > depth:
         return False
     config = read_stack_file(ROOT / "Pulumi.dev.yaml")
-    current = config.get(f"{PROJECT}:{area}")
-    base = dict(current) if isinstance(current, dict) else {}
-    config[f"{PROJECT}:{area}"] = {**base, nested: base.get(nested)}
+    full = f"{PROJECT}:{key}"
+    current = config.get(full)
+    top = dict(current) if isinstance(current, dict) else {}
+    node = top
+    for part in path[:-1]:
+        child = node.get(part)
+        node[part] = dict(child) if isinstance(child, dict) else {}
+        node = node[part]
+    node[path[-1]] = node.get(path[-1])
+    config[full] = top
+    if key in projects() and key not in (config.get(f"{PROJECT}:projects") or []):
+        config[f"{PROJECT}:projects"] = [*config.get(f"{PROJECT}:projects", []), key]
+    dotted = ".".join([key, *path])
     try:
         parse_settings(config, "dev", "Pulumi.dev.yaml")
     except InvalidStackConfig as exc:
@@ -261,24 +313,42 @@ def test_every_settings_key_exists() -> None:
 
 
 def test_every_dotted_key_is_a_setting_or_an_output() -> None:
-    """`area.key` in backticks, where area is a setting or a stack output, exists."""
+    """`area.key` in backticks, where area is a setting, a project's block or one of its
+    keys, or a stack output, exists."""
     outputs = _output_paths()
     top_outputs = {path for path in outputs if "." not in path}
-    dotted = set(re.findall(r"`([a-z][A-Za-z]*(?:\.[A-Za-z]+)+)`", TEXT))
-    checked = {d for d in dotted if d.split(".")[0] in set(TOP_LEVEL_KEYS) | top_outputs}
-    assert "monitoring.threshold" in checked and "code.wheel" in checked
-    unknown = {d for d in checked if not _is_setting(d) and d not in outputs}
+    dotted = set(re.findall(r"`([a-z][A-Za-z]*(?:\.[A-Za-z_]+)+)`", TEXT))
+    areas = set(TOP_LEVEL_KEYS) | set(projects()) | BLOCK_KEYS | top_outputs
+    checked = {d for d in dotted if d.split(".")[0] in areas}
+    assert {"monitoring.threshold", "code.wheel", "projects.fare.jobs.training.id"} <= checked
+    assert {"validation.minRocAuc", "validation.maxRmse"} <= checked
+    unknown = {d for d in checked if not _is_setting(d) and _output_path(d) not in outputs}
     assert not unknown, f"neither a setting nor a stack output: {unknown}"
+
+
+def test_the_checks_refuse_what_is_neither() -> None:
+    assert not _is_setting("monitoring.treshold")
+    assert not _is_setting("fare.validation.minRocAuc")  # a classification limit
+    assert _is_setting("churn.validation.minRocAuc")
+    assert not _is_setting("tables.inferenceRequests")
+    assert _is_setting("tables.inference_requests")
+    assert _output_path("projects.churn.monitor.table") in _output_paths()
+    assert _output_path("projects.taxi.monitor.table") not in _output_paths()
+    assert "jobs.training.id" not in _output_paths()  # the shape before schemaVersion 2
 
 
 def test_the_output_keys_listed_are_the_schemas() -> None:
     schema = json.loads((ROOT / "infra" / "stack_outputs.schema.json").read_text())
     section = TEXT.split("## 7.", 1)[1].split("\n## ", 1)[0]
-    for key in schema["properties"]:
+    project = schema["$defs"]["project"]
+    monitor = next(o for o in project["properties"]["monitor"]["oneOf"] if o.get("properties"))
+    for key in [
+        *schema["properties"],
+        *project["properties"],
+        *monitor["properties"],
+        *monitor["properties"]["retrainWhen"]["properties"],
+    ]:
         assert f"`{key}`" in section, f"the outputs section does not list {key}"
-    monitor = next(o for o in schema["properties"]["monitor"]["oneOf"] if o.get("properties"))
-    for key in [*monitor["properties"], *monitor["properties"]["retrainWhen"]["properties"]]:
-        assert f"`{key}`" in section, f"the monitor table does not list {key}"
 
 
 def test_secrets_and_variables_match_the_workflows() -> None:

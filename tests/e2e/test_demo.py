@@ -1,4 +1,5 @@
-"""The local lifecycle end to end, through the same code path as `mlops demo`."""
+"""The local lifecycle end to end, through the same code path as `mlops demo`: every
+project of the dev stack, its jobs as the stack deploys them."""
 
 from __future__ import annotations
 
@@ -6,52 +7,68 @@ import pytest
 
 from mlops import demo
 from mlops.cli import main as mlops
+from mlops.local_jobs import JobRun
 from pipelines.common.registry import CHAMPION, version_for_alias
 
-
-def _table_counts(spark) -> dict[str, int]:
-    return {t: spark.table(t).count() for t in demo.TABLES}
+SCALE = 0.2  # fare: 300 trips a day; churn: 600 customers
 
 
-def test_demo_runs_twice_without_duplicating_rows(runtime, ctx, spark, capsys):
-    assert demo.run_demo(runtime, trips_per_day=300) == 0
-    first = capsys.readouterr().out
-    counts = _table_counts(spark)
-    champion = version_for_alias(ctx.mlflow, demo.MODEL, CHAMPION)
+def _counts(spark, project: demo.LocalProject) -> dict[str, int]:
+    names = [demo.local_name(str(n)) for n in project.settings.table_map().names.values()]
+    return {n: spark.table(n).count() for n in names}
 
-    assert "round 2" in first
-    assert "Tables" in first and "mlops ui" in first
-    assert "The dev stack (offline render" in first and "mlops plan --stack dev" in first
-    assert "jobs (paused): dev-mlops-stack-batch-inference" in first
-    assert champion is not None
-    assert all(n > 0 for n in counts.values()), counts
-    # Monitoring: quiet before the drift, violated after it, and the retraining job ran.
-    assert "round 2: not violated" in first
-    assert "round 3: violated: " in first
-    assert "window(s) without labels yet" in first
-    assert "retrain: train" in first and "retraining: " in first
-    assert "retraining: not needed" not in first
-    report = runtime.home / "reports" / demo.REPORT_NAME
-    assert f"report: {report}" in first
-    assert 'data-chart="metric"' in report.read_text()
-    windows = spark.sql(
-        f"SELECT count(*) AS n, count(DISTINCT window.start) AS k FROM {demo.PROFILE_METRICS}"
+
+def _monitoring(project: demo.LocalProject) -> list[JobRun]:
+    return [run for _, run in project.runs if run.job == "monitoring"]
+
+
+def test_the_demo_runs_the_dev_stacks_jobs_for_every_project(runtime, ctx, spark) -> None:
+    projects = {p.name: p for p in demo.run_demo(runtime, scale=SCALE)}
+    settings = demo.settings_from_stack_file(demo.DEV_STACK)
+    assert list(projects) == [p.name for p in settings.projects] == ["fare", "churn"]
+    counts = {name: _counts(spark, project) for name, project in projects.items()}
+    for name, project in projects.items():
+        assert all(n > 0 for n in counts[name].values()), counts[name]
+        assert version_for_alias(ctx.mlflow, project.model, CHAMPION) is not None, name
+        # The jobs ran the dev stack's own task flags, e.g. its validation run mode.
+        validate = project.specs["training"].task("ModelValidation")
+        assert validate.parameters["run-mode"] == settings.project(name).validation.run_mode
+        for _, run in project.runs:
+            assert run.succeeded, (name, run.job, [(t.key, t.error) for t in run.tasks])
+
+    # The fare story: quiet before the drift, violated after it; the retraining job then
+    # ran the training job, whose new version became champion.
+    fare = projects["fare"]
+    quiet, drifted = _monitoring(fare)
+    assert quiet.task("CheckViolation").result["is_metric_violated"] is False
+    assert quiet.task("Retrain").state == "skipped"
+    assert drifted.task("CheckViolation").result["is_metric_violated"] is True
+    retrained = drifted.task("Retrain").result["run"]
+    deployed = retrained.task("ModelDeployment").result
+    assert deployed["decision"] == "promoted"
+    assert version_for_alias(ctx.mlflow, fare.model, CHAMPION) == deployed["champion_after"]
+    profile = spark.sql(
+        f"SELECT count(*) AS n, count(DISTINCT window.start) AS k"
+        f" FROM {fare.predictions}_profile_metrics"
         " WHERE column_name = ':table' AND model_id = '*'"
     ).first()
-    assert windows.n == windows.k == 42  # Jan 22 .. Mar 03, one row per day
-    keys = spark.sql(
-        f"SELECT count(*) AS n, count(DISTINCT trip_id) AS k FROM {demo.INFERENCE}"
-    ).first()
-    assert keys.n == keys.k
+    assert profile.n == profile.k == 42  # Jan 22 .. Mar 03, one row per day
+    keys = spark.sql(f"SELECT count(*) AS n, count(DISTINCT trip_id) AS k FROM {fare.predictions}")
+    assert keys.first().n == keys.first().k
 
-    assert demo.run_demo(runtime, trips_per_day=300) == 0
-    second = capsys.readouterr().out
-    assert _table_counts(spark) == counts
-    # Round 2's check judges the windows up to its own date, not round 3's left over.
-    assert "round 2: not violated" in second and "round 3: violated: " in second
-    versions = ctx.mlflow.search_model_versions(f"name = '{demo.MODEL}'")
-    # Two rounds train once each, and the drift round retrains once: three per run.
-    assert len(versions) == 6
+    # The churn story: a classification monitor with its own metric columns.
+    churn = projects["churn"]
+    (checked,) = _monitoring(churn)
+    assert checked.task("CheckViolation").state == "succeeded"
+    columns = spark.table(f"{churn.predictions}_profile_metrics").columns
+    assert "accuracy_score" in columns and "root_mean_squared_error" not in columns
+    report = runtime.home / "reports" / "churn" / demo.REPORT_NAME
+    assert 'data-chart="metric"' in report.read_text()
+
+    # Again, for one project: its writes replace what they wrote, nothing is duplicated,
+    # and the other project's tables are left as they were.
+    demo.run_demo(runtime, projects=["churn"], scale=SCALE)
+    assert {name: _counts(spark, project) for name, project in projects.items()} == counts
 
 
 @pytest.mark.parametrize(
@@ -59,11 +76,12 @@ def test_demo_runs_twice_without_duplicating_rows(runtime, ctx, spark, capsys):
     [
         ["run", "train", "--no-such-flag"],
         ["run", "batch-inference", "--start-date", "2016-02-30"],
-        ["run", "write-features", "--input-table", "trips"],
+        ["run", "write-features", "--tables", "trips"],
+        ["demo", "--scale", "0"],
     ],
 )
 def test_bad_flags_are_usage_errors(argv, capsys):
     assert mlops(argv) == 2
     err = capsys.readouterr().err
-    assert "usage:" in err
+    assert "usage:" in err or "--scale 0.0" in err
     assert "Traceback" not in err

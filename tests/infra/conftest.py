@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,11 @@ import pytest
 from infra.program import CodePackage
 from infra.settings import StackSettings, parse_settings, read_stack_file, stack_file
 from mlops.render import RecordingMocks, Render, render_settings, render_stack
+from pipelines.projects import projects
 
 STACKS = ("dev", "staging", "prod")
+# The projects every committed stack deploys, in order.
+PROJECTS = ("fare", "churn")
 CODE = CodePackage(
     version="0123456789ab", wheel_file="../dist/0123456789ab/mlops_stack-0.1.0-py3-none-any.whl"
 )
@@ -33,12 +37,22 @@ def renders() -> dict[str, Render]:
 
 
 def stack_config(stack: str, **overrides: Any) -> dict[str, Any]:
-    """A committed stack file's config with some ``mlops-stack:`` keys replaced (None: removed)."""
+    """A committed stack file's config with some ``mlops-stack:`` keys replaced (None:
+    removed). A project's block (``fare=``, ``churn=``) given as a dict changes the keys it
+    names in the committed block (None: removed)."""
     config = read_stack_file(stack_file(stack))
     for key, value in overrides.items():
         full = f"mlops-stack:{key}"
         if value is None:
             config.pop(full, None)
+        elif key in projects() and isinstance(value, dict):
+            block = copy.deepcopy(config.get(full) or {})
+            for name, changed in value.items():
+                if changed is None:
+                    block.pop(name, None)
+                else:
+                    block[name] = changed
+            config[full] = block
         else:
             config[full] = value
     return config

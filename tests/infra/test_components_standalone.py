@@ -1,6 +1,7 @@
 """The job and monitoring components are reusable: a program outside this repository builds
-a TrainingJob, a BatchInferenceJob and a MonitoredTable for a project of its own from their
-narrow args alone, with no StackSettings, and a misspelt task flag fails while it builds."""
+a TrainingJob, a BatchInferenceJob and a MonitoredTable for a model project (here the fare
+project's code on tables of its own) from their narrow args alone, with no StackSettings,
+and a misspelt task flag fails while it builds."""
 
 from __future__ import annotations
 
@@ -31,11 +32,12 @@ CODE = JobCode(
     code_version="v1",
     notebook_folder="/Shared/acme/code/v1",
 )
-DATA = {
-    "input_table": "acme.demand.orders",
-    "pickup_features_table": "acme.demand.store_features",
-    "dropoff_features_table": "acme.demand.region_features",
-}
+TABLES = (
+    "trips=acme.demand.orders,inference_requests=acme.demand.requests,"
+    "pickup_features=acme.demand.store_features,dropoff_features=acme.demand.region_features,"
+    "predictions=acme.demand.predictions"
+)
+DATA = {"project": "fare", "tables": TABLES}
 
 
 class Mocks(pulumi.runtime.Mocks):
@@ -125,7 +127,8 @@ def test_training_and_batch_inference_jobs_from_their_own_args() -> None:
     tasks = tasks_of(job)
     assert list(tasks) == ["Train", "ModelValidation", "ModelDeployment"]
     validate = tasks["ModelValidation"]["pythonWheelTask"]["namedParameters"]
-    assert validate["input-table"] == "acme.demand.orders"
+    assert validate["project"] == "fare"
+    assert validate["tables"] == TABLES
     assert validate["max-rmse"] == "3.5"
     assert validate["model-version"] == "{{tasks.Train.values.model_version}}"
     # Train publishes a task value, so it is a notebook task; its notebook is generated.
@@ -182,15 +185,14 @@ def test_a_monitored_table_with_its_retraining_job_from_its_own_args() -> None:
                     job=settings("demand-retraining"),
                     code=CODE,
                     workspace_host=HOST,
-                    labels={
-                        "inference_table": "acme.demand.predictions",
-                        "labels_table": "acme.demand.orders",
-                    },
+                    labels={**DATA, "inference_table": "acme.demand.predictions"},
                     refresh={
+                        "project": "fare",
                         "inference_table": "acme.demand.predictions",
                         "granularities": "1 week",
                     },
                     rule={
+                        "project": "fare",
                         "profile_metrics_table": "acme.demand.predictions_profile_metrics",
                         "metric": "mean_absolute_error",
                         "threshold": 2.0,
@@ -232,8 +234,10 @@ def test_a_monitored_table_with_its_retraining_job_from_its_own_args() -> None:
 def test_a_misspelt_or_missing_task_flag_fails_while_the_job_is_built() -> None:
     with pytest.raises(TaskInterfaceError, match=r"task validate: no flag --max-rsme"):
         build(lambda: TrainingJob("t", training_args(validation={"max_rsme": 3.5})))
-    data = {k: v for k, v in DATA.items() if k != "dropoff_features_table"}
-    with pytest.raises(TaskInterfaceError, match=r"required --dropoff-features-table"):
+    data = {k: v for k, v in DATA.items() if k != "tables"}
+    with pytest.raises(TaskInterfaceError, match=r"required --tables"):
         build(lambda: TrainingJob("t", training_args(data=data)))
+    with pytest.raises(TaskInterfaceError, match=r"--project taxi: no project 'taxi'"):
+        build(lambda: TrainingJob("t", training_args(data={**DATA, "project": "taxi"})))
     with pytest.raises(TaskInterfaceError, match=r"--run-mode sometimes: expected one of"):
         build(lambda: TrainingJob("t", training_args(validation={"run_mode": "sometimes"})))

@@ -247,10 +247,21 @@ def test_the_component_holds_its_children_and_the_exports_name_them(staging: Ren
 # --- the storage root of the schema or the catalog ------------------------------------
 
 
-def test_by_default_the_schema_keeps_its_managed_tables_on_the_bucket(staging: Render) -> None:
-    (schema,) = staging.of_type(SCHEMA)
-    assert schema.inputs["storageRoot"] == "s3://acme-mlops-lakehouse/staging/managed"
-    assert schema.inputs["catalogName"] == "staging"
+def test_by_default_the_schemas_keep_their_managed_tables_on_the_bucket(
+    staging: Render,
+) -> None:
+    roots = {s.inputs["name"]: s.inputs["storageRoot"] for s in staging.of_type(SCHEMA)}
+    # The first project keeps the root the stack's one schema had; the others get their own
+    # beside it: Unity Catalog refuses managed storage locations that overlap.
+    assert roots == {
+        "nyc_taxi": "s3://acme-mlops-lakehouse/staging/managed",
+        "telco": "s3://acme-mlops-lakehouse/staging/schemas/telco",
+    }
+    for a in roots.values():
+        for b in roots.values():
+            assert a == b or not (a + "/").startswith(b + "/")
+    for schema in staging.of_type(SCHEMA):
+        assert schema.inputs["catalogName"] == "staging"
     # The catalog stays its owner's: no catalog resource, additive grants only.
     assert staging.of_type(CATALOG) == []
     assert not [g for g in staging.of_type(GRANTS) if "catalog" in g.inputs]
@@ -268,7 +279,7 @@ OUTSIDE_INPUTS = {"trips": "shared.bronze.nyc_taxi_trips"}
 @pytest.fixture(scope="module")
 def owned_catalog() -> Render:
     return render_with(
-        "prod", storage={**ENABLED, "managedLocation": "catalog"}, tables=OUTSIDE_INPUTS
+        "prod", storage={**ENABLED, "managedLocation": "catalog"}, fare={"tables": OUTSIDE_INPUTS}
     )
 
 
@@ -281,9 +292,9 @@ def test_managed_location_catalog_creates_the_catalog_with_its_root_on_the_bucke
     assert catalog.inputs["storageRoot"] == "s3://acme-mlops-lakehouse/prod/managed"
     assert catalog.inputs["forceDestroy"] is False
     assert catalog.protected
-    (schema,) = owned_catalog.of_type(SCHEMA)
-    assert schema.inputs["catalogName"] == "prod"
-    assert "storageRoot" not in schema.inputs  # inherited from the catalog
+    for schema in owned_catalog.of_type(SCHEMA):
+        assert schema.inputs["catalogName"] == "prod"
+        assert "storageRoot" not in schema.inputs  # inherited from the catalog
     assert owned_catalog.exports["storage"]["managedLocation"] == "catalog"
     assert "prod; storage root s3://acme-mlops-lakehouse/prod/managed" in format_text(owned_catalog)
 
@@ -319,8 +330,10 @@ def test_an_owned_catalog_cannot_hold_the_input_tables_of_another_schema() -> No
         render_with("prod", storage={**ENABLED, "managedLocation": "catalog"})
     message = str(caught.value)
     assert message.startswith("Pulumi.prod.yaml (stack 'prod') has 1 invalid setting,")
-    assert "(1) mlops-stack:tables.trips is 'prod.bronze.nyc_taxi_trips': expected a table" in (
-        message
+    assert (
+        "(1) mlops-stack:fare.tables.trips is 'prod.bronze.nyc_taxi_trips': expected a table"
+        " outside the catalog prod or in one of the stack's schemas (prod.nyc_taxi,"
+        " prod.telco)" in message
     )
     assert "storage.managedLocation is catalog" in message
 

@@ -1,7 +1,9 @@
-"""The program under Pulumi's mock engine: what each stack registers, and its guarantees."""
+"""The program under Pulumi's mock engine: what each stack registers, for each of its
+projects, and its guarantees."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections import defaultdict
@@ -9,11 +11,19 @@ from collections import defaultdict
 import jsonschema
 import pytest
 
-from infra.outputs import output_schema, validate_outputs
+from infra.outputs import SCHEMA_VERSION, output_schema, validate_outputs
 from infra.program import CodePackage
-from infra.settings import InvalidStackConfig
-from mlops.render import Render, render_stack
-from tests.infra.conftest import CODE, STACKS, TOKEN_SENTINEL, render_with, stack_path
+from infra.settings import InvalidStackConfig, ProjectSettings
+from mlops.render import Render, render_settings, render_stack
+from tests.infra.conftest import (
+    CODE,
+    PROJECTS,
+    STACKS,
+    TOKEN_SENTINEL,
+    render_with,
+    settings_for,
+    stack_path,
+)
 
 JOB = "databricks:index/job:Job"
 NOTEBOOK = "databricks:index/notebook:Notebook"
@@ -30,6 +40,7 @@ COMPONENT_TYPES = {
     "mlops-stack:monitoring:MonitoredTable",
 }
 NESTED_COMPONENT_TYPES = {"mlops-stack:jobs:RetrainingJob"}
+JOB_ITEMS = ("feature-engineering", "training", "batch-inference", "monitoring")
 
 
 def jobs(render: Render) -> dict[str, dict]:
@@ -64,17 +75,26 @@ def test_each_stack_builds_every_component_with_its_children(
         for child in component.children:
             assert child.type.startswith("databricks:index/") or child in nested, child.type
             assert child.name.startswith(component.name + "-"), child.name
+    projects = render.settings.projects
+    assert tuple(p.name for p in projects) == PROJECTS
     counts = render.counts()
-    assert counts[JOB] == 4
-    assert counts["databricks:index/qualityMonitor:QualityMonitor"] == 1
-    # The three output tables, and the input tables that live in the stack's own schema.
-    home = f"{render.settings.catalog}.{render.settings.schema}."
-    own_inputs = [t for t in render.settings.tables.inputs if t.startswith(home)]
-    assert counts["databricks:index/sqlTable:SqlTable"] == 3 + len(own_inputs)
-    assert counts["databricks:index/notebook:Notebook"] == 2
-    assert counts["databricks:index/directory:Directory"] == 1
-    assert counts["databricks:index/registeredModel:RegisteredModel"] == 1
-    assert counts["databricks:index/mlflowExperiment:MlflowExperiment"] == 1
+    assert counts[JOB] == 4 * len(projects)
+    assert counts["databricks:index/qualityMonitor:QualityMonitor"] == len(projects)
+    # Each project's output tables, and its input tables that live in its own schema.
+    created = sum(
+        len(p.outputs) + len([t for t in p.inputs if t.rpartition(".")[0] == p.home])
+        for p in projects
+    )
+    assert counts["databricks:index/sqlTable:SqlTable"] == created
+    assert counts["databricks:index/schema:Schema"] == len(projects)
+    assert counts["databricks:index/notebook:Notebook"] == 2 * len(projects)
+    # The stack's folder and one per project.
+    assert counts["databricks:index/directory:Directory"] == 1 + len(projects)
+    assert counts["databricks:index/registeredModel:RegisteredModel"] == len(projects)
+    assert counts["databricks:index/mlflowExperiment:MlflowExperiment"] == len(projects)
+    # One code volume and wheel per stack, whatever the number of projects.
+    assert counts["databricks:index/volume:Volume"] == 1
+    assert counts["databricks:index/file:File"] == 1
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -83,11 +103,48 @@ def test_names_follow_env_project_item(renders: dict[str, Render], stack: str) -
     for resource in render.resources:
         assert resource.name.startswith(f"{stack}-mlops-stack-"), resource.name
     assert set(jobs(render)) == {
-        f"{stack}-mlops-stack-feature-engineering",
-        f"{stack}-mlops-stack-training",
-        f"{stack}-mlops-stack-batch-inference",
-        f"{stack}-mlops-stack-monitoring",
+        f"{stack}-mlops-stack-{project}-{item}" for project in PROJECTS for item in JOB_ITEMS
     }
+    # What belongs to one project is named after it; nothing is named twice.
+    for root in render.roots:
+        if root.type in ("mlops-stack:ml:MlArtifacts", "mlops-stack:monitoring:MonitoredTable"):
+            assert re.match(rf"{stack}-mlops-stack-({'|'.join(PROJECTS)})-", root.name)
+    names = [(r.type, r.name) for r in render.resources]
+    assert len(names) == len(set(names))
+    paths = [r.inputs.get("path") or r.inputs.get("name") for r in render.of_type(NOTEBOOK)]
+    assert len(paths) == len(set(paths))
+    for project in render.settings.projects:
+        for table in project.outputs:
+            (created,) = [
+                r
+                for r in render.of_type("databricks:index/sqlTable:SqlTable")
+                if f"{r.inputs['catalogName']}.{r.inputs['schemaName']}.{r.inputs['name']}" == table
+            ]
+            assert created.name.startswith(f"{stack}-mlops-stack-catalog-{project.name}-")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_first_project_keeps_its_names_from_before_several_projects(
+    renders: dict[str, Render], stack: str
+) -> None:
+    """The stacks deployed fare alone before schemaVersion 2, with no project in its
+    resources' names: each now answers to its old name (a Pulumi alias), so `pulumi up`
+    renames it in place; churn's resources are new and have none."""
+    render = renders[stack]
+    for resource in render.resources:
+        fare = f"{stack}-mlops-stack-fare-"
+        if resource.name.startswith(fare):
+            assert resource.aliases == (resource.name.replace("fare-", "", 1),), resource.name
+        elif "-catalog-fare-" in resource.name:
+            old = resource.name.replace("-catalog-fare-", "-catalog-")
+            assert resource.aliases == (old,), resource.name
+        else:
+            assert resource.aliases == (), resource.name
+    monitor = render.find(
+        "mlops-stack:monitoring:MonitoredTable", f"{stack}-mlops-stack-fare-monitoring"
+    )
+    (job,) = [c for c in monitor.children if c.type == "mlops-stack:jobs:RetrainingJob"]
+    assert job.aliases == (f"{stack}-mlops-stack-monitoring-retraining",)
 
 
 # --- jobs --------------------------------------------------------------------------------
@@ -121,6 +178,8 @@ def test_jobs_carry_retries_timeouts_notifications_tags_and_permissions(
     render = renders[stack]
     settings = render.settings
     for name, job in jobs(render).items():
+        project = job["tags"]["model_project"]
+        assert name.startswith(f"{stack}-mlops-stack-{project}-")
         assert job["maxConcurrentRuns"] == 1
         assert job["tags"]["project"] == "mlops-stack"
         assert job["tags"]["environment"] == stack
@@ -140,23 +199,27 @@ def test_jobs_carry_retries_timeouts_notifications_tags_and_permissions(
     permissions = [
         r for r in render.of_type("databricks:index/permissions:Permissions") if "jobId" in r.inputs
     ]
-    assert len(permissions) == 4
+    assert len(permissions) == 4 * len(PROJECTS)
     everyone = [
         {"groupName": settings.groups.readers, "permissionLevel": "CAN_VIEW"},
         {"groupName": settings.groups.ml_team, "permissionLevel": "CAN_MANAGE_RUN"},
     ]
     runner = settings.principals.runner
+    training = {f"{stack}-mlops-stack-{p}-training-permissions" for p in PROJECTS}
     for permission in permissions:
         expected = everyone
         # The retraining job starts the training job as the runner (test_monitoring.py).
-        if permission.name == f"{stack}-mlops-stack-training-permissions" and runner:
+        if permission.name in training and runner:
             expected = [{"servicePrincipalName": runner, "permissionLevel": "CAN_MANAGE_RUN"}]
             expected += everyone
         assert permission.inputs["accessControls"] == expected, permission.name
 
 
-def test_training_job_chains_train_validation_deployment(renders: dict[str, Render]) -> None:
-    job = jobs(renders["prod"])["prod-mlops-stack-training"]
+@pytest.mark.parametrize("project", PROJECTS)
+def test_training_job_chains_train_validation_deployment(
+    renders: dict[str, Render], project: str
+) -> None:
+    job = jobs(renders["prod"])[f"prod-mlops-stack-{project}-training"]
     order = {t["taskKey"]: [d["taskKey"] for d in t.get("dependsOns") or []] for t in job["tasks"]}
     assert order == {
         "Train": [],
@@ -167,8 +230,9 @@ def test_training_job_chains_train_validation_deployment(renders: dict[str, Rend
 
 def test_job_clusters_use_the_ml_runtime_in_dedicated_mode(renders: dict[str, Render]) -> None:
     for stack in STACKS:
-        compute = renders[stack].settings.compute
+        settings = renders[stack].settings
         for name, job in jobs(renders[stack]).items():
+            compute = settings.project(job["tags"]["model_project"]).compute
             (cluster,) = job["jobClusters"]
             new_cluster = cluster["newCluster"]
             assert new_cluster["sparkVersion"] == compute.spark_version
@@ -177,8 +241,20 @@ def test_job_clusters_use_the_ml_runtime_in_dedicated_mode(renders: dict[str, Re
             assert new_cluster["numWorkers"] == compute.num_workers
             for task in code_tasks(job):
                 assert task["jobClusterKey"] == cluster["jobClusterKey"], name
-    single_node = jobs(renders["dev"])["dev-mlops-stack-training"]["jobClusters"][0]
+    single_node = jobs(renders["dev"])["dev-mlops-stack-fare-training"]["jobClusters"][0]
     assert single_node["newCluster"]["customTags"] == {"ResourceClass": "SingleNode"}
+
+
+def test_a_project_may_override_the_stacks_compute() -> None:
+    render = render_with("staging", churn={"compute": {"numWorkers": 4, "nodeType": "m5.large"}})
+    for name, job in jobs(render).items():
+        cluster = job["jobClusters"][0]["newCluster"]
+        if job["tags"]["model_project"] == "churn":
+            assert (cluster["numWorkers"], cluster["nodeTypeId"]) == (4, "m5.large"), name
+        else:
+            assert (cluster["numWorkers"], cluster["nodeTypeId"]) == (1, "i3.xlarge"), name
+        # What the override leaves out is the stack's.
+        assert cluster["sparkVersion"] == "17.3.x-cpu-ml-scala2.13"
 
 
 def test_serverless_compute_installs_the_wheel_through_the_job_environment() -> None:
@@ -244,8 +320,8 @@ REFRESH_MONITOR = {"MANAGE"}
 
 
 def allowed(render: Render, kind: str, name: str, principal: str) -> set[str]:
-    s = render.settings
-    refreshes = (kind, name, principal) == ("TABLE", s.tables.predictions, s.principals.runner)
+    predictions = {p.predictions: p.runner for p in render.settings.projects}
+    refreshes = kind == "TABLE" and predictions.get(name, "") == principal
     return ALLOWED[kind] | (REFRESH_MONITOR if refreshes else set())
 
 
@@ -261,39 +337,60 @@ def granted(render: Render) -> dict[tuple[str, str, str], set[str]]:
     return dict(found)
 
 
+def expected_grants(render: Render) -> dict[tuple[str, str, str], set[str]]:
+    """The least-privilege set, project by project: what each project's runner needs on
+    its own securables (and SELECT on the tables of the projects it reaches), what the
+    readers read and the ML team loads; the stack-level catalog and code volume once."""
+    s = render.settings
+    readers, team = s.groups.readers, s.groups.ml_team
+    homes = {p.home for p in s.projects}
+    expected: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    expected[("CATALOG", s.catalog, readers)] |= {"USE_CATALOG"}
+    for p in s.projects:
+        expected[("SCHEMA", p.home, readers)] |= {"USE_SCHEMA"}
+        expected[("TABLE", p.predictions, readers)] |= {"SELECT"}
+        expected[("MODEL", p.model_full_name, readers)] |= {"EXECUTE"}
+        if p.monitoring.enabled:
+            for suffix in ("_profile_metrics", "_drift_metrics"):
+                expected[("TABLE", f"{p.predictions}{suffix}", readers)] |= {"SELECT"}
+        # The input tables the stack creates in a project's schema: the ML team loads them.
+        for table in p.inputs:
+            if table.rpartition(".")[0] == p.home:
+                expected[("TABLE", table, team)] |= {"SELECT", "MODIFY"}
+        runner = p.runner
+        if not runner:
+            continue
+        # The runner holds the model through the owners group; no grant names it there.
+        expected[("CATALOG", s.catalog, runner)] |= {"USE_CATALOG"}
+        expected[("VOLUME", f"{s.catalog}.{s.code_schema}.code", runner)] |= {"READ_VOLUME"}
+        expected[("SCHEMA", p.home, runner)] |= {"USE_SCHEMA", "CREATE_TABLE"}
+        for table in p.outputs:
+            expected[("TABLE", table, runner)] |= {"SELECT", "MODIFY"}
+        if p.monitoring.enabled:
+            expected[("TABLE", p.predictions, runner)] |= {"MANAGE"}
+            expected[("TABLE", f"{p.predictions}_profile_metrics", runner)] |= {"SELECT"}
+        for table in p.inputs:
+            expected[("TABLE", table, runner)] |= {"SELECT"}
+            schema = table.rpartition(".")[0]
+            if schema != p.home:
+                expected[("SCHEMA", schema, runner)] |= {"USE_SCHEMA"}
+                if schema.split(".")[0] != s.catalog:
+                    expected[("CATALOG", schema.split(".")[0], runner)] |= {"USE_CATALOG"}
+        for other in p.runner_reaches:
+            for table in s.project(other).tables.values():
+                expected[("TABLE", table, runner)] |= {"SELECT"}
+                schema = table.rpartition(".")[0]
+                expected[("SCHEMA", schema, runner)] |= {"USE_SCHEMA"}
+                if schema.split(".")[0] != s.catalog:
+                    expected[("CATALOG", schema.split(".")[0], runner)] |= {"USE_CATALOG"}
+        assert all(t.rpartition(".")[0] in homes or t in p.inputs for t in p.tables.values())
+    return dict(expected)
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_grants_are_exactly_the_least_privilege_set(renders: dict[str, Render], stack: str) -> None:
     render = renders[stack]
-    s = render.settings
-    runner, readers, home = s.principals.runner, s.groups.readers, f"{s.catalog}.{s.schema}"
-    expected: dict[tuple[str, str, str], set[str]] = {
-        ("CATALOG", s.catalog, readers): {"USE_CATALOG"},
-        ("SCHEMA", home, readers): {"USE_SCHEMA"},
-        ("TABLE", s.tables.predictions, readers): {"SELECT"},
-        ("MODEL", s.model_full_name, readers): {"EXECUTE"},
-        ("TABLE", f"{s.tables.predictions}_profile_metrics", readers): {"SELECT"},
-        ("TABLE", f"{s.tables.predictions}_drift_metrics", readers): {"SELECT"},
-    }
-    # The input tables the stack creates in its schema: the ML team loads them.
-    for table in s.tables.inputs:
-        if table.rpartition(".")[0] == home:
-            expected[("TABLE", table, s.groups.ml_team)] = {"SELECT", "MODIFY"}
-    if runner:
-        # The runner holds the model through the owners group; no grant names it there.
-        expected |= {
-            ("CATALOG", s.catalog, runner): {"USE_CATALOG"},
-            ("SCHEMA", home, runner): {"USE_SCHEMA", "CREATE_TABLE"},
-            ("VOLUME", f"{home}.code", runner): {"READ_VOLUME"},
-        }
-        for table in s.tables.outputs:
-            expected[("TABLE", table, runner)] = {"SELECT", "MODIFY"}
-        expected[("TABLE", s.tables.predictions, runner)] |= {"MANAGE"}
-        expected[("TABLE", f"{s.tables.predictions}_profile_metrics", runner)] = {"SELECT"}
-        for table in s.tables.inputs:
-            expected[("TABLE", table, runner)] = {"SELECT"}
-            if table.rpartition(".")[0] != home:
-                expected[("SCHEMA", table.rpartition(".")[0], runner)] = {"USE_SCHEMA"}
-    assert granted(render) == expected
+    assert granted(render) == expected_grants(render)
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -312,31 +409,122 @@ def test_the_readers_never_modify_and_the_runner_modifies_only_the_outputs(
 ) -> None:
     render = renders["prod"]
     s = render.settings
+    outputs = {t for p in s.projects for t in p.outputs}
+    inputs = {t for p in s.projects for t in p.inputs}
+    predictions = {p.predictions for p in s.projects}
     for (kind, name, principal), privileges in granted(render).items():
         if "MODIFY" in privileges:
-            runner_writes = principal == s.principals.runner and name in s.tables.outputs
-            team_loads = principal == s.groups.ml_team and name in s.tables.inputs
+            runner_writes = principal == s.principals.runner and name in outputs
+            team_loads = principal == s.groups.ml_team and name in inputs
             assert runner_writes or team_loads, name
         if principal == s.groups.readers:
             assert privileges <= {"USE_CATALOG", "USE_SCHEMA", "SELECT", "EXECUTE"}
             if kind == "TABLE":
-                # The predictions, and the monitor's metric tables for the dashboard.
+                # The predictions, and the monitors' metric tables for the dashboards.
                 assert (
                     name.removesuffix("_profile_metrics").removesuffix("_drift_metrics")
-                    == s.tables.predictions
+                    in predictions
                 ), name
         if "MANAGE" in privileges:
-            assert (principal, name) == (s.principals.runner, s.tables.predictions), name
+            assert principal == s.principals.runner and name in predictions, name
 
 
-def test_the_model_owners_group_owns_the_model_in_staging_and_prod(
+def _with_runners(stack: str, runners: dict[str, str], **overrides: object):
+    """The settings of ``stack`` with each project of ``runners`` run by its own service
+    principal: the settings give every project the stack's runner, so this is how the
+    render shows which grants are made for which project."""
+    settings = settings_for(stack, **overrides)
+    projects = tuple(
+        dataclasses.replace(p, runner=runners.get(p.name, p.runner)) for p in settings.projects
+    )
+    return dataclasses.replace(settings, projects=projects)
+
+
+FARE_RUNNER = "11111111-1111-4111-8111-111111111111"
+CHURN_RUNNER = "22222222-2222-4222-8222-222222222222"
+
+
+def _reach(render: Render, runner: str) -> dict[tuple[str, str], set[str]]:
+    return {
+        (kind, name): privileges
+        for (kind, name, principal), privileges in granted(render).items()
+        if principal == runner
+    }
+
+
+def _securables_of(project: ProjectSettings, settings) -> set[tuple[str, str]]:
+    tables = {("TABLE", t) for t in project.tables.values()}
+    tables.add(("TABLE", f"{project.predictions}_profile_metrics"))
+    schemas = {("SCHEMA", project.home)} | {
+        ("SCHEMA", t.rpartition(".")[0]) for t in project.inputs
+    }
+    shared = {
+        ("CATALOG", settings.catalog),
+        ("VOLUME", f"{settings.catalog}.{settings.code_schema}.code"),
+    }
+    return tables | schemas | shared
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_a_projects_runner_reaches_only_its_own_tables_and_model(stack: str) -> None:
+    settings = _with_runners(stack, {"fare": FARE_RUNNER, "churn": CHURN_RUNNER})
+    render = render_settings(settings, CODE)
+    assert granted(render) == expected_grants(render)
+    for project, runner in (("fare", FARE_RUNNER), ("churn", CHURN_RUNNER)):
+        own = settings.project(project)
+        reach = _reach(render, runner)
+        assert set(reach) <= _securables_of(own, settings), project
+        assert not [key for key in reach if key[0] == "MODEL"]  # the owners group holds it
+        other = settings.project("churn" if project == "fare" else "fare")
+        assert not set(reach) & {("TABLE", t) for t in other.tables.values()}, project
+        assert ("SCHEMA", other.home) not in reach, project
+        # Its jobs, its experiment and its monitor's profile table name it; the other's don't.
+        for job in jobs(render).values():
+            mine = job["tags"]["model_project"] == project
+            assert (job.get("runAs") == {"servicePrincipalName": runner}) is mine, job["name"]
+        experiment = render.find(
+            "databricks:index/permissions:Permissions",
+            f"{stack}-mlops-stack-{project}-ml-experiment-permissions",
+        )
+        assert {"servicePrincipalName": runner, "permissionLevel": "CAN_EDIT"} in experiment.inputs[
+            "accessControls"
+        ]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_runner_reaches_adds_select_on_the_reached_projects_tables_only(stack: str) -> None:
+    settings = _with_runners(
+        stack, {"fare": FARE_RUNNER, "churn": CHURN_RUNNER}, churn={"runnerReaches": ["fare"]}
+    )
+    render = render_settings(settings, CODE)
+    assert granted(render) == expected_grants(render)
+    fare, churn = settings.project("fare"), settings.project("churn")
+    reach = _reach(render, CHURN_RUNNER)
+    for table in fare.tables.values():
+        assert reach[("TABLE", table)] == {"SELECT"}, table
+    assert reach[("SCHEMA", fare.home)] == {"USE_SCHEMA"}
+    # Fare's runner gains nothing on churn's securables, and churn's runner nothing on
+    # fare's metric tables or model.
+    assert not set(_reach(render, FARE_RUNNER)) & _securables_of(churn, settings) - {
+        ("CATALOG", settings.catalog),
+        ("VOLUME", f"{settings.catalog}.{settings.code_schema}.code"),
+    }
+    assert ("TABLE", f"{fare.predictions}_profile_metrics") not in reach
+    # With one runner (as the settings make it) the same reach adds no privilege.
+    one_runner = render_with(stack, churn={"runnerReaches": ["fare"]})
+    assert granted(one_runner) == granted(render_with(stack))
+
+
+def test_the_model_owners_group_owns_the_models_in_staging_and_prod(
     renders: dict[str, Render],
 ) -> None:
     for stack in ("staging", "prod"):
-        (model,) = renders[stack].of_type("databricks:index/registeredModel:RegisteredModel")
-        assert model.inputs["owner"] == renders[stack].settings.groups.model_owners
-    (dev_model,) = renders["dev"].of_type("databricks:index/registeredModel:RegisteredModel")
-    assert "owner" not in dev_model.inputs
+        models = renders[stack].of_type("databricks:index/registeredModel:RegisteredModel")
+        assert len(models) == len(PROJECTS)
+        for model in models:
+            assert model.inputs["owner"] == renders[stack].settings.groups.model_owners
+    for dev_model in renders["dev"].of_type("databricks:index/registeredModel:RegisteredModel"):
+        assert "owner" not in dev_model.inputs
 
 
 # --- protection ----------------------------------------------------------------------------
@@ -358,21 +546,28 @@ def test_prod_model_schema_tables_and_folder_are_protected_from_deletion(
     assert protected == (kept if stack == "prod" else set())
 
 
-def test_output_tables_have_the_pipelines_columns(renders: dict[str, Render]) -> None:
-    from pipelines.common import schemas
-
+@pytest.mark.parametrize("project", PROJECTS)
+def test_output_tables_have_the_projects_columns(renders: dict[str, Render], project: str) -> None:
+    settings = renders["prod"].settings.project(project)
+    contracts = settings.declaration.implementation().schemas()
     tables = {
-        r.inputs["name"]: r.inputs
+        f"{r.inputs['catalogName']}.{r.inputs['schemaName']}.{r.inputs['name']}": r.inputs
         for r in renders["prod"].of_type("databricks:index/sqlTable:SqlTable")
     }
-    predictions = tables["predictions"]
-    assert [c["name"] for c in predictions["columns"]] == schemas.INFERENCE.fieldNames()
+    for role in settings.declaration.tables:
+        name = settings.tables[role.role]
+        if name not in tables:
+            assert role.kind == "input" and name.rpartition(".")[0] != settings.home
+            continue
+        inputs = tables[name]
+        assert [c["name"] for c in inputs["columns"]] == contracts[role.role].fieldNames()
+        keys = {c["name"]: c.get("nullable") for c in inputs["columns"]}
+        assert all(keys[key] is False for key in role.keys), name
+        assert inputs["tableType"] == "MANAGED"
+        # Unity Catalog's default, Delta, without the provider's CREATE OR REPLACE.
+        assert "dataSourceFormat" not in inputs
+    predictions = tables[settings.predictions]
     assert predictions["properties"] == {"delta.enableChangeDataFeed": "true"}
-    assert predictions["tableType"] == "MANAGED"
-    # Unity Catalog's default, Delta, without the provider's CREATE OR REPLACE.
-    assert "dataSourceFormat" not in predictions
-    keys = {c["name"]: c.get("nullable") for c in tables["pickup_features"]["columns"]}
-    assert keys["zip"] is False and keys["window_end"] is False
 
 
 # --- outputs ---------------------------------------------------------------------------------
@@ -380,28 +575,53 @@ def test_output_tables_have_the_pipelines_columns(renders: dict[str, Render]) ->
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_exports_follow_the_published_schema(renders: dict[str, Render], stack: str) -> None:
-    exports = renders[stack].exports
+    render = renders[stack]
+    exports = render.exports
     validate_outputs(exports)
-    assert exports["environment"] == stack
-    assert exports["model"]["name"] == renders[stack].settings.model_full_name
-    assert set(exports["jobs"]) == {
-        "featureEngineering",
-        "training",
-        "batchInference",
-        "monitoring",
+    assert exports["schemaVersion"] == SCHEMA_VERSION == 2
+    assert output_schema()["properties"]["schemaVersion"] == {
+        "const": SCHEMA_VERSION,
+        "description": output_schema()["properties"]["schemaVersion"]["description"],
     }
-    assert exports["monitor"]["table"] == renders[stack].settings.tables.predictions
+    assert exports["environment"] == stack
+    assert list(exports["projects"]) == list(PROJECTS)
+    for name, project in exports["projects"].items():
+        settings = render.settings.project(name)
+        assert project["model"]["name"] == settings.model_full_name
+        assert project["problemType"] == settings.problem_type.value
+        assert project["schema"] == settings.schema
+        assert project["tables"] == dict(settings.tables)
+        assert set(project["jobs"]) == {
+            "featureEngineering",
+            "training",
+            "batchInference",
+            "monitoring",
+        }
+        for job in project["jobs"].values():
+            assert job["name"].startswith(f"{stack}-mlops-stack-{name}-")
+        assert project["monitor"]["table"] == settings.predictions
+    assert exports["code"]["wheel"].startswith(f"/Volumes/{stack}/nyc_taxi/code/")
 
 
 def test_the_schema_rejects_a_broken_export(renders: dict[str, Render]) -> None:
-    broken = json.loads(json.dumps(renders["prod"].exports))
-    broken["jobs"]["training"]["id"] = "not-a-number"
-    with pytest.raises(jsonschema.ValidationError):
-        validate_outputs(broken)
-    broken = json.loads(json.dumps(renders["prod"].exports))
-    broken["token"] = "x"
-    with pytest.raises(jsonschema.ValidationError):
-        validate_outputs(broken)
+    def broken(change) -> dict:
+        copied = json.loads(json.dumps(renders["prod"].exports))
+        change(copied)
+        return copied
+
+    for change in (
+        lambda e: e["projects"]["fare"]["jobs"]["training"].update(id="not-a-number"),
+        lambda e: e.update(token="x"),
+        lambda e: e.update(schemaVersion=1),
+        lambda e: e.pop("schemaVersion"),
+        lambda e: e.update(projects={}),
+        lambda e: e["projects"]["churn"].update(extra=1),
+        lambda e: e["projects"]["churn"]["tables"].pop("predictions"),
+        # The old shape: jobs at the top.
+        lambda e: e.update(jobs=e["projects"]["fare"]["jobs"]),
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            validate_outputs(broken(change))
     assert output_schema()["additionalProperties"] is False
 
 
@@ -420,6 +640,24 @@ def test_no_secret_reaches_an_export_or_a_resource_input(
     assert set(provider.inputs) == {"host"}
 
 
+# --- one project, or several -------------------------------------------------------------
+
+
+def test_a_stack_may_deploy_one_project_alone() -> None:
+    render = render_with("staging", projects=["churn"], fare=None)
+    assert [p.name for p in render.settings.projects] == ["churn"]
+    assert list(render.exports["projects"]) == ["churn"]
+    assert set(jobs(render)) == {f"staging-mlops-stack-churn-{item}" for item in JOB_ITEMS}
+    # The code volume is in the first (here the only) project's schema.
+    assert render.exports["code"]["wheel"].startswith("/Volumes/staging/telco/code/")
+    validate_outputs(render.exports)
+
+
+def test_the_projects_order_is_the_settings() -> None:
+    render = render_with("dev", projects=["churn", "fare"])
+    assert list(render.exports["projects"]) == ["churn", "fare"]
+
+
 # --- bad settings stop everything ----------------------------------------------------------
 
 
@@ -429,6 +667,23 @@ def test_bad_settings_fail_before_any_resource_is_registered(
     path = tmp_path / "Pulumi.prod.yaml"
     source = stack_path("prod").read_text().replace('"0 0 6 ? * MON"', '"0 6 * * 1"')
     path.write_text(source)
-    with pytest.raises(InvalidStackConfig, match=r"Pulumi.prod.yaml.*schedules.training.cron"):
+    with pytest.raises(
+        InvalidStackConfig, match=r"Pulumi.prod.yaml.*mlops-stack:fare.schedules.training.cron"
+    ):
+        render_stack(path, CODE)
+    assert registered == []
+
+
+def test_a_bad_project_block_fails_before_any_resource_is_registered(
+    tmp_path, registered: list[str]
+) -> None:
+    path = tmp_path / "Pulumi.staging.yaml"
+    source = (
+        stack_path("staging")
+        .read_text()
+        .replace("metric: accuracy_score", "metric: root_mean_squared_error")
+    )
+    path.write_text(source)
+    with pytest.raises(InvalidStackConfig, match=r"mlops-stack:churn.monitoring.metric"):
         render_stack(path, CODE)
     assert registered == []

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from infra.settings import (
+    TOP_LEVEL_KEYS,
     UC_MASTER_ROLE_ARN,
+    ClassificationMonitoring,
     InvalidStackConfig,
-    Monitoring,
+    RegressionMonitoring,
     Schedule,
     Secret,
     StackSettings,
@@ -22,6 +24,8 @@ from infra.settings import (
     read_stack_file,
     settings_from_stack_file,
 )
+from pipelines.common.project import MONITOR_METRICS, ProblemType
+from pipelines.projects import projects
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "staging", "prod")
@@ -76,18 +80,30 @@ def test_committed_stack_files_parse(stack: str) -> None:
         stack,
     )
     assert settings.catalog == stack
-    assert settings.model_full_name == f"{stack}.nyc_taxi.fare_model"
+    assert settings.project_names == ("fare", "churn")
     assert settings.schedules_paused is (stack == "dev")
     assert settings.protect is (stack == "prod")
-    assert settings.tables.predictions == f"{stack}.nyc_taxi.predictions"
-    assert set(settings.schedules) == {
-        "feature_engineering",
-        "training",
-        "batch_inference",
-        "monitoring",
-    }
-    assert settings.schedules["monitoring"] == Schedule("0 0 8 * * ?", "UTC")
-    assert settings.monitoring == Monitoring(
+    fare, churn = settings.project("fare"), settings.project("churn")
+    assert fare.model_full_name == f"{stack}.nyc_taxi.fare_model"
+    assert churn.model_full_name == f"{stack}.telco.churn_model"
+    assert fare.experiment_path == f"/Shared/mlops-stack/{stack}/experiment"
+    assert churn.experiment_path == f"/Shared/mlops-stack/{stack}/churn/experiment"
+    assert fare.predictions == f"{stack}.nyc_taxi.predictions"
+    assert churn.predictions == f"{stack}.telco.churn_predictions"
+    for project in settings.projects:
+        assert set(project.schedules) == {
+            "feature_engineering",
+            "training",
+            "batch_inference",
+            "monitoring",
+        }
+        # The tables are the roles the project declares, in its order.
+        assert tuple(project.tables) == project.declaration.roles()
+        assert project.runner == settings.principals.runner
+        assert project.compute == settings.compute
+        assert project.runner_reaches == ()
+    assert fare.schedules["monitoring"] == Schedule("0 0 8 * * ?", "UTC")
+    assert fare.monitoring == RegressionMonitoring(
         enabled=True,
         granularities=("1 day",),
         metric="root_mean_squared_error",
@@ -98,6 +114,23 @@ def test_committed_stack_files_parse(stack: str) -> None:
         lookback_days=30,
         refresh_schedule=Schedule("0 0 9 ? * SUN", "UTC"),
     )
+    assert churn.monitoring == ClassificationMonitoring(
+        enabled=True,
+        granularities=("1 week",),
+        metric="accuracy_score",
+        violated_when="below",
+        threshold=0.95,
+        evaluation_windows=3,
+        violation_windows=2,
+        lookback_days=100,
+    )
+    assert churn.validation.limits() == {
+        "min_roc_auc": 0.7,
+        "min_f1": 0.0,
+        "max_log_loss": 0.3,
+        "max_roc_auc_decrease": 0.02,
+    }
+    assert set(fare.validation.limits()) == {"max_rmse", "max_mae", "min_r2", "max_rmse_increase"}
     if stack == "dev":
         assert settings.principals.runner is None
         assert settings.principals.deployer is None
@@ -107,13 +140,32 @@ def test_committed_stack_files_parse(stack: str) -> None:
 
 
 def test_prod_reads_trips_from_the_shared_bronze_layer() -> None:
-    tables = parse("prod").tables
-    assert tables.trips == "prod.bronze.nyc_taxi_trips"
-    assert tables.outputs == (
+    fare = parse("prod").project("fare")
+    assert fare.tables["trips"] == "prod.bronze.nyc_taxi_trips"
+    assert fare.outputs == (
         "prod.nyc_taxi.pickup_features",
         "prod.nyc_taxi.dropoff_features",
         "prod.nyc_taxi.predictions",
     )
+    assert fare.inputs == ("prod.bronze.nyc_taxi_trips", "prod.nyc_taxi.inference_requests")
+
+
+def test_tables_left_out_are_in_the_projects_schema_under_their_default_names() -> None:
+    churn = parse("staging").project("churn")
+    assert dict(churn.tables) == {
+        t.role: f"staging.telco.{t.default_name}" for t in projects()["churn"].tables
+    }
+    assert str(churn.table_map()).startswith("customers=staging.telco.customers,")
+
+
+def test_a_projects_block_defaults_follow_its_name() -> None:
+    churn = parse("dev", {"churn": {"monitoring": {"threshold": 0.5}}}).project("churn")
+    assert (churn.schema, churn.model_name) == ("churn", "churn_model")
+    assert churn.experiment_path == "/Shared/mlops-stack/dev/churn/experiment"
+    assert churn.monitoring.metric == "f1_score.macro"
+    assert churn.monitoring.violated_when == "below"
+    assert churn.validation.run_mode == "enabled"
+    assert churn.tables["predictions"] == "dev.churn.churn_predictions"
 
 
 @pytest.mark.parametrize(
@@ -191,7 +243,7 @@ BAD = [
         "staging",
         {"shedules": {"training": {"cron": "0 0 6 ? * MON"}}},
         'shedules is {"training": {"cron": "0 0 6 ? * MON"}}: expected no such key;'
-        " the settings are environment, workspaceHost, catalog,",
+        " the settings are environment, workspaceHost, catalog, projects,",
         id="unknown-top-level-key",
     ),
     pytest.param(
@@ -233,49 +285,49 @@ BAD = [
     ),
     pytest.param(
         "staging",
-        {"schedules.training.cron": "0 5 * * *"},
-        f"schedules.training.cron is '0 5 * * *': expected {CRON} 5 fields where Quartz"
+        {"fare.schedules.training.cron": "0 5 * * *"},
+        f"fare.schedules.training.cron is '0 5 * * *': expected {CRON} 5 fields where Quartz"
         " needs 6 or 7",
         id="cron-unix-five-fields",
     ),
     pytest.param(
         "staging",
-        {"schedules.training.cron": "0 0 5 * * *"},
-        f"schedules.training.cron is '0 0 5 * * *': expected {CRON} exactly one of"
+        {"fare.schedules.training.cron": "0 0 5 * * *"},
+        f"fare.schedules.training.cron is '0 0 5 * * *': expected {CRON} exactly one of"
         " day-of-month and day-of-week must be '?'",
         id="cron-both-day-fields",
     ),
     pytest.param(
         "staging",
-        {"schedules.featureEngineering.cron": "0 61 5 * * ?"},
-        f"schedules.featureEngineering.cron is '0 61 5 * * ?': expected {CRON} the minutes"
+        {"fare.schedules.featureEngineering.cron": "0 61 5 * * ?"},
+        f"fare.schedules.featureEngineering.cron is '0 61 5 * * ?': expected {CRON} the minutes"
         " field '61' is outside 0-59",
         id="cron-minute-61",
     ),
     pytest.param(
         "staging",
-        {"schedules.batchInference.cron": "0 0/x 7 * * ?"},
-        f"schedules.batchInference.cron is '0 0/x 7 * * ?': expected {CRON} the minutes"
+        {"fare.schedules.batchInference.cron": "0 0/x 7 * * ?"},
+        f"fare.schedules.batchInference.cron is '0 0/x 7 * * ?': expected {CRON} the minutes"
         " field '0/x' has a step that is not a positive number",
         id="cron-step-not-a-number",
     ),
     pytest.param(
         "staging",
-        {"schedules.training.cron": 6},
-        f"schedules.training.cron is 6: expected {CRON} not a string",
+        {"fare.schedules.training.cron": 6},
+        f"fare.schedules.training.cron is 6: expected {CRON} not a string",
         id="cron-not-text",
     ),
     pytest.param(
         "staging",
-        {"schedules.training.timezone": "Mars/Olympus"},
-        "schedules.training.timezone is 'Mars/Olympus': expected an IANA time zone such as"
+        {"fare.schedules.training.timezone": "Mars/Olympus"},
+        "fare.schedules.training.timezone is 'Mars/Olympus': expected an IANA time zone such as"
         " UTC or Europe/Amsterdam.",
         id="timezone-unknown",
     ),
     pytest.param(
         "staging",
-        {"schedules.training.timezone": "Europe"},
-        "schedules.training.timezone is 'Europe': expected an IANA time zone",
+        {"fare.schedules.training.timezone": "Europe"},
+        "fare.schedules.training.timezone is 'Europe': expected an IANA time zone",
         id="timezone-a-region-folder",
     ),
     pytest.param(
@@ -286,28 +338,28 @@ BAD = [
     ),
     pytest.param(
         "staging",
-        {"schema": "nyc-taxi"},
-        f"schema is 'nyc-taxi': expected {IDENT}.",
+        {"fare.schema": "nyc-taxi"},
+        f"fare.schema is 'nyc-taxi': expected {IDENT}.",
         id="schema-dash",
     ),
     pytest.param(
         "staging",
-        {"modelName": "fare.model"},
-        f"modelName is 'fare.model': expected {IDENT}.",
+        {"fare.modelName": "fare.model"},
+        f"fare.modelName is 'fare.model': expected {IDENT}.",
         id="model-dot",
     ),
     pytest.param(
         "staging",
-        {"tables.trips": "bronze.trips"},
-        "tables.trips is 'bronze.trips': expected a fully qualified lower-case table name,"
+        {"fare.tables.trips": "bronze.trips"},
+        "fare.tables.trips is 'bronze.trips': expected a fully qualified lower-case table name,"
         " catalog.schema.table.",
         id="two-level-table",
     ),
     pytest.param(
         "staging",
-        {"tables.predictions": "staging.other.predictions"},
-        "tables.predictions is 'staging.other.predictions': expected a table in the stack's"
-        " own schema staging.nyc_taxi, where the stack creates it.",
+        {"fare.tables.predictions": "staging.other.predictions"},
+        "fare.tables.predictions is 'staging.other.predictions': expected a table in project"
+        " fare's own schema staging.nyc_taxi, where the stack creates it.",
         id="output-outside-schema",
     ),
     pytest.param(
@@ -330,20 +382,20 @@ BAD = [
     ),
     pytest.param(
         "staging",
-        {"experimentPath": "Shared/mlops-stack/exp"},
-        f"experimentPath is 'Shared/mlops-stack/exp': expected {PATH}",
+        {"fare.experimentPath": "Shared/mlops-stack/exp"},
+        f"fare.experimentPath is 'Shared/mlops-stack/exp': expected {PATH}",
         id="experiment-relative",
     ),
     pytest.param(
         "staging",
-        {"experimentPath": "/Shared/../Users/someone/exp"},
-        f"experimentPath is '/Shared/../Users/someone/exp': expected {PATH}",
+        {"fare.experimentPath": "/Shared/../Users/someone/exp"},
+        f"fare.experimentPath is '/Shared/../Users/someone/exp': expected {PATH}",
         id="experiment-dotdot",
     ),
     pytest.param(
         "staging",
-        {"experimentPath": "/Shared/mlops-stack/"},
-        f"experimentPath is '/Shared/mlops-stack/': expected {PATH}",
+        {"fare.experimentPath": "/Shared/mlops-stack/"},
+        f"fare.experimentPath is '/Shared/mlops-stack/': expected {PATH}",
         id="experiment-trailing-slash",
     ),
     pytest.param(
@@ -422,26 +474,26 @@ BAD = [
     pytest.param(
         "staging",
         {"tags.project": "taxi"},
-        "tags.project is 'taxi': expected no such tag: project, environment and code_version"
-        " are set by the stack.",
+        "tags.project is 'taxi': expected no such tag: project, environment, model_project and"
+        " code_version are set by the stack.",
         id="reserved-tag",
     ),
     pytest.param(
         "staging",
-        {"validation.runMode": "on"},
-        "validation.runMode is 'on': expected one of disabled, dry_run, enabled.",
+        {"fare.validation.runMode": "on"},
+        "fare.validation.runMode is 'on': expected one of disabled, dry_run, enabled.",
         id="run-mode",
     ),
     pytest.param(
         "staging",
-        {"validation.minR2": 2},
-        "validation.minR2 is 2: expected a number from -1 to 1.",
+        {"fare.validation.minR2": 2},
+        "fare.validation.minR2 is 2: expected a number from -1 to 1.",
         id="min-r2-above-1",
     ),
     pytest.param(
         "staging",
-        {"validation.maxRmseIncrease": -0.1},
-        "validation.maxRmseIncrease is -0.1: expected a number from 0 to 1.",
+        {"fare.validation.maxRmseIncrease": -0.1},
+        "fare.validation.maxRmseIncrease is -0.1: expected a number from 0 to 1.",
         id="rmse-increase-negative",
     ),
     pytest.param(
@@ -452,208 +504,212 @@ BAD = [
     ),
     pytest.param(
         "staging",
-        {"schedules.training.cron": "0 */0 6 ? * MON"},
-        "schedules.training.cron is '0 */0 6 ? * MON': expected " + CRON,
+        {"fare.schedules.training.cron": "0 */0 6 ? * MON"},
+        "fare.schedules.training.cron is '0 */0 6 ? * MON': expected " + CRON,
         id="cron-step-zero",
     ),
     pytest.param(
         "staging",
-        {"experimentPath": "/Shared//experiment"},
-        "experimentPath is '/Shared//experiment': expected " + PATH,
+        {"fare.experimentPath": "/Shared//experiment"},
+        "fare.experimentPath is '/Shared//experiment': expected " + PATH,
         id="experiment-path-empty-part",
     ),
     pytest.param(
         "staging",
-        {"tables.predictions": "staging.nyc_taxi.trips"},
-        "tables.predictions is 'staging.nyc_taxi.trips': expected a table of its own;"
-        " tables.trips is staging.nyc_taxi.trips too.",
+        {"fare.tables.predictions": "staging.nyc_taxi.trips"},
+        "fare.tables.predictions is 'staging.nyc_taxi.trips': expected a table of its own;"
+        " fare.tables.trips is staging.nyc_taxi.trips too.",
         id="output-table-is-an-input",
     ),
     pytest.param(
         "staging",
-        {"schedules.training": "0 0 6 ? * MON"},
-        "schedules.training is '0 0 6 ? * MON': expected an object with the keys cron, timezone",
+        {"fare.schedules.training": "0 0 6 ? * MON"},
+        "fare.schedules.training is '0 0 6 ? * MON': expected an object with the keys cron,"
+        " timezone",
         id="schedule-as-text",
     ),
     # --- monitoring -------------------------------------------------------------------
     pytest.param(
         "staging",
-        {"monitoring": DELETE},
-        "monitoring is missing: expected an object with at least a threshold for the"
-        " retraining rule, or {enabled: false} to deploy the stack without a monitor.",
+        {"fare.monitoring": DELETE},
+        "fare.monitoring is missing: expected an object with at least a threshold for the"
+        " retraining rule, or {enabled: false} to deploy the project without a monitor.",
         id="monitoring-missing",
     ),
     pytest.param(
         "staging",
-        {"monitoring.threshold": DELETE},
-        "monitoring.threshold is missing: expected a number from 0 to 1000000: the"
+        {"fare.monitoring.threshold": DELETE},
+        "fare.monitoring.threshold is missing: expected a number from 0 to 1000000: the"
         " root_mean_squared_error beyond which a window counts as violating.",
         id="threshold-missing",
     ),
     pytest.param(
         "staging",
-        {"monitoring.threshold": "six"},
-        "monitoring.threshold is 'six': expected a number from 0 to 1000000.",
+        {"fare.monitoring.threshold": "six"},
+        "fare.monitoring.threshold is 'six': expected a number from 0 to 1000000.",
         id="threshold-text",
     ),
     pytest.param(
         "staging",
-        {"monitoring.threshold": -1},
-        "monitoring.threshold is -1: expected a number from 0 to 1000000.",
+        {"fare.monitoring.threshold": -1},
+        "fare.monitoring.threshold is -1: expected a number from 0 to 1000000.",
         id="threshold-negative-error",
     ),
     pytest.param(
         "staging",
-        {"monitoring.metric": "r2_score", "monitoring.threshold": 1.5},
-        "monitoring.threshold is 1.5: expected a number from -1 to 1.",
+        {"fare.monitoring.metric": "r2_score", "fare.monitoring.threshold": 1.5},
+        "fare.monitoring.threshold is 1.5: expected a number from -1 to 1.",
         id="threshold-r2-above-1",
     ),
     pytest.param(
         "staging",
-        {"monitoring.metric": "rmse"},
-        "monitoring.metric is 'rmse': expected one of root_mean_squared_error,"
-        " mean_squared_error, mean_absolute_error, mean_absolute_percentage_error, r2_score.",
+        {"fare.monitoring.metric": "rmse"},
+        "fare.monitoring.metric is 'rmse': expected one of root_mean_squared_error,"
+        " mean_squared_error, mean_absolute_error, mean_absolute_percentage_error, r2_score:"
+        " the regression metrics of a quality monitor's profile metrics table.",
         id="metric-unknown",
     ),
     pytest.param(
         "staging",
-        {"monitoring.violatedWhen": "over"},
-        "monitoring.violatedWhen is 'over': expected one of above, below.",
+        {"fare.monitoring.violatedWhen": "over"},
+        "fare.monitoring.violatedWhen is 'over': expected one of above, below.",
         id="violated-when-unknown",
     ),
     pytest.param(
         "staging",
-        {"monitoring.violatedWhen": "below"},
-        "monitoring.violatedWhen is 'below': expected 'above' for root_mean_squared_error,"
+        {"fare.monitoring.violatedWhen": "below"},
+        "fare.monitoring.violatedWhen is 'below': expected 'above' for root_mean_squared_error,"
         " where lower is better (or leave it out).",
         id="error-metric-violated-below",
     ),
     pytest.param(
         "staging",
         {
-            "monitoring.metric": "r2_score",
-            "monitoring.threshold": 0.5,
-            "monitoring.violatedWhen": "above",
+            "fare.monitoring.metric": "r2_score",
+            "fare.monitoring.threshold": 0.5,
+            "fare.monitoring.violatedWhen": "above",
         },
-        "monitoring.violatedWhen is 'above': expected 'below' for r2_score, where higher is"
+        "fare.monitoring.violatedWhen is 'above': expected 'below' for r2_score, where higher is"
         " better (or leave it out).",
         id="r2-violated-above",
     ),
     pytest.param(
         "staging",
-        {"monitoring.granularities": "1 day"},
-        "monitoring.granularities is '1 day': expected a non-empty list of distinct window"
+        {"fare.monitoring.granularities": "1 day"},
+        "fare.monitoring.granularities is '1 day': expected a non-empty list of distinct window"
         " sizes from 1 hour, 1 day, 1 week; the first is the one the violation check evaluates.",
         id="granularities-not-a-list",
     ),
     pytest.param(
         "staging",
-        {"monitoring.granularities": ["1 day", "5 minutes"]},
-        'monitoring.granularities is ["1 day", "5 minutes"]: expected a non-empty list of'
+        {"fare.monitoring.granularities": ["1 day", "5 minutes"]},
+        'fare.monitoring.granularities is ["1 day", "5 minutes"]: expected a non-empty list of'
         " distinct window sizes from 1 hour, 1 day, 1 week;",
         id="granularity-unsupported",
     ),
     pytest.param(
         "staging",
-        {"monitoring.granularities": []},
-        "monitoring.granularities is []: expected a non-empty list",
+        {"fare.monitoring.granularities": []},
+        "fare.monitoring.granularities is []: expected a non-empty list",
         id="granularities-empty",
     ),
     pytest.param(
         "staging",
-        {"monitoring.granularities": ["1 day", "1 day"]},
-        'monitoring.granularities is ["1 day", "1 day"]: expected a non-empty list of distinct',
+        {"fare.monitoring.granularities": ["1 day", "1 day"]},
+        'fare.monitoring.granularities is ["1 day", "1 day"]: expected a non-empty list of'
+        " distinct",
         id="granularities-repeated",
     ),
     pytest.param(
         "staging",
-        {"monitoring.evaluationWindows": 0},
-        "monitoring.evaluationWindows is 0: expected a whole number from 1 to 365.",
+        {"fare.monitoring.evaluationWindows": 0},
+        "fare.monitoring.evaluationWindows is 0: expected a whole number from 1 to 365.",
         id="evaluation-windows-zero",
     ),
     pytest.param(
         "staging",
-        {"monitoring.violationWindows": 0},
-        "monitoring.violationWindows is 0: expected a whole number from 1 to 365.",
+        {"fare.monitoring.violationWindows": 0},
+        "fare.monitoring.violationWindows is 0: expected a whole number from 1 to 365.",
         id="violation-windows-zero",
     ),
     pytest.param(
         "staging",
-        {"monitoring.evaluationWindows": 5, "monitoring.violationWindows": 6},
-        "monitoring.violationWindows is 6: expected a whole number from 1 to"
+        {"fare.monitoring.evaluationWindows": 5, "fare.monitoring.violationWindows": 6},
+        "fare.monitoring.violationWindows is 6: expected a whole number from 1 to"
         " monitoring.evaluationWindows (5): no more windows can violate than are evaluated.",
         id="m-above-n",
     ),
     pytest.param(
         "staging",
-        {"monitoring.violationWindows": 2.5},
-        "monitoring.violationWindows is 2.5: expected a whole number from 1 to 365.",
+        {"fare.monitoring.violationWindows": 2.5},
+        "fare.monitoring.violationWindows is 2.5: expected a whole number from 1 to 365.",
         id="violation-windows-fraction",
     ),
     pytest.param(
         "staging",
-        {"monitoring.lookbackDays": 0},
-        "monitoring.lookbackDays is 0: expected a whole number from 1 to 3650.",
+        {"fare.monitoring.lookbackDays": 0},
+        "fare.monitoring.lookbackDays is 0: expected a whole number from 1 to 3650.",
         id="lookback-zero",
     ),
     pytest.param(
         "staging",
-        {"monitoring.baselineTable": "baseline"},
-        "monitoring.baselineTable is 'baseline': expected a fully qualified lower-case table"
+        {"fare.monitoring.baselineTable": "baseline"},
+        "fare.monitoring.baselineTable is 'baseline': expected a fully qualified lower-case table"
         " name, catalog.schema.table.",
         id="baseline-one-level",
     ),
     pytest.param(
         "staging",
-        {"monitoring.baselineTable": "staging.nyc_taxi.predictions"},
-        "monitoring.baselineTable is 'staging.nyc_taxi.predictions': expected a table of"
-        " reference rows (e.g. scored validation data), not tables.predictions, the monitored"
-        " table itself.",
+        {"fare.monitoring.baselineTable": "staging.nyc_taxi.predictions"},
+        "fare.monitoring.baselineTable is 'staging.nyc_taxi.predictions': expected a table of"
+        " reference rows (e.g. scored validation data), not the project's predictions table"
+        " staging.nyc_taxi.predictions, the monitored table itself.",
         id="baseline-is-the-monitored-table",
     ),
     pytest.param(
         "staging",
-        {"monitoring.slicingExprs": "pickup_zip"},
-        "monitoring.slicingExprs is 'pickup_zip': expected a list of column expressions such"
+        {"fare.monitoring.slicingExprs": "pickup_zip"},
+        "fare.monitoring.slicingExprs is 'pickup_zip': expected a list of column expressions such"
         " as 'pickup_zip' or 'trip_distance > 10'.",
         id="slicing-not-a-list",
     ),
     pytest.param(
         "staging",
-        {"monitoring.slicingExprs": ["pickup_zip", ""]},
-        'monitoring.slicingExprs is ["pickup_zip", ""]: expected a list of column expressions',
+        {"fare.monitoring.slicingExprs": ["pickup_zip", ""]},
+        'fare.monitoring.slicingExprs is ["pickup_zip", ""]: expected a list of column expressions',
         id="slicing-empty-expression",
     ),
     pytest.param(
         "staging",
-        {"monitoring.refreshSchedule.cron": "0 9 * * 0"},
-        f"monitoring.refreshSchedule.cron is '0 9 * * 0': expected {CRON} 5 fields where"
+        {"fare.monitoring.refreshSchedule.cron": "0 9 * * 0"},
+        f"fare.monitoring.refreshSchedule.cron is '0 9 * * 0': expected {CRON} 5 fields where"
         " Quartz needs 6 or 7",
         id="refresh-cron-unix",
     ),
     pytest.param(
         "staging",
-        {"monitoring.refreshSchedule": "weekly"},
-        "monitoring.refreshSchedule is 'weekly': expected an object with the keys cron, timezone",
+        {"fare.monitoring.refreshSchedule": "weekly"},
+        "fare.monitoring.refreshSchedule is 'weekly': expected an object with the keys cron,"
+        " timezone",
         id="refresh-schedule-as-text",
     ),
     pytest.param(
         "staging",
-        {"monitoring.enabled": "yes"},
-        "monitoring.enabled is 'yes': expected true or false.",
+        {"fare.monitoring.enabled": "yes"},
+        "fare.monitoring.enabled is 'yes': expected true or false.",
         id="enabled-not-a-bool",
     ),
     pytest.param(
         "staging",
-        {"monitoring.treshold": 6.0},
-        "monitoring.treshold is 6.0: expected no such key; monitoring takes enabled,"
+        {"fare.monitoring.treshold": 6.0},
+        "fare.monitoring.treshold is 6.0: expected no such key; fare.monitoring takes enabled,"
         " granularities, metric, violatedWhen, threshold,",
         id="monitoring-unknown-key",
     ),
     pytest.param(
         "staging",
-        {"schedules.monitoring.cron": "0 0 25 * * ?"},
-        f"schedules.monitoring.cron is '0 0 25 * * ?': expected {CRON} the hours field '25'"
+        {"fare.schedules.monitoring.cron": "0 0 25 * * ?"},
+        f"fare.schedules.monitoring.cron is '0 0 25 * * ?': expected {CRON} the hours field '25'"
         " is outside 0-23",
         id="retraining-cron-hour-25",
     ),
@@ -767,20 +823,320 @@ def test_a_bad_setting_is_reported(stack: str, changes: dict[str, Any], problem:
     assert "\n" not in message
 
 
+# --- the projects: one block each --------------------------------------------------------
+
+PROJECT_NAME = (
+    "a project name: a lower-case identifier naming a folder under pipelines/projects/ that"
+    " declares PROJECT, one of churn, fare."
+)
+CHURN_BLOCK = "expected no block for project churn, which mlops-stack:projects does not list"
+
+BAD_PROJECTS = [
+    # (stack, changes, the problems as reported, after "mlops-stack:", in order)
+    pytest.param(
+        "staging",
+        {"projects": ["fare", "Churn"]},
+        # The block of churn is not reported as a block nobody lists: the list is wrong.
+        [f"projects[1] is 'Churn': expected {PROJECT_NAME}"],
+        id="project-name-not-an-identifier",
+    ),
+    pytest.param(
+        "staging",
+        {"projects": ["fare", "churn", "taxi"]},
+        [f"projects[2] is 'taxi': expected {PROJECT_NAME}"],
+        id="project-not-a-folder",
+    ),
+    pytest.param(
+        "staging",
+        {"projects": ["fare", "churn", "fare"]},
+        ["projects[2] is 'fare': expected each project once; projects[0] is fare too."],
+        id="project-twice",
+    ),
+    pytest.param(
+        "staging",
+        {"projects": []},
+        ["projects is []: expected a non-empty list of the projects the stack deploys"],
+        id="no-project",
+    ),
+    pytest.param(
+        "staging",
+        {"projects": "fare"},
+        ["projects is 'fare': expected a non-empty list of the projects the stack deploys"],
+        id="projects-not-a-list",
+    ),
+    pytest.param(
+        "staging",
+        {"projects": DELETE},
+        ["projects is missing: expected a non-empty list of the projects the stack deploys,"],
+        id="projects-missing",
+    ),
+    pytest.param(
+        "staging",
+        {"churn": DELETE},
+        [
+            "churn is missing: expected the block of project churn, which mlops-stack:projects"
+            " lists: an object with at least its monitoring"
+        ],
+        id="listed-project-without-its-block",
+    ),
+    pytest.param(
+        "staging",
+        {"projects": ["fare"]},
+        [
+            'churn is {"schema": "telco", "modelName": "churn_model", "schedules":'
+            ' {"featureEnginee...:'
+            f" {CHURN_BLOCK} (fare): add churn to mlops-stack:projects to deploy it, or remove the"
+            " block."
+        ],
+        id="block-of-a-project-not-listed",
+    ),
+    pytest.param(
+        "staging",
+        {"schedules": {"training": {"cron": "0 0 6 ? * MON"}}},
+        [
+            'schedules is {"training": {"cron": "0 0 6 ? * MON"}}: expected no such key: since'
+            " schemaVersion 2 it belongs in the block of each project, e.g."
+            " mlops-stack:fare.schedules."
+        ],
+        id="a-project-setting-at-the-top",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.schedules.training.cron": "0 6 3 * *"},
+        [f"churn.schedules.training.cron is '0 6 3 * *': expected {CRON} 5 fields"],
+        id="a-projects-bad-cron",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.shedules": {}},
+        [
+            "churn.shedules is {}: expected no such key; churn takes schema, modelName,"
+            " experimentPath, tables, schedules, training, validation, monitoring, compute,"
+            " runnerReaches."
+        ],
+        id="unknown-key-in-a-block",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.tables.scoringRequests": "staging.telco.requests"},
+        [
+            "churn.tables.scoringRequests is 'staging.telco.requests': expected no such key;"
+            " churn.tables takes customers, snapshots, labels, scoring_requests,"
+            " customer_features, predictions."
+        ],
+        id="a-role-the-project-does-not-declare",
+    ),
+    pytest.param(
+        "staging",
+        {"fare.tables.customers": "staging.nyc_taxi.customers"},
+        ["fare.tables.customers is 'staging.nyc_taxi.customers': expected no such key;"],
+        id="another-projects-role",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.validation.maxRmse": 8.0},
+        [
+            "churn.validation.maxRmse is 8.0: expected no such key: maxRmse is a limit of"
+            " regression models, and churn is a classification project, whose validation"
+            " takes runMode, minRocAuc, minF1, maxLogLoss, maxRocAucDecrease."
+        ],
+        id="a-regression-limit-for-a-classifier",
+    ),
+    pytest.param(
+        "staging",
+        {"fare.validation.minRocAuc": 0.7},
+        [
+            "fare.validation.minRocAuc is 0.7: expected no such key: minRocAuc is a limit of"
+            " classification models, and fare is a regression project, whose validation"
+            " takes runMode, maxRmse, maxMae, minR2, maxRmseIncrease."
+        ],
+        id="a-classification-limit-for-a-regression",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.validation.minRocAuc": 0.4},
+        ["churn.validation.minRocAuc is 0.4: expected a number from 0.5 to 1."],
+        id="a-classification-limit-out-of-range",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.validation.maxRocAuc": 0.9},
+        ["churn.validation.maxRocAuc is 0.9: expected no such key; churn.validation takes"],
+        id="an-unknown-limit",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.monitoring.metric": "root_mean_squared_error"},
+        [
+            "churn.monitoring.metric is 'root_mean_squared_error': expected one of"
+            " accuracy_score, log_loss, f1_score.macro, f1_score.weighted, precision.macro,"
+            " precision.weighted, recall.macro, recall.weighted: the classification metrics"
+            " of a quality monitor's profile metrics table."
+        ],
+        id="a-regression-metric-for-a-classifier",
+    ),
+    pytest.param(
+        "staging",
+        {"fare.monitoring.metric": "f1_score.macro"},
+        ["fare.monitoring.metric is 'f1_score.macro': expected one of root_mean_squared_error,"],
+        id="a-classification-metric-for-a-regression",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.monitoring.violatedWhen": "above"},
+        [
+            "churn.monitoring.violatedWhen is 'above': expected 'below' for accuracy_score,"
+            " where higher is better (or leave it out)."
+        ],
+        id="a-score-violated-above",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.monitoring.threshold": 1.5},
+        ["churn.monitoring.threshold is 1.5: expected a number from 0 to 1."],
+        id="a-score-threshold-above-1",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.schema": "nyc_taxi"},
+        [
+            "churn.schema is 'nyc_taxi': expected a schema of its own: fare.schema is nyc_taxi"
+            " too, and each project's runner is granted on its own schema's tables only."
+        ],
+        id="two-projects-one-schema",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.schema": "nyc_taxi", "churn.tables.predictions": "staging.nyc_taxi.predictions"},
+        [
+            "churn.schema is 'nyc_taxi': expected a schema of its own",
+            "churn.tables.predictions is 'staging.nyc_taxi.predictions': expected a table no"
+            " other project writes: fare.tables.predictions is staging.nyc_taxi.predictions too.",
+        ],
+        id="two-projects-writing-one-table",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.experimentPath": "/Shared/mlops-stack/staging/experiment"},
+        [
+            "churn.experimentPath is '/Shared/mlops-stack/staging/experiment': expected an"
+            " experiment of its own: fare.experimentPath is"
+            " /Shared/mlops-stack/staging/experiment too."
+        ],
+        id="two-projects-one-experiment",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.experimentPath": "/Shared/mlops-stack/staging/telco/experiment"},
+        [
+            "churn.experimentPath is '/Shared/mlops-stack/staging/telco/experiment': expected an"
+            " experiment directly in the stack's own folder /Shared/mlops-stack/staging or in"
+            " its project folder /Shared/mlops-stack/staging/churn (both created by the stack)"
+        ],
+        id="experiment-in-a-folder-nobody-creates",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.tables.customers": "staging.nyc_taxi.trips"},
+        [
+            "churn.tables.customers is 'staging.nyc_taxi.trips': expected a table outside the"
+            " schemas of the stack's other projects, or one of project fare's tables with fare"
+            " in churn.runnerReaches"
+        ],
+        id="reading-another-projects-table-unreached",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.runnerReaches": ["fare"], "churn.tables.customers": "staging.nyc_taxi.mine"},
+        ["churn.tables.customers is 'staging.nyc_taxi.mine': expected a table outside the"],
+        id="reading-a-table-of-another-projects-schema-it-does-not-have",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.runnerReaches": ["churn"]},
+        [
+            'churn.runnerReaches is ["churn"]: expected a list of other projects this stack'
+            " deploys, each once (fare): the projects whose tables churn's jobs may read."
+        ],
+        id="reaching-itself",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.runnerReaches": ["taxi"]},
+        ['churn.runnerReaches is ["taxi"]: expected a list of other projects this stack'],
+        id="reaching-a-project-not-deployed",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.runnerReaches": "fare"},
+        ["churn.runnerReaches is 'fare': expected "],
+        id="reaches-not-a-list",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.compute.numWorkers": 101},
+        ["churn.compute.numWorkers is 101: expected a whole number from 0 to 100."],
+        id="a-projects-compute",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.monitoring.baselineTable": "staging.telco.churn_predictions"},
+        [
+            "churn.monitoring.baselineTable is 'staging.telco.churn_predictions': expected a"
+            " table of reference rows"
+        ],
+        id="a-projects-baseline-is-its-predictions",
+    ),
+    pytest.param(
+        "staging",
+        {"churn": "telco"},
+        ["churn is 'telco': expected an object with the keys schema, modelName,"],
+        id="a-block-that-is-no-object",
+    ),
+]
+
+
+@pytest.mark.parametrize(("stack", "changes", "problems"), BAD_PROJECTS)
+def test_a_bad_project_setting_is_reported(
+    stack: str, changes: dict[str, Any], problems: list[str]
+) -> None:
+    message = error(stack, changes)
+
+    count = len(problems)
+    assert message.startswith(
+        f"Pulumi.{stack}.yaml (stack '{stack}') has {count} invalid setting{'s' * (count > 1)},"
+        " so nothing was registered: "
+    ), message
+    position = 0
+    for n, problem in enumerate(problems, start=1):
+        found = message.find(f"({n}) mlops-stack:{problem}", position)
+        assert found >= position, (problem, message)
+        position = found
+    assert "\n" not in message
+
+
+def test_a_secret_block_is_named_once() -> None:
+    message = error("staging", {"churn": Secret()})
+    assert message.startswith("Pulumi.staging.yaml (stack 'staging') has 1 invalid setting,")
+    assert "(1) mlops-stack:churn is '[secret]': expected a plain setting" in message
+
+
 def test_every_problem_is_reported_at_once() -> None:
     message = error(
         "prod",
         {
             "catalog": "Prod",
             "compute.numWorkers": "two",
-            "schedules.training.cron": "0 5 * * *",
+            "fare.schedules.training.cron": "0 5 * * *",
+            "churn.monitoring.metric": "r2_score",
         },
     )
 
-    assert message.startswith("Pulumi.prod.yaml (stack 'prod') has 3 invalid settings,")
+    assert message.startswith("Pulumi.prod.yaml (stack 'prod') has 4 invalid settings,")
     assert "(1) mlops-stack:catalog is 'Prod'" in message
     assert "(2) mlops-stack:compute.numWorkers is 'two'" in message
-    assert "(3) mlops-stack:schedules.training.cron is '0 5 * * *'" in message
+    assert "(3) mlops-stack:fare.schedules.training.cron is '0 5 * * *'" in message
+    assert "(4) mlops-stack:churn.monitoring.metric is 'r2_score'" in message
     assert "\n" not in message
 
 
@@ -790,8 +1146,11 @@ def test_good_values_are_kept() -> None:
         {
             "compute.kind": "serverless",
             "compute.numWorkers": 4,
-            "schedules.training": {"cron": "0 30 6 ? * MON-FRI", "timezone": "Europe/Amsterdam"},
-            "tables.predictions": "staging.nyc_taxi.fare_predictions",
+            "fare.schedules.training": {
+                "cron": "0 30 6 ? * MON-FRI",
+                "timezone": "Europe/Amsterdam",
+            },
+            "fare.tables.predictions": "staging.nyc_taxi.fare_predictions",
             "notifications.onFailure": ["a@example.com", "b@example.org"],
             "sqlWarehouseId": "0123456789abcdef",
         },
@@ -799,11 +1158,33 @@ def test_good_values_are_kept() -> None:
 
     assert settings.compute.kind == "serverless"
     assert settings.compute.num_workers == 4
-    assert settings.schedules["training"].cron == "0 30 6 ? * MON-FRI"
-    assert settings.schedules["training"].timezone == "Europe/Amsterdam"
-    assert settings.tables.predictions == "staging.nyc_taxi.fare_predictions"
+    fare = settings.project("fare")
+    assert fare.compute == settings.compute
+    assert fare.schedules["training"].cron == "0 30 6 ? * MON-FRI"
+    assert fare.schedules["training"].timezone == "Europe/Amsterdam"
+    assert fare.predictions == "staging.nyc_taxi.fare_predictions"
     assert settings.notification_emails == ("a@example.com", "b@example.org")
     assert settings.sql_warehouse_id == "0123456789abcdef"
+
+
+def test_a_projects_compute_overrides_only_the_keys_it_gives() -> None:
+    settings = parse("prod", {"churn.compute": {"numWorkers": 8, "kind": "serverless"}})
+    churn, fare = settings.project("churn"), settings.project("fare")
+    assert (churn.compute.num_workers, churn.compute.kind) == (8, "serverless")
+    assert churn.compute.node_type == settings.compute.node_type == "i3.2xlarge"
+    assert fare.compute == settings.compute
+
+
+def test_runner_reaches_names_the_other_projects_read() -> None:
+    churn = parse("staging", {"churn.runnerReaches": ["fare"]}).project("churn")
+    assert churn.runner_reaches == ("fare",)
+    # An input table in another project's schema is then allowed, if it is one of that
+    # project's tables.
+    settings = parse(
+        "staging",
+        {"churn.runnerReaches": ["fare"], "churn.tables.customers": "staging.nyc_taxi.trips"},
+    )
+    assert settings.project("churn").tables["customers"] == "staging.nyc_taxi.trips"
 
 
 def test_storage_is_off_by_default_and_its_values_are_kept() -> None:
@@ -838,20 +1219,21 @@ def test_every_storage_problem_is_reported_at_once() -> None:
 
 
 def test_monitoring_values_are_kept() -> None:
-    monitoring = parse(
+    fare = parse(
         "prod",
         {
-            "monitoring.granularities": ["1 hour", "1 day"],
-            "monitoring.metric": "mean_absolute_error",
-            "monitoring.threshold": 4,
-            "monitoring.evaluationWindows": 10,
-            "monitoring.violationWindows": 10,
-            "monitoring.lookbackDays": 14,
-            "monitoring.baselineTable": "prod.bronze.fare_baseline",
-            "monitoring.slicingExprs": ["pickup_zip", "trip_distance > 10"],
-            "schedules.monitoring": {"cron": "0 30 8 * * ?", "timezone": "Europe/Amsterdam"},
+            "fare.monitoring.granularities": ["1 hour", "1 day"],
+            "fare.monitoring.metric": "mean_absolute_error",
+            "fare.monitoring.threshold": 4,
+            "fare.monitoring.evaluationWindows": 10,
+            "fare.monitoring.violationWindows": 10,
+            "fare.monitoring.lookbackDays": 14,
+            "fare.monitoring.baselineTable": "prod.bronze.fare_baseline",
+            "fare.monitoring.slicingExprs": ["pickup_zip", "trip_distance > 10"],
+            "fare.schedules.monitoring": {"cron": "0 30 8 * * ?", "timezone": "Europe/Amsterdam"},
         },
-    ).monitoring
+    ).project("fare")
+    monitoring = fare.monitoring
 
     assert monitoring.granularities == ("1 hour", "1 day")
     assert monitoring.granularity == "1 hour"
@@ -861,46 +1243,76 @@ def test_monitoring_values_are_kept() -> None:
     assert monitoring.lookback_days == 14
     assert monitoring.baseline_table == "prod.bronze.fare_baseline"
     assert monitoring.slicing_exprs == ("pickup_zip", "trip_distance > 10")
-    assert parse("prod", {"schedules.monitoring.cron": "0 30 8 * * ?"}).schedules[
-        "monitoring"
-    ] == Schedule("0 30 8 * * ?", "UTC")
+    assert parse("prod", {"fare.schedules.monitoring.cron": "0 30 8 * * ?"}).project(
+        "fare"
+    ).schedules["monitoring"] == Schedule("0 30 8 * * ?", "UTC")
 
 
 def test_r2_score_is_violated_below_its_threshold_by_default() -> None:
-    monitoring = parse("staging", {"monitoring.metric": "r2_score", "monitoring.threshold": 0.4})
-    assert monitoring.monitoring.violated_when == "below"
-    assert monitoring.monitoring.threshold == 0.4
+    monitoring = (
+        parse("staging", {"fare.monitoring.metric": "r2_score", "fare.monitoring.threshold": 0.4})
+        .project("fare")
+        .monitoring
+    )
+    assert monitoring.violated_when == "below"
+    assert monitoring.threshold == 0.4
+
+
+@pytest.mark.parametrize(
+    ("metric", "direction", "threshold"),
+    [
+        ("accuracy_score", "below", 0.8),
+        ("log_loss", "above", 0.4),
+        ("f1_score.weighted", "below", 0.9),
+        ("recall.macro", "below", 0.5),
+    ],
+)
+def test_a_classification_metric_is_violated_on_its_side_by_default(
+    metric: str, direction: str, threshold: float
+) -> None:
+    changes = {
+        "churn.monitoring": {"metric": metric, "threshold": threshold},
+    }
+    monitoring = parse("staging", changes).project("churn").monitoring
+    assert (monitoring.metric, monitoring.violated_when) == (metric, direction)
+    assert MONITOR_METRICS[ProblemType.CLASSIFICATION][metric] == direction
 
 
 def test_the_default_m_never_exceeds_a_small_n() -> None:
-    monitoring = parse(
-        "staging", {"monitoring.evaluationWindows": 2, "monitoring.violationWindows": DELETE}
-    ).monitoring
+    monitoring = (
+        parse(
+            "staging",
+            {"fare.monitoring.evaluationWindows": 2, "fare.monitoring.violationWindows": DELETE},
+        )
+        .project("fare")
+        .monitoring
+    )
     assert (monitoring.evaluation_windows, monitoring.violation_windows) == (2, 2)
 
 
 def test_monitoring_can_be_disabled_without_a_threshold() -> None:
-    settings = parse("prod", {"monitoring": {"enabled": False}})
-    assert settings.monitoring.enabled is False
-    assert settings.schedules["monitoring"].cron == "0 0 8 * * ?"
+    settings = parse("prod", {"fare.monitoring": {"enabled": False}})
+    assert settings.project("fare").monitoring.enabled is False
+    assert settings.project("churn").monitoring.enabled is True
+    assert settings.project("fare").schedules["monitoring"].cron == "0 0 8 * * ?"
 
 
 def test_every_monitoring_problem_is_reported_at_once() -> None:
     message = error(
         "staging",
         {
-            "monitoring.metric": "r2_score",
-            "monitoring.violatedWhen": "above",
-            "monitoring.threshold": 7,
-            "monitoring.evaluationWindows": 3,
-            "monitoring.violationWindows": 4,
+            "fare.monitoring.metric": "r2_score",
+            "fare.monitoring.violatedWhen": "above",
+            "fare.monitoring.threshold": 7,
+            "fare.monitoring.evaluationWindows": 3,
+            "fare.monitoring.violationWindows": 4,
         },
     )
 
     assert message.startswith("Pulumi.staging.yaml (stack 'staging') has 3 invalid settings,")
-    assert "(1) mlops-stack:monitoring.violatedWhen is 'above'" in message
-    assert "(2) mlops-stack:monitoring.threshold is 7" in message
-    assert "(3) mlops-stack:monitoring.violationWindows is 4" in message
+    assert "(1) mlops-stack:fare.monitoring.violatedWhen is 'above'" in message
+    assert "(2) mlops-stack:fare.monitoring.threshold is 7" in message
+    assert "(3) mlops-stack:fare.monitoring.violationWindows is 4" in message
 
 
 # --- secrets ----------------------------------------------------------------------------
@@ -994,7 +1406,7 @@ def test_a_warehouse_left_empty_in_staging_is_missing() -> None:
 def test_the_sections_are_frozen_models_built_by_name_and_validated() -> None:
     from pydantic import ValidationError
 
-    from infra.settings import Compute, Tables
+    from infra.settings import Compute, project_block_model
 
     compute = Compute(kind="serverless", num_workers=3)
     assert (compute.kind, compute.num_workers, compute.node_type) == ("serverless", 3, "i3.xlarge")
@@ -1003,19 +1415,25 @@ def test_the_sections_are_frozen_models_built_by_name_and_validated() -> None:
         compute.num_workers = 4  # type: ignore[misc]
     with pytest.raises(ValidationError):
         Compute(num_workers=101)
-    assert Monitoring(enabled=False).threshold == 0.0
-    assert Monitoring(metric="r2_score", threshold=0.5).violated_when == "below"
+    assert RegressionMonitoring(enabled=False).threshold == 0.0
+    assert RegressionMonitoring(metric="r2_score", threshold=0.5).violated_when == "below"
     with pytest.raises(ValidationError):
-        Monitoring(metric="r2_score", threshold=2.0)
+        RegressionMonitoring(metric="r2_score", threshold=2.0)
+    with pytest.raises(ValidationError):
+        RegressionMonitoring(metric="f1_score.macro", threshold=0.5)
+    assert ClassificationMonitoring(threshold=0.5).metric == "f1_score.macro"
     with pytest.raises(ValidationError):
         Storage(enabled=True, bucket_name="acme-lake")  # no region, no account
     assert Schedule("0 0 5 * * ?") == Schedule(cron="0 0 5 * * ?", timezone="UTC")
-    tables = Tables().in_schema("dev.s")
-    assert tables.inputs == ("dev.s.trips", "dev.s.inference_requests")
+    churn = project_block_model("churn")
+    assert churn is project_block_model("churn")  # one model per project
+    tables = churn.model_fields["tables"].annotation
+    assert list(tables.model_fields) == list(projects()["churn"].roles())  # type: ignore[union-attr]
 
 
 def test_the_choices_are_the_models() -> None:
     from infra.settings import (
+        DEFAULT_METRICS,
         DEFAULT_SCHEDULES,
         DIRECTIONS,
         GRANULARITIES,
@@ -1023,14 +1441,43 @@ def test_the_choices_are_the_models() -> None:
         MANAGED_LOCATIONS,
         METRICS,
         RUN_MODES,
-        Validation,
+        VALIDATION_MODELS,
     )
 
     assert RUN_MODES == ("disabled", "dry_run", "enabled")
     assert GRANULARITIES == ("1 hour", "1 day", "1 week")
-    assert METRICS[-1] == "r2_score" and len(METRICS) == 5
+    for problem_type, metrics in MONITOR_METRICS.items():
+        assert METRICS[problem_type] == tuple(metrics)
+        assert DEFAULT_METRICS[problem_type] in metrics
+    assert METRICS[ProblemType.REGRESSION][-1] == "r2_score"
     assert (DIRECTIONS, MANAGED_LOCATIONS) == (("above", "below"), ("schema", "catalog"))
-    assert JOBS == tuple(parse("dev").schedules) == tuple(DEFAULT_SCHEDULES)
+    assert JOBS == tuple(parse("dev").project("fare").schedules) == tuple(DEFAULT_SCHEDULES)
     assert DEFAULT_SCHEDULES["training"] == Schedule("0 0 6 ? * MON")
     for mode in RUN_MODES:
-        assert Validation(run_mode=mode).run_mode == mode
+        for model in VALIDATION_MODELS.values():
+            assert model(run_mode=mode).run_mode == mode
+
+
+def test_the_validation_limits_are_the_validate_tasks_flags() -> None:
+    """Each limit of a problem type's validation block is a flag of validate for that
+    problem type (pipelines.validation.thresholds.LIMITS), named as the field."""
+    from infra.settings import VALIDATION_MODELS
+    from pipelines.validation.thresholds import limits_of
+
+    for problem_type, model in VALIDATION_MODELS.items():
+        assert list(model().limits()) == [limit.name for limit in limits_of(problem_type)]
+
+
+def test_a_project_may_not_be_named_like_a_stack_level_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import infra.settings as settings_module
+
+    known = {**projects(), "tags": projects()["fare"]}
+    monkeypatch.setattr(settings_module, "known_projects", lambda: known)
+    message = error("staging", {"projects": ["fare", "churn", "tags"]})
+    assert (
+        "mlops-stack:projects[2] is 'tags': expected a project that is not named like a"
+        " stack-level setting: the block mlops-stack:tags would be that setting" in message
+    )
+    assert "tags" in TOP_LEVEL_KEYS

@@ -20,11 +20,13 @@ from infra.settings import (
     TOP_LEVEL_KEYS,
     InvalidStackConfig,
     main,
+    project_block_model,
     render_schema,
     settings_from_stack_file,
     stack_file_schema,
     write_schema,
 )
+from pipelines.projects import projects
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "staging", "prod")
@@ -100,7 +102,9 @@ def test_the_schema_is_a_valid_draft_2020_12_schema_with_an_id_and_a_version() -
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"].endswith("/infra/stack_config.schema.json")
     assert schema["title"]
+    assert SCHEMA_VERSION == 2
     assert f"schemaVersion {SCHEMA_VERSION}" in schema["$comment"]
+    assert f"schemaVersion {SCHEMA_VERSION}" in schema["description"]
     assert set(schema["properties"]) == {
         "config",
         "secretsprovider",
@@ -112,9 +116,25 @@ def test_the_schema_is_a_valid_draft_2020_12_schema_with_an_id_and_a_version() -
 
 def test_the_schema_has_every_setting_and_documents_it() -> None:
     config = stack_file_schema()["properties"]["config"]
-    assert list(config["properties"]) == [f"{PROJECT}:{key}" for key in TOP_LEVEL_KEYS]
+    blocks = [f"{PROJECT}:{name}" for name in projects()]
+    assert list(config["properties"]) == [f"{PROJECT}:{key}" for key in TOP_LEVEL_KEYS] + blocks
     definitions = stack_file_schema()["$defs"]
-    for name in ("Compute", "Monitoring", "Storage", "Schedule", "Tables", "Validation"):
+    sections = (
+        "Compute",
+        "Storage",
+        "Schedule",
+        "Schedules",
+        "Training",
+        "RegressionMonitoring",
+        "ClassificationMonitoring",
+        "RegressionValidation",
+        "ClassificationValidation",
+        "FareProject",
+        "FareTables",
+        "ChurnProject",
+        "ChurnTables",
+    )
+    for name in sections:
         section = definitions[name]
         assert section["additionalProperties"] is False, name
         for key, field in section["properties"].items():
@@ -168,26 +188,44 @@ REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     "misspelt-setting": ({f"{K}shedules": {"training": {"cron": "0 0 6 ? * MON"}}}, "$.config"),
     "misspelt-nested-key": ({f"{K}compute.nodetype": "i3.xlarge"}, f"['{K}compute']"),
     "field-name-not-key": ({f"{K}compute.num_workers": 2}, f"['{K}compute']"),
-    "run-mode-enum": ({f"{K}validation.runMode": "on"}, "runMode"),
+    "run-mode-enum": ({f"{K}fare.validation.runMode": "on"}, "runMode"),
     "environment-enum": ({f"{K}environment": "production"}, "environment"),
     "compute-kind-program-name": ({f"{K}compute.kind": "job_cluster"}, "kind"),
-    "metric-enum": ({f"{K}monitoring.metric": "rmse"}, "metric"),
-    "granularity-enum": ({f"{K}monitoring.granularities": ["5 minutes"]}, "granularities"),
+    "metric-enum": ({f"{K}fare.monitoring.metric": "rmse"}, "metric"),
+    "granularity-enum": ({f"{K}fare.monitoring.granularities": ["5 minutes"]}, "granularities"),
     "managed-location-enum": ({f"{K}storage.managedLocation": "volume"}, "managedLocation"),
     "range": ({f"{K}compute.numWorkers": 101}, "numWorkers"),
     "whole-number": ({f"{K}compute.numWorkers": 2.5}, "numWorkers"),
     "identifier": ({f"{K}catalog": "Staging"}, "catalog"),
-    "two-level-table": ({f"{K}tables.trips": "bronze.trips"}, "trips"),
-    "threshold-required": ({f"{K}monitoring.threshold": DELETE}, "monitoring"),
-    "r2-threshold-range": ({f"{K}monitoring.metric": "r2_score"}, "threshold"),
+    "two-level-table": ({f"{K}fare.tables.trips": "bronze.trips"}, "trips"),
+    "threshold-required": ({f"{K}fare.monitoring.threshold": DELETE}, "monitoring"),
+    "r2-threshold-range": ({f"{K}fare.monitoring.metric": "r2_score"}, "threshold"),
     "storage-needs-its-keys": ({f"{K}storage": {"enabled": True}}, "storage"),
     "ci-needs-a-warehouse": ({f"{K}sqlWarehouseId": DELETE}, "sqlWarehouseId"),
     "ci-needs-a-runner": ({f"{K}principals.runner": DELETE}, "principals"),
     "ci-needs-model-owners": ({f"{K}groups.modelOwners": DELETE}, "groups"),
     "reserved-tag": ({f"{K}tags.project": "taxi"}, "tags"),
+    "reserved-project-tag": ({f"{K}tags.model_project": "fare"}, "tags"),
     "secret-setting": ({f"{K}catalog": {"secure": "v1:abc"}}, "catalog"),
     "plain-credential": ({"databricks:token": "dapi-plain-text"}, "databricks:token"),
-    "monitoring-required": ({f"{K}monitoring": DELETE}, "monitoring"),
+    "monitoring-required": ({f"{K}fare.monitoring": DELETE}, "monitoring"),
+    # The projects: a list of known ones, each with its block, and a block only for those.
+    "projects-required": ({f"{K}projects": DELETE}, "$.config"),
+    "project-unknown": ({f"{K}projects": ["fare", "churn", "taxi"]}, "projects"),
+    "project-twice": ({f"{K}projects": ["fare", "fare", "churn"]}, "projects"),
+    "no-project": ({f"{K}projects": []}, "projects"),
+    "listed-without-block": ({f"{K}churn": DELETE}, "$.config"),
+    "block-not-listed": ({f"{K}projects": ["fare"]}, "$.config"),
+    "unknown-role": ({f"{K}churn.tables.trips": "staging.telco.trips"}, ".tables"),
+    "role-in-camel-case": ({f"{K}fare.tables.inferenceRequests": "a.b.c"}, f"['{K}fare']"),
+    "regression-limit-on-a-classifier": ({f"{K}churn.validation.maxRmse": 5}, f"['{K}churn']"),
+    "classification-metric-on-a-regression": (
+        {f"{K}fare.monitoring.metric": "f1_score.macro"},
+        "metric",
+    ),
+    "score-threshold-range": ({f"{K}churn.monitoring.threshold": 1.5}, "threshold"),
+    "score-violated-above": ({f"{K}churn.monitoring.violatedWhen": "above"}, "violatedWhen"),
+    "unknown-block-key": ({f"{K}churn.shedules": {}}, f"['{K}churn']"),
 }
 
 
@@ -213,14 +251,32 @@ def test_a_document_without_config_or_with_unknown_top_level_keys_is_refused() -
     "changes",
     [
         {f"{K}compute": {"kind": "serverless"}},
-        {f"{K}monitoring": {"enabled": False}},
-        {f"{K}monitoring.metric": "r2_score", f"{K}monitoring.threshold": 0.4},
+        {f"{K}fare.monitoring": {"enabled": False}},
+        {f"{K}fare.monitoring.metric": "r2_score", f"{K}fare.monitoring.threshold": 0.4},
         {f"{K}storage": STORAGE | {"managedLocation": "schema", "forceDestroy": True}},
-        {f"{K}schedules.training": {"cron": "0 30 6 ? * MON-FRI"}},
+        {f"{K}fare.schedules.training": {"cron": "0 30 6 ? * MON-FRI"}},
         {f"{K}tags": {"team": "ml", "cost.center": "42"}},
         {f"{K}principals.runner": "8e7d6c5b-4a39-4281-9f0e-d1c2b3a49586"},
+        {f"{K}churn.monitoring": {"metric": "log_loss", "threshold": 0.3}},
+        {f"{K}churn.monitoring": {"threshold": 0.6}},
+        {f"{K}churn.compute": {"numWorkers": 4}},
+        {f"{K}churn.runnerReaches": ["fare"]},
+        {f"{K}projects": ["churn"], f"{K}fare": DELETE},
     ],
-    ids=["serverless", "no-monitor", "r2", "storage", "weekdays", "tags", "runner"],
+    ids=[
+        "serverless",
+        "no-monitor",
+        "r2",
+        "storage",
+        "weekdays",
+        "tags",
+        "runner",
+        "log-loss",
+        "default-classification-metric",
+        "project-compute",
+        "reaches",
+        "one-project",
+    ],
 )
 def test_the_schema_accepts_what_the_settings_accept(
     changes: dict[str, Any], tmp_path: Path
@@ -228,3 +284,23 @@ def test_the_schema_accepts_what_the_settings_accept(
     doc = document("staging", changes)
     assert schema_errors(doc) == []
     assert settings_error(doc, "staging", tmp_path) is None
+
+
+def test_each_projects_block_is_described_by_its_own_model() -> None:
+    schema = stack_file_schema()
+    config = schema["properties"]["config"]
+    definitions = schema["$defs"]
+    assert config["properties"][f"{K}projects"]["items"]["enum"] == list(projects())
+    for name, declared in projects().items():
+        reference = config["properties"][f"{K}{name}"]["$ref"]
+        block = definitions[reference.rsplit("/", 1)[-1]]
+        assert block["additionalProperties"] is False
+        assert list(block["properties"]) == [
+            field.alias or key for key, field in project_block_model(name).model_fields.items()
+        ]
+        assert "monitoring" in block["required"]
+        tables = definitions[block["properties"]["tables"]["$ref"].rsplit("/", 1)[-1]]
+        assert list(tables["properties"]) == list(declared.roles())
+        kind = declared.problem_type.value.title()
+        assert block["properties"]["validation"]["$ref"].endswith(f"{kind}Validation")
+        assert block["properties"]["monitoring"]["$ref"].endswith(f"{kind}Monitoring")

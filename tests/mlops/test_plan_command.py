@@ -18,12 +18,25 @@ def test_plan_prints_the_tree_the_inputs_that_matter_and_the_exports(capsys) -> 
     assert mlops(["plan", "--stack", "prod"]) == 0
     out = capsys.readouterr().out
     assert "not a `pulumi preview`" in out
-    assert "mlops-stack:jobs:TrainingJob  prod-mlops-stack-training" in out
+    assert "Projects (2):" in out
+    assert (
+        "  fare: NYC taxi fare, regression; schema prod.nyc_taxi, model prod.nyc_taxi.fare_model"
+        in out
+    )
+    assert "  churn: Telco customer churn, classification; schema prod.telco" in out
+    for project in ("fare", "churn"):
+        assert f"mlops-stack:jobs:TrainingJob  prod-mlops-stack-{project}-training" in out
+    # Fare's components answer to their names from before several projects.
+    assert (
+        "mlops-stack:jobs:TrainingJob  prod-mlops-stack-fare-training  (was"
+        " prod-mlops-stack-training)" in out
+    )
     assert "task ModelValidation after Train: mlops-validate" in out
     assert "--model-version={{tasks.Train.values.model_version}}" in out
     assert "schedule '0 0 6 ? * MON' UTC UNPAUSED" in out
     assert "run as 00000000-0000-0000-0000-00000000a002" in out
     assert "TABLE prod.nyc_taxi.predictions: mlops-readers <- SELECT" in out
+    assert "TABLE prod.telco.churn_predictions: mlops-readers <- SELECT" in out
     assert "[protected]" in out
     assert "Resources by type:" in out and '"environment": "prod"' in out
     assert "Placeholders left in Pulumi.prod.yaml" in out
@@ -34,10 +47,24 @@ def test_plan_json_is_one_document_for_machines(capsys) -> None:
     document = json.loads(capsys.readouterr().out)
     assert document["offline"] is True and document["stack"] == "staging"
     validate_outputs(document["exports"])
+    assert [p["name"] for p in document["projects"]] == ["fare", "churn"]
+    assert document["projects"][1] == {
+        "name": "churn",
+        "problemType": "classification",
+        "schema": "staging.telco",
+        "model": "staging.telco.churn_model",
+    }
     by_name = {r["name"]: r for r in document["resources"]}
-    job = by_name["staging-mlops-stack-training-job"]
-    assert job["parent"] == "staging-mlops-stack-training"
-    assert job["inputs"]["runAs"]["servicePrincipalName"] == "00000000-0000-0000-0000-00000000a001"
+    for project in ("fare", "churn"):
+        job = by_name[f"staging-mlops-stack-{project}-training-job"]
+        assert job["parent"] == f"staging-mlops-stack-{project}-training"
+        runner = job["inputs"]["runAs"]["servicePrincipalName"]
+        assert runner == "00000000-0000-0000-0000-00000000a001"
+    # The names a resource had before are in the document, for --baseline.
+    assert by_name["staging-mlops-stack-fare-training-job"]["aliases"] == [
+        "staging-mlops-stack-training-job"
+    ]
+    assert "aliases" not in by_name["staging-mlops-stack-churn-training-job"]
     assert document["placeholders"]
 
 
@@ -58,7 +85,7 @@ def test_plan_without_a_stack_is_a_usage_error(capsys) -> None:
 # --- --baseline: what the current code and settings would replace or delete -------------
 
 TABLE = "databricks:index/sqlTable:SqlTable"
-TRIPS = "dev-mlops-stack-catalog-trips"
+TRIPS = "dev-mlops-stack-catalog-fare-trips"
 EXPECTED = "expected the output of `mlops plan --stack dev --json`"
 
 
@@ -172,9 +199,9 @@ def test_a_table_the_render_no_longer_has_would_be_deleted_and_left_in_place(
 ) -> None:
     old = deepcopy(dev_plan)
     gone = deepcopy(_resource(old, TABLE, TRIPS))
-    gone["name"] = "dev-mlops-stack-catalog-trips_v0"
+    gone["name"] = "dev-mlops-stack-catalog-fare-trips_v0"
     gone["inputs"]["name"] = "trips_v0"
-    job = deepcopy(_resource(old, "databricks:index/job:Job", "dev-mlops-stack-training-job"))
+    job = deepcopy(_resource(old, "databricks:index/job:Job", "dev-mlops-stack-fare-training-job"))
     job["name"] = "dev-mlops-stack-old-job"  # not something that holds data: not listed
     old["resources"] += [gone, job]
     assert replacements(old, as_json(renders["dev"])) == [
@@ -199,7 +226,8 @@ def test_a_table_the_render_no_longer_has_would_be_deleted_and_left_in_place(
     out = capsys.readouterr().out
     assert f"Replacements against {path}:" in out
     assert (
-        "  table dev.nyc_taxi.trips_v0 (dev-mlops-stack-catalog-trips_v0) would be DELETED" in out
+        "  table dev.nyc_taxi.trips_v0 (dev-mlops-stack-catalog-fare-trips_v0) would be DELETED"
+        in out
     )
     assert "the table is left in place with its rows, detached from the stack" in out
 
@@ -211,7 +239,8 @@ def test_plan_prints_each_replacement_with_its_inputs_old_and_new(
     assert mlops(["plan", "--stack", "dev", "--baseline", _write(tmp_path, old)]) == 0
     out = capsys.readouterr().out
     assert (
-        "table dev.nyc_taxi_v0.trips_v0 (dev-mlops-stack-catalog-trips) would be REPLACED:" in out
+        "table dev.nyc_taxi_v0.trips_v0 (dev-mlops-stack-catalog-fare-trips) would be REPLACED:"
+        in out
     )
     assert '      schemaName: "nyc_taxi_v0" -> "nyc_taxi"\n' in out
     assert '      name: "trips_v0" -> "trips" (replace_on_changes of the stack' in out
@@ -221,13 +250,36 @@ def test_plan_prints_each_replacement_with_its_inputs_old_and_new(
 
 def test_a_protected_table_says_pulumi_up_refuses_the_replacement(renders) -> None:
     current = json.loads(json.dumps(as_json(renders["prod"])))
-    name = "prod-mlops-stack-catalog-predictions"
+    name = "prod-mlops-stack-catalog-fare-predictions"
     found = replacements(_baseline(current, TABLE, name, tableType="EXTERNAL"), current)
     assert [(r.name, r.protected) for r in found] == [(name, True)]
     lines = format_replacements(found)
     assert "    it is protected: `pulumi up` refuses this until the protection is lifted" in lines
     # The same full name: the old table keeps it, so the new one cannot be created.
     assert any("expect its creation to fail" in line for line in lines)
+
+
+def test_a_baseline_from_before_several_projects_matches_the_renamed_resources(
+    dev_plan,
+) -> None:
+    """A plan of the stack when it deployed fare alone named fare's resources without the
+    project; the current render's aliases are those names, so nothing is deleted."""
+    old = deepcopy(dev_plan)
+    renamed = []
+    for resource in old["resources"]:
+        if resource.get("aliases"):
+            resource["name"] = resource.pop("aliases")[0]
+            renamed.append(resource["name"])
+    old["resources"] = [r for r in old["resources"] if "churn" not in r["name"]]
+    assert "dev-mlops-stack-catalog-trips" in renamed
+    assert "dev-mlops-stack-ml-model" in renamed
+    assert replacements(old, dev_plan) == []
+    # Without the aliases, the same baseline would have every fare table deleted.
+    unaliased = deepcopy(dev_plan)
+    for resource in unaliased["resources"]:
+        resource.pop("aliases", None)
+    gone = {r.name for r in replacements(old, unaliased)}
+    assert "dev-mlops-stack-catalog-trips" in gone and "dev-mlops-stack-ml-model" in gone
 
 
 @pytest.mark.parametrize(

@@ -66,8 +66,9 @@ def test_a_filled_stack_with_the_workflows_environment_is_ready(tmp_path: Path) 
     assert ready, message
     assert message.startswith(
         f"Pulumi.staging.yaml (stack 'staging') has what CI needs: workspace {HOST}, deploying"
-        f" as {DEPLOYER} (github-oidc), state in Pulumi Cloud, storage off. What it cannot"
-        " check from here, and the first pulumi up needs of an admin"
+        f" as {DEPLOYER} (github-oidc), state in Pulumi Cloud, storage off, projects fare"
+        " (staging.nyc_taxi), churn (staging.telco). What it cannot check from here, and the"
+        " first pulumi up needs of an admin"
     )
     assert "\n" not in message
 
@@ -227,7 +228,7 @@ def test_storage_needs_the_aws_role_and_region(tmp_path: Path) -> None:
     assert all("mlops-stack:storage.enabled is true" in p for p in problems)
     env = CI_ENV | {"AWS_DEPLOY_ROLE_ARN": "arn:aws:iam::123456789012:role/ci"}
     ready, message = preflight(path, env | {"AWS_REGION": "eu-west-1"})
-    assert ready and "storage on." in message
+    assert ready and "storage on, projects fare" in message
     assert "CREATE_STORAGE_CREDENTIAL, CREATE_EXTERNAL_LOCATION" in message
 
 
@@ -290,3 +291,33 @@ def test_a_ready_stack_names_what_an_admin_must_grant_the_deployer(tmp_path: Pat
     assert ("GROUP", "mlops-prod-model-owners") in {(s.kind, s.name) for s in steps}
     for step in steps:
         assert step.describe() in message
+    # churn's tables are all in its own schema, which the stack creates: nothing to grant.
+    assert not [s for s in steps if s.name.startswith("prod.telco")]
+
+
+def test_input_tables_of_several_projects_outside_the_stack_are_each_named_once(
+    tmp_path: Path,
+) -> None:
+    """Two projects reading tables of one outside schema: the schema is one prerequisite,
+    each table one."""
+    import yaml
+
+    from infra.prerequisites import prerequisites
+    from infra.settings import settings_from_stack_file
+
+    path = filled(tmp_path, "prod")
+    document = yaml.safe_load(path.read_text())
+    churn = document["config"]["mlops-stack:churn"]
+    churn["tables"] = {
+        "customers": "prod.bronze.crm_customers",
+        "labels": "prod.bronze.nyc_taxi_trips",  # the same table as fare's trips
+    }
+    path.write_text(yaml.safe_dump(document))
+    steps = prerequisites(settings_from_stack_file(path))
+    names = [(s.kind, s.name) for s in steps]
+    assert names.count(("SCHEMA", "prod.bronze")) == 1
+    assert names.count(("TABLE", "prod.bronze.nyc_taxi_trips")) == 1
+    assert ("TABLE", "prod.bronze.crm_customers") in names
+    ready, message = preflight(path, CI_ENV | {"DATABRICKS_CLIENT_ID": DEPLOYER})
+    assert ready, message
+    assert "prod.bronze.crm_customers" in message

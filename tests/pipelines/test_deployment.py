@@ -8,9 +8,14 @@ import datetime as dt
 import pytest
 
 from pipelines.common.errors import DeploymentRefused, MissingModelAlias, UsageError
+from pipelines.common.project import ProblemType
 from pipelines.common.registry import CHALLENGER, CHAMPION
 from pipelines.deployment import decision, history
-from tests.conftest import Lake, run_task
+from pipelines.deployment.decision import PrimaryMetric
+from tests.conftest import Lake, project_tables, run_task
+
+RMSE = PrimaryMetric.of(ProblemType.REGRESSION)
+ROC_AUC = PrimaryMetric.of(ProblemType.CLASSIFICATION)
 
 EXPERIMENT = "/Shared/tests/deployment"
 # The reference window: two days after the training range, enough rows to compare on.
@@ -19,7 +24,7 @@ REFERENCE = ("2016-01-20", "2016-01-22")
 
 def data_args(lake: Lake, start: str, end: str) -> list[str]:
     return [
-        "--input-table", str(lake.trips), *lake.feature_flags(),
+        *lake.project_flags(),
         "--start-date", start, "--end-date", end,
     ]  # fmt: skip
 
@@ -180,10 +185,43 @@ def test_bad_flags_are_usage_errors(ctx, lake, task, argv, expected):
 def test_decide_promotes_on_a_tie_and_keeps_a_better_champion():
     assert decision.decide("2", None).decision == "promoted"
     assert decision.decide("2", "2").decision == "already_champion"
-    assert decision.decide("2", "1", 3.0, 3.0).decision == "promoted"
-    kept = decision.decide("2", "1", 3.5, 3.0, "the window")
+    assert decision.decide("2", "1", 3.0, 3.0, metric=RMSE).decision == "promoted"
+    kept = decision.decide("2", "1", 3.5, 3.0, "the window", metric=RMSE)
     assert kept.decision == "kept_champion"
     assert "3.5000 > champion version 1 RMSE 3.0000 on the window" in kept.reason
+
+
+def test_the_primary_metric_per_problem_type():
+    assert (RMSE.name, RMSE.higher_is_better, RMSE.key) == (
+        "root_mean_squared_error",
+        False,
+        "rmse",
+    )
+    assert (ROC_AUC.name, ROC_AUC.higher_is_better, ROC_AUC.key) == ("roc_auc", True, "roc_auc")
+
+
+def test_decide_picks_by_roc_auc_higher_is_better():
+    promoted = decision.decide("2", "1", 0.81, 0.80, "the window", metric=ROC_AUC)
+    assert promoted.decision == "promoted"
+    assert promoted.reason == (
+        "challenger version 2 ROC AUC 0.8100 >= champion version 1 ROC AUC 0.8000 on the"
+        " window (higher is better)"
+    )
+    assert decision.decide("2", "1", 0.80, 0.80, metric=ROC_AUC).decision == "promoted"  # tie
+    kept = decision.decide("2", "1", 0.79, 0.80, "the window", metric=ROC_AUC)
+    assert kept.decision == "kept_champion"
+    assert "ROC AUC 0.7900 < champion version 1 ROC AUC 0.8000" in kept.reason
+    assert kept.reason.endswith("(higher is better); the champion stays")
+    # The same numbers as RMSE judge the other way.
+    assert decision.decide("2", "1", 0.79, 0.80, metric=RMSE).decision == "promoted"
+    assert decision.decide("2", "1", 0.81, 0.80, metric=RMSE).decision == "kept_champion"
+
+
+def test_comparing_with_a_champion_needs_the_metric_and_both_values():
+    with pytest.raises(ValueError, match="needs the metric and both its values"):
+        decision.decide("2", "1", 0.8, 0.7)
+    with pytest.raises(ValueError, match="needs the metric and both its values"):
+        decision.decide("2", "1", None, 0.7, metric=ROC_AUC)
 
 
 @pytest.mark.parametrize(
@@ -223,3 +261,73 @@ def test_history_tags_of_a_promotion_and_a_rollback():
     assert "previous_champion" not in back.set_tags["2"]
     assert back.delete_tags["2"] == ("champion_until", "champion_replaced_by")
     assert back.set_tags["3"]["rollback_reason"] == "slow"
+
+
+# --- end to end on a churn lake (classification: ROC AUC, higher is better) --------------
+
+CHURN_DATA = ("2016-01-01", "2016-10-01")  # labels arrive a month after their snapshot
+CHURN_REFERENCE = ("2016-07-01", "2016-09-01")
+
+
+def churn_flags(start: str, end: str) -> list[str]:
+    tables = project_tables("churn", "spark_catalog.deployment_churn")
+    return ["--project", "churn", "--tables", tables, "--start-date", start, "--end-date", end]
+
+
+@pytest.fixture(scope="module")
+def churn_models(ctx) -> dict[str, str]:
+    """A churn lake (2000 customers, snapshots of 2016-01..09, labels of 01..08) and URIs
+    of a good and a deliberately poor classifier trained on its first half year."""
+    run_task("generate-data", [*churn_flags(*CHURN_DATA), "--size", "2000"], ctx)
+    run_task("write-features", churn_flags(*CHURN_DATA), ctx)
+    source = "spark_catalog.deployment_models.churn"
+    train = [*churn_flags("2016-01-01", "2016-07-01"), "--model-name", source]
+    train += ["--experiment", EXPERIMENT]
+    good = run_task("train", [*train, "--max-iter", "50"], ctx)
+    poor = run_task("train", [*train, "--max-iter", "1", "--learning-rate", "0.01"], ctx)
+    return {
+        "good": f"models:/{source}/{good['model_version']}",
+        "poor": f"models:/{source}/{poor['model_version']}",
+    }
+
+
+def churn_challenger(ctx, source_uri: str, name: str) -> str:
+    """A copy of ``source_uri`` as the challenger of ``name``, validated in disabled mode."""
+    version = str(ctx.mlflow.copy_model_version(source_uri, name).version)
+    ctx.mlflow.set_registered_model_alias(name, CHALLENGER, version)
+    flags = ["--model-name", name, "--experiment", EXPERIMENT, "--run-mode", "disabled"]
+    run_task("validate", [*churn_flags(*CHURN_REFERENCE), *flags], ctx)
+    return version
+
+
+def churn_deploy(ctx, name: str) -> dict:
+    return run_task("deploy", [*churn_flags(*CHURN_REFERENCE), "--model-name", name], ctx)
+
+
+def test_a_churn_challenger_replaces_the_champion_only_with_a_roc_auc_no_lower(
+    ctx, schema, churn_models
+):
+    name = f"{schema}.churn"
+    poor = churn_challenger(ctx, churn_models["poor"], name)
+    assert churn_deploy(ctx, name)["decision"] == "promoted"  # the first champion
+    good = churn_challenger(ctx, churn_models["good"], name)
+
+    better = churn_deploy(ctx, name)
+
+    assert better["decision"] == "promoted"
+    assert (better["metric"], better["higher_is_better"]) == ("roc_auc", True)
+    metrics = better["metrics"]
+    assert 1 >= metrics["challenger_roc_auc"] > metrics["champion_roc_auc"] > 0.5
+    assert metrics["reference_rows"] > 1000
+    assert f"ROC AUC {metrics['challenger_roc_auc']:.4f} >= champion" in better["reason"]
+    assert champion_of(ctx, name) == good
+    assert version_tags(ctx, name, good)["previous_champion"] == poor
+
+    worse = churn_challenger(ctx, churn_models["poor"], name)
+    kept = churn_deploy(ctx, name)
+
+    assert kept["decision"] == "kept_champion"
+    assert kept["metrics"]["challenger_roc_auc"] < kept["metrics"]["champion_roc_auc"]
+    assert kept["metrics"]["champion_roc_auc"] == metrics["challenger_roc_auc"]
+    assert champion_of(ctx, name) == good
+    assert "champion_since" not in version_tags(ctx, name, worse)

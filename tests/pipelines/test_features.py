@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from pyspark.sql import DataFrame
 
-from pipelines.common import schemas
 from pipelines.common.tables import TableName
-from pipelines.features.compute import dropoff_features, pickup_features
-from tests.conftest import run_task
+from pipelines.projects.fare import schemas
+from pipelines.projects.fare.features import dropoff_features, pickup_features
+from tests.conftest import fare_tables, run_task
 
 A, B, C = 10001, 10002, 10003
 MONDAY = dt.date(2016, 1, 4)
@@ -158,21 +158,13 @@ def test_rewriting_ranges_replaces_rows_and_matches_one_pass(ctx, spark, schema)
     def dates(start: dt.date, end: dt.date) -> list[str]:
         return ["--start-date", start.isoformat(), "--end-date", end.isoformat()]
 
-    run_task(
-        "generate-data", ["--output-table", trips, "--trips-per-day", "150", *dates(d1, d4)], ctx
-    )
+    tables = ["--project", "fare", "--tables", fare_tables(schema).replace(
+        f"{schema}.pickup_features", f"{schema}.parts_pickup").replace(
+        f"{schema}.dropoff_features", f"{schema}.parts_dropoff")]  # fmt: skip
+    run_task("generate-data", [*tables, "--size", "150", *dates(d1, d4)], ctx)
 
     def write_features(start: dt.date, end: dt.date) -> dict:
-        return run_task(
-            "write-features",
-            [
-                "--input-table", trips,
-                "--pickup-features-table", f"{schema}.parts_pickup",
-                "--dropoff-features-table", f"{schema}.parts_dropoff",
-                *dates(start, end),
-            ],
-            ctx,
-        )  # fmt: skip
+        return run_task("write-features", [*tables, *dates(start, end)], ctx)
 
     write_features(d1, d3)
     # A range overlapping the first by one day: its windows ending in (d2, d3] are
@@ -212,21 +204,12 @@ def new_york_machine():
 def test_feature_ranges_do_not_depend_on_the_machines_time_zone(
     ctx, spark, schema, new_york_machine
 ) -> None:
-    trips = f"{schema}.trips"
     d1, d2 = dt.date(2016, 1, 4), dt.date(2016, 1, 5)
     dates = ["--start-date", d1.isoformat(), "--end-date", d2.isoformat()]
-    run_task("generate-data", ["--output-table", trips, "--trips-per-day", "100", *dates], ctx)
-    run_task(
-        "write-features",
-        [
-            "--input-table", trips,
-            "--pickup-features-table", f"{schema}.pickup",
-            "--dropoff-features-table", f"{schema}.dropoff",
-            *dates,
-        ],
-        ctx,
-    )  # fmt: skip
+    tables = ["--project", "fare", "--tables", fare_tables(schema)]
+    run_task("generate-data", [*tables, "--size", "100", *dates], ctx)
+    run_task("write-features", [*tables, *dates], ctx)
     # toPandas goes through Arrow in the session time zone (UTC), unlike collect().
-    written = _sorted(spark, TableName.parse(f"{schema}.pickup"))
+    written = _sorted(spark, TableName.parse(f"{schema}.pickup_features"))
     assert written["window_end"].min() == pd.Timestamp(d1) + pd.Timedelta(minutes=15)
     assert written["window_end"].max() == pd.Timestamp(d2)

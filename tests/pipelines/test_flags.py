@@ -16,25 +16,19 @@ from pipelines.common.errors import UsageError
 from pipelines.common.interface import iso_date
 from pipelines.common.task import execute
 from pipelines.tasks import task, tasks
+from tests.conftest import fare_tables
 
 T = "spark_catalog.flags_test"
 DATES = ["--start-date", "2016-01-01", "--end-date", "2016-01-08"]
-FEATURE_TABLES = [
-    "--pickup-features-table", f"{T}.pickup",
-    "--dropoff-features-table", f"{T}.dropoff",
-]  # fmt: skip
+PROJECT = ["--project", "fare", "--tables", fare_tables(T)]
 
 # A valid command line per task; each test breaks one thing in it.
 VALID = {
-    "generate-data": ["--output-table", f"{T}.trips", *DATES],
-    "write-features": ["--input-table", f"{T}.trips", *FEATURE_TABLES, *DATES],
-    "train": [
-        "--input-table", f"{T}.trips", *FEATURE_TABLES, *DATES,
-        "--model-name", f"{T}.fare", "--experiment", "/Shared/flags-test",
-    ],
+    "generate-data": [*PROJECT, *DATES],
+    "write-features": [*PROJECT, *DATES],
+    "train": [*PROJECT, *DATES, "--model-name", f"{T}.fare", "--experiment", "/Shared/flags-test"],
     "batch-inference": [
-        "--input-table", f"{T}.trips", *FEATURE_TABLES, "--output-table", f"{T}.inference",
-        "--model-name", f"{T}.fare", *DATES,
+        *PROJECT, "--output-table", f"{T}.inference", "--model-name", f"{T}.fare", *DATES,
     ],
 }  # fmt: skip
 TASKS = pytest.mark.parametrize("name", list(VALID))
@@ -140,13 +134,30 @@ def test_an_end_not_after_the_start_is_a_usage_error(name: str, end: str) -> Non
 @TASKS
 def test_a_two_level_table_name_is_a_usage_error(name: str) -> None:
     argv = VALID[name]
-    flag = "--output-table" if "--output-table" in argv else "--input-table"
+    tables = argv[argv.index("--tables") + 1].replace(f"trips={T}.trips", "trips=flags_test.trips")
     with pytest.raises(UsageError) as raised:
-        run(name, with_flag(argv, flag, "flags_test.trips"))
+        run(name, with_flag(argv, "--tables", tables))
     message = str(raised.value)
-    assert f"argument {flag}" in message
-    assert "'flags_test.trips' is not a fully qualified table name" in message
+    assert "argument --tables" in message
+    assert "role trips: 'flags_test.trips' is not a fully qualified table name" in message
     assert "expected catalog.schema.table" in message
+
+
+@TASKS
+def test_a_table_role_missing_or_unknown_is_a_usage_error_naming_it(name: str) -> None:
+    argv = VALID[name]
+    tables = argv[argv.index("--tables") + 1]
+    without = ",".join(p for p in tables.split(",") if not p.startswith("pickup_features="))
+    with pytest.raises(UsageError, match=r"--tables for project fare: no table for pickup_feat"):
+        run(name, with_flag(argv, "--tables", without))
+    with pytest.raises(UsageError, match=r"unknown role\(s\) pickups"):
+        run(name, with_flag(argv, "--tables", f"{tables},pickups={T}.p"))
+
+
+@TASKS
+def test_an_unknown_project_is_a_usage_error_naming_the_projects(name: str) -> None:
+    with pytest.raises(UsageError, match=r"no project 'fares': expected one of churn, fare"):
+        run(name, with_flag(VALID[name], "--project", "fares"))
 
 
 @pytest.mark.parametrize("name", ["train", "batch-inference"])

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from pipelines.common import schemas
 from pipelines.common.errors import MissingModelAlias, SchemaMismatch
 from pipelines.common.tables import TableName, overwrite_table, replace_where
-from pipelines.features.join import MODEL_INPUTS, model_frame, with_model_inputs
+from pipelines.projects.fare import schemas
+from pipelines.projects.fare.features import MODEL_INPUTS, model_frame, with_model_inputs
 from tests.conftest import Lake, run_task
 
 EXPERIMENT = "/Shared/tests/inference"
@@ -29,7 +29,7 @@ def champion(ctx, lake: Lake) -> tuple[str, str]:
     result = run_task(
         "train",
         [
-            "--input-table", str(lake.trips), *lake.feature_flags(),
+            *lake.project_flags(),
             "--start-date", "2016-01-01", "--end-date", "2016-01-15",
             "--model-name", name, "--experiment", EXPERIMENT, "--max-iter", "20",
         ],
@@ -50,15 +50,14 @@ def scored(ctx, lake: Lake, champion: tuple[str, str]) -> tuple[str, dict]:
 def score(
     ctx, lake: Lake, model: str, output: str, batch: tuple[dt.date, dt.date], trips=None
 ) -> dict:
-    return run_task(
-        "batch-inference",
-        [
-            "--input-table", str(trips or lake.trips), *lake.feature_flags(),
-            "--output-table", output, "--model-name", model,
-            "--start-date", batch[0].isoformat(), "--end-date", batch[1].isoformat(),
-        ],
-        ctx,
-    )  # fmt: skip
+    """Score ``batch`` of the lake's requests (or of the table ``trips``) into ``output``."""
+    tables = lake.tables
+    if trips:
+        default = f"requests={lake.trips.sibling('inference_requests')}"
+        tables = tables.replace(default, f"requests={trips}")
+    dates = ["--start-date", batch[0].isoformat(), "--end-date", batch[1].isoformat()]
+    argv = [*lake.project_flags(tables), "--output-table", output, "--model-name", model]
+    return run_task("batch-inference", [*argv, *dates], ctx)
 
 
 def batch_trips(spark, lake: Lake, batch: tuple[dt.date, dt.date]):

@@ -27,6 +27,7 @@ from pipelines.monitoring.params import (
 from pipelines.tasks import DISTRIBUTION, task, tasks
 from pipelines.training.params import TRAIN, LabelledDataParams
 from pipelines.validation.params import VALIDATE
+from tests.conftest import fare_tables
 
 TASK_NAMES = {
     "generate-data", "import-trips", "write-features", "train", "validate", "deploy",
@@ -36,10 +37,10 @@ TASK_NAMES = {
 
 T = "spark_catalog.interface_test"
 # Field values for train, as a job passes them: text.
+TABLES = fare_tables(T)
 TRAIN_VALUES = {
-    "input_table": f"{T}.trips",
-    "pickup_features_table": f"{T}.pickup",
-    "dropoff_features_table": f"{T}.dropoff",
+    "project": "fare",
+    "tables": TABLES,
     "start_date": "2016-01-01",
     "end_date": "2016-01-15",
     "model_name": f"{T}.fare",
@@ -121,7 +122,7 @@ def test_none_leaves_a_required_flag_missing_and_an_optional_one_out() -> None:
     ("task_", "field", "text", "expected"),
     [
         (TRAIN, "start_date", "2016-13-01", r"--start-date 2016-13-01: .*is not a date"),
-        (TRAIN, "input_table", "interface_test.trips", r"--input-table .*fully qualified"),
+        (TRAIN, "tables", "trips=interface_test.trips", r"--tables .*fully qualified"),
         (TRAIN, "max_iter", "0", r"--max-iter 0: '0' is not a positive whole number"),
         (TRAIN, "model_name", "fare", r"--model-name fare: .*catalog\.schema\.model"),
         (VALIDATE, "run_mode", "sometimes", r"--run-mode sometimes: expected one of"),
@@ -153,6 +154,7 @@ def test_typed_values_are_rendered_as_the_flags_read_them() -> None:
     assert rendered["learning-rate"] == "0.05"
     assert (
         REFRESH_METRICS.parameters(
+            project="fare",
             inference_table=f"{T}.inference",
             start_date="2016-01-01",
             end_date="2016-01-02",
@@ -167,28 +169,28 @@ def test_typed_values_are_rendered_as_the_flags_read_them() -> None:
 
 def test_parse_turns_text_into_typed_values() -> None:
     params = TRAIN.parse(TRAIN.argv(**TRAIN_VALUES, max_iter="20", learning_rate="0.5"))
-    assert params.input_table == TableName("spark_catalog", "interface_test", "trips")
+    assert params.tables["trips"] == TableName("spark_catalog", "interface_test", "trips")
     assert params.start_date == dt.date(2016, 1, 1)
     assert (params.max_iter, params.learning_rate, params.test_fraction) == (20, 0.5, 0.2)
     assert params.model_name == f"{T}.fare"
 
     shifted = GENERATE_DATA.parse([
-        "--output-table", f"{T}.trips", "--start-date", "2016-01-31-7d",
+        "--project", "fare", "--tables", TABLES, "--start-date", "2016-01-31-7d",
         "--end-date", "2016-02-01", "--drift-start", "2016-01-28",
     ])  # fmt: skip
     assert shifted.start_date == dt.date(2016, 1, 24)
     assert shifted.drift_start == dt.date(2016, 1, 28)
-    assert shifted.trips_per_day == 2000
+    assert shifted.size is None  # the project's own default
 
     refresh = REFRESH_METRICS.parse([
-        "--inference-table", f"{T}.inference", "--start-date", "2016-01-01",
+        "--project", "fare", "--inference-table", f"{T}.inference", "--start-date", "2016-01-01",
         "--end-date", "2016-01-02", "--granularities", "1 hour, 1 day",
     ])  # fmt: skip
     assert refresh.granularities == ("1 hour", "1 day")
     assert refresh.baseline_table is None
 
     report = MONITORING_REPORT.parse([
-        "--inference-table", f"{T}.inference", "--output", "out/report.html",
+        "--project", "fare", "--inference-table", f"{T}.inference", "--output", "out/report.html",
         "--metric", "r2_score", "--threshold", "0.5", "--violated-when", "below",
         "--evaluation-windows", "3", "--violation-windows", "2",
     ])  # fmt: skip
@@ -211,8 +213,8 @@ def test_parse_checks_the_params() -> None:
         TRAIN.parse(TRAIN.argv(**{**TRAIN_VALUES, "end_date": "2016-01-01"}))
     with pytest.raises(UsageError, match=r"violation windows 4 is not between 1 and"):
         CHECK_VIOLATION.parse([
-            "--profile-metrics-table", f"{T}.p", "--metric", "r2_score", "--threshold", "0.5",
-            "--evaluation-windows", "3", "--violation-windows", "4",
+            "--project", "fare", "--profile-metrics-table", f"{T}.p", "--metric", "r2_score",
+            "--threshold", "0.5", "--evaluation-windows", "3", "--violation-windows", "4",
         ])  # fmt: skip
 
 
@@ -229,7 +231,7 @@ def test_the_labelled_data_flags_are_declared_once_and_worded_per_task() -> None
         assert issubclass(found.params, LabelledDataParams)
         assert [f.field for f in found.flags()][: len(shared)] == shared
         helps = {f.option: f.help for f in found.flags()}
-        assert helps["--start-date"] == f"first pickup day of the {window} (included), YYYY-MM-DD"
+        assert helps["--start-date"] == f"first day of the {window} (included), YYYY-MM-DD"
         assert helps["--end-date"] == f"end of the {window} (excluded), YYYY-MM-DD"
 
 
@@ -267,6 +269,7 @@ def fields_of(found: Task) -> set[str]:
 def required_extras(found: Task) -> dict[str, str]:
     """Values for the required fields of ``found`` that ``TRAIN_VALUES`` does not give."""
     extras = {
+        "project": "fare",
         "inference_table": f"{T}.inference",
         "experiment": "/Shared/interface-test",
     }

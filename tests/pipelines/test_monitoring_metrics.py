@@ -6,20 +6,23 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 from sklearn import metrics as skm
 
-from pipelines.common import schemas
 from pipelines.common.errors import SchemaMismatch, UsageError
+from pipelines.common.project import MONITOR_METRICS, ProblemType
 from pipelines.monitoring import metrics as M
+from pipelines.projects import project
+from pipelines.projects.fare import schemas
 
 DAY0 = dt.datetime(2016, 3, 1, tzinfo=dt.UTC)
 SINCE = DAY0 + dt.timedelta(days=1)
@@ -371,3 +374,214 @@ def test_bad_granularity_missing_columns_and_no_windows_in_range(spark) -> None:
     later = M.compute_metrics(df, since=DAY0 + dt.timedelta(days=60))
     assert later.profile.count() == 0 and later.drift.count() == 0
     assert later.profile.schema == M.PROFILE_METRICS
+
+
+# --- classification ----------------------------------------------------------------------
+
+CHURN_COLUMNS = (
+    "customer_id string, timestamp timestamp, contract string, tenure_months int,"
+    " probability double, prediction bigint, model_version string, churned bigint"
+)
+CHURN_SPEC = M.MonitorSpec(
+    timestamp_col="timestamp",
+    prediction_col="prediction",
+    label_col="churned",
+    model_id_col="model_version",
+    numeric_columns=("probability", "tenure_months"),
+    categorical_columns=("prediction", "churned", "contract"),
+    problem_type=ProblemType.CLASSIFICATION,
+    prediction_proba_col="probability",
+)
+CLASSIFICATION_COLUMNS = [f.name for f in M.QUALITY_COLUMNS[ProblemType.CLASSIFICATION]]
+
+
+def _churn_rows(seed: int = 5) -> list[tuple]:
+    """Days 0-2 of 60 scored customers, version "2" on every third; labels on days 0 and 1
+    only (a few NULL labels and predictions there); probabilities with ties, 0 and 1 on
+    wrong labels (clipped), NaN and NULL (left out of the log loss)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for day in range(3):
+        for i in range(60):
+            at = DAY0 + dt.timedelta(days=day, seconds=int(rng.integers(0, 86_400)))
+            churned = int(rng.random() < 0.3)
+            probability = round(float(np.clip(0.3 + 0.4 * churned + rng.normal(0, 0.25), 0, 1)), 2)
+            prediction = int(probability >= 0.5)
+            if i == 7:
+                probability, prediction, churned = 0.0, 0, 1
+            if i == 8:
+                probability, prediction, churned = 1.0, 1, 0
+            if i == 9:
+                probability = math.nan
+            if i == 10:
+                probability = None
+            label = None if day == 2 or i % 17 == 3 else churned
+            if i == 11:
+                prediction = None
+            rows.append(
+                (
+                    f"c{i}", at, ["month-to-month", "one-year", "two-year"][i % 3], i % 40,
+                    probability, prediction, "2" if i % 3 == 0 else "1", label,
+                )
+            )  # fmt: skip
+    return rows
+
+
+@pytest.fixture(scope="module")
+def classified(spark: SparkSession) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, DataFrame]:
+    rows = _churn_rows()
+    frames = M.compute_metrics(spark.createDataFrame(rows, CHURN_COLUMNS), CHURN_SPEC)
+    raw = pd.DataFrame(rows, columns=[c.split()[0] for c in CHURN_COLUMNS.split(", ")])
+    raw["day"] = [(r[1] - DAY0).days for r in rows]
+    profile = frames.profile.select("*", "window.start").toPandas()
+    profile["day"] = profile["start"].map(_day)
+    drift = frames.drift.select("*", "window.start").toPandas()
+    drift["day"] = drift["start"].map(_day)
+    return raw, profile, drift, frames.profile
+
+
+def test_a_classification_profile_has_its_model_quality_columns_not_the_regression_ones(
+    classified,
+) -> None:
+    *_, profile_df = classified
+    assert profile_df.schema == M.profile_schema(ProblemType.CLASSIFICATION)
+    names = profile_df.schema.fieldNames()
+    assert not set(names) & {f.name for f in M.QUALITY_COLUMNS[ProblemType.REGRESSION]}
+    assert names[-len(CLASSIFICATION_COLUMNS) :] == CLASSIFICATION_COLUMNS
+    types = {f.name: f.dataType.simpleString() for f in profile_df.schema.fields}
+    assert types["accuracy_score"] == types["log_loss"] == "double"
+    for name in ("precision", "recall", "f1_score"):
+        assert types[name] == "struct<macro:double,weighted:double>"
+    assert types["confusion_matrix"] == "array<struct<prediction:string,label:string,count:bigint>>"
+
+
+def test_every_rule_metric_is_a_double_of_its_problem_types_profile() -> None:
+    for problem_type, metrics in MONITOR_METRICS.items():
+        for metric in metrics:
+            assert M.metric_type(problem_type, metric) == T.DoubleType(), (problem_type, metric)
+    assert M.metric_type(ProblemType.CLASSIFICATION, "r2_score") is None
+    assert M.metric_type(ProblemType.CLASSIFICATION, "f1_score.micro") is None
+
+
+def test_classification_metrics_equal_scikit_learn_and_are_null_without_labels(
+    classified,
+) -> None:
+    raw, profile, _, _ = classified
+    table = profile[profile["column_name"] == M.TABLE_COLUMN]
+    assert set(zip(table["day"], table["model_id"], strict=True)) == {
+        (d, m) for d in range(3) for m in ("*", "1", "2")
+    }
+    for r in table.itertuples():
+        part = raw[raw["day"] == r.day]
+        part = part if r.model_id == M.ALL_MODELS else part[part["model_version"] == r.model_id]
+        assert r.count == len(part)
+        ok = part["churned"].notna() & part["prediction"].notna()
+        if r.day == 2:  # no labels yet: every model-quality column is NULL
+            assert not ok.any()
+            for name in CLASSIFICATION_COLUMNS:
+                value = getattr(r, name)
+                assert value is None or (isinstance(value, float) and math.isnan(value)), name
+            continue
+        y = part.loc[ok, "churned"].astype(int).to_numpy()
+        p = part.loc[ok, "prediction"].astype(int).to_numpy()
+        assert 10 <= len(y) < len(part)  # the NULL labels and the NULL prediction left out
+        assert r.accuracy_score == pytest.approx(skm.accuracy_score(y, p), rel=1e-12)
+        for average in ("macro", "weighted"):
+            expected = skm.precision_recall_fscore_support(y, p, average=average)[:3]
+            got = [r.precision[average], r.recall[average], r.f1_score[average]]
+            assert got == pytest.approx(list(expected), rel=1e-12), average
+        cm = skm.confusion_matrix(y, p, labels=[0, 1])  # rows: label, columns: prediction
+        assert [(c["prediction"], c["label"], c["count"]) for c in r.confusion_matrix] == [
+            (str(pred), str(label), int(cm[label, pred])) for pred in (0, 1) for label in (0, 1)
+        ]
+        proba = part.loc[ok, "probability"].to_numpy(dtype=float)
+        known = np.isfinite(proba)
+        if r.model_id == M.ALL_MODELS:  # the NaN and the NULL probability left out
+            assert (~known).sum() == 2
+        expected_loss = skm.log_loss(y[known], proba[known], labels=[0, 1])
+        assert r.log_loss == pytest.approx(expected_loss, rel=1e-12)
+    # The crafted 0 and 1 on wrong labels are clipped, not infinite.
+    assert table["log_loss"].dropna().max() < 40
+
+
+def test_prediction_and_label_drift_are_categorical_rows(classified) -> None:
+    raw, _, drift, _ = classified
+    for column in ("prediction", "churned"):
+        rows = drift[(drift["column_name"] == column) & (drift["model_id"] == M.ALL_MODELS)]
+        assert list(rows["day"]) == [1, 2] and set(rows["drift_type"]) == {M.CONSECUTIVE}
+        assert rows["ks_test"].isna().all() and rows["population_stability_index"].isna().all()
+    day1 = drift[
+        (drift["column_name"] == "prediction")
+        & (drift["model_id"] == M.ALL_MODELS)
+        & (drift["day"] == 1)
+    ].iloc[0]
+    counts = [
+        raw[raw["day"] == d]["prediction"].dropna().astype(int).value_counts().sort_index()
+        for d in (1, 0)
+    ]
+    table = pd.concat(counts, axis=1).fillna(0).to_numpy(dtype=float)
+    assert day1.js_distance == pytest.approx(jensenshannon(table[:, 0], table[:, 1], base=2))
+    # No labels on day 2: the label column's drift has nothing to compare.
+    day2 = drift[(drift["column_name"] == "churned") & (drift["day"] == 2)]
+    assert day2["js_distance"].isna().all()
+
+
+def test_string_classes_with_a_probability_map_and_without_probabilities(spark) -> None:
+    classes = ["bronze", "gold", "silver"]
+    rng = np.random.default_rng(2)
+    rows = []
+    for i in range(90):
+        label = classes[i % 3]
+        prediction = classes[int(rng.integers(0, 3))] if i % 4 else label
+        weights = rng.dirichlet([1, 1, 1]).round(3)
+        weights[-1] = round(1 - weights[:-1].sum(), 3)
+        proba = dict(zip(classes, map(float, weights), strict=True))
+        at = DAY0 + dt.timedelta(minutes=i)
+        rows.append((at, "1", prediction, label if i != 5 else None, proba))
+    df = spark.createDataFrame(
+        rows, "ts timestamp, v string, tier string, true_tier string, p map<string, double>"
+    )
+    spec = M.MonitorSpec("ts", "tier", "true_tier", "v", (), ("tier", "true_tier"),
+                         ProblemType.CLASSIFICATION, "p")  # fmt: skip
+    r = (
+        M.profile_metrics(df, spec)
+        .where((F.col("column_name") == M.TABLE_COLUMN) & (F.col("model_id") == M.ALL_MODELS))
+        .first()
+    )
+    kept = [row for row in rows if row[3] is not None]
+    y, p = [row[3] for row in kept], [row[2] for row in kept]
+    assert r["accuracy_score"] == pytest.approx(skm.accuracy_score(y, p))
+    for average in ("macro", "weighted"):
+        assert r["f1_score"][average] == pytest.approx(skm.f1_score(y, p, average=average))
+        assert r["recall"][average] == pytest.approx(skm.recall_score(y, p, average=average))
+    proba = np.array([[row[4][c] for c in classes] for row in kept])
+    assert r["log_loss"] == pytest.approx(skm.log_loss(y, proba, labels=classes), rel=1e-9)
+    cm = skm.confusion_matrix(y, p, labels=classes)
+    assert [tuple(c) for c in r["confusion_matrix"]] == [
+        (pc, yc, int(cm[j, i])) for i, pc in enumerate(classes) for j, yc in enumerate(classes)
+    ]
+    # Without a probability column there is no log loss; the rest is the same.
+    no_proba = (
+        M.profile_metrics(df, replace(spec, prediction_proba_col=None))
+        .where((F.col("column_name") == M.TABLE_COLUMN) & (F.col("model_id") == M.ALL_MODELS))
+        .first()
+    )
+    assert no_proba["log_loss"] is None
+    assert no_proba["f1_score"] == r["f1_score"]
+
+
+def test_the_spec_comes_from_the_project_and_its_inputs_are_checked(spark) -> None:
+    churn = M.monitor_spec(project("churn"))
+    assert churn.problem_type is ProblemType.CLASSIFICATION
+    assert (churn.prediction_col, churn.label_col) == ("prediction", "churned")
+    assert churn.schema == M.profile_schema(ProblemType.CLASSIFICATION)
+    assert M.monitor_spec(project("fare")) == M.INFERENCE_SPEC
+    assert M.INFERENCE_SPEC.problem_type is ProblemType.REGRESSION
+    rows = _churn_rows()[:3]
+    text = spark.createDataFrame(rows, CHURN_COLUMNS).withColumn(
+        "probability", F.col("probability").cast("string")
+    )
+    with pytest.raises(SchemaMismatch, match="probability is string, expected a number"):
+        M.profile_metrics(text, CHURN_SPEC)
+    with pytest.raises(UsageError, match="prediction_proba_col probability is for classif"):
+        replace(CHURN_SPEC, problem_type=ProblemType.REGRESSION)

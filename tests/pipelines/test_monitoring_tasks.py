@@ -9,9 +9,10 @@ from types import SimpleNamespace
 
 import pytest
 from pyspark.sql import types as T
+from sklearn import metrics as skm
 
-from pipelines.common import schemas
 from pipelines.common.errors import ConflictingLabels, SchemaMismatch, UsageError
+from pipelines.common.project import TableMap
 from pipelines.common.tables import TableName, overwrite_table
 from pipelines.common.task_values import (
     IS_METRIC_VIOLATED,
@@ -19,9 +20,12 @@ from pipelines.common.task_values import (
     condition_holds,
     resolve,
 )
-from pipelines.monitoring import refresh_task, violation_task
+from pipelines.monitoring import metrics, refresh_task, violation_task
 from pipelines.monitoring.violation import ViolationRule, violation_query
 from pipelines.notebook import CELL, notebook_source
+from pipelines.projects import project
+from pipelines.projects.churn import schemas as churn_schemas
+from pipelines.projects.fare import schemas
 from tests.conftest import run_task
 
 DAY = dt.datetime(2016, 3, 1)
@@ -56,11 +60,17 @@ def _labels(ctx, table: TableName) -> dict[int, float | None]:
     return {r.trip_id: r.fare_amount for r in ctx.spark.table(str(table)).collect()}
 
 
+def fare_tables(inference: TableName, trips: TableName) -> str:
+    """The fare project's ``--tables``: join-labels reads only the trips (the labels)."""
+    other = {role: inference.sibling(role) for role in project("fare").roles()}
+    return str(TableMap({**other, "trips": trips, "predictions": inference}))
+
+
 def _join(ctx, inference: TableName, labels: TableName, start: str, end: str) -> dict:
     return run_task(
         "join-labels",
-        ["--inference-table", str(inference), "--labels-table", str(labels),
-         "--start-date", start, "--end-date", end],
+        ["--project", "fare", "--tables", fare_tables(inference, labels),
+         "--inference-table", str(inference), "--start-date", start, "--end-date", end],
         ctx,
     )  # fmt: skip
 
@@ -93,10 +103,13 @@ def test_contradicting_labels_change_nothing(ctx, tables, schema: str) -> None:
     inference, _ = tables
     spark = ctx.spark
     labels = TableName.parse(f"{schema}.fares")
-    pairs = spark.createDataFrame(
-        [(10, 5.0), (10, 6.0), (11, 7.0)], "trip_id long, fare_amount double"
-    )
-    overwrite_table(spark, ctx.runtime, pairs, labels)
+    at = DAY + dt.timedelta(days=1)
+    trips = [
+        (10, at, at, 1.0, 5.0, 1, 2),
+        (10, at, at, 1.0, 6.0, 1, 2),
+        (11, at, at, 1.0, 7.0, 1, 2),
+    ]
+    overwrite_table(spark, ctx.runtime, spark.createDataFrame(trips, schemas.TRIPS), labels)
     before = _labels(ctx, inference)
     with pytest.raises(ConflictingLabels, match=r"trip_id 10"):
         _join(ctx, inference, labels, "2016-03-01", "2016-03-04")
@@ -107,9 +120,9 @@ def test_a_labels_table_without_a_label_column_is_refused(ctx, tables, schema: s
     inference, _ = tables
     spark = ctx.spark
     wrong = TableName.parse(f"{schema}.fares")
-    overwrite_table(
-        spark, ctx.runtime, spark.createDataFrame([(10, 5.0)], "trip_id long, fare double"), wrong
-    )
+    at = DAY + dt.timedelta(days=1)
+    fares = spark.createDataFrame([(10, at, at, 1.0, 5.0, 1, 2)], schemas.TRIPS)
+    overwrite_table(spark, ctx.runtime, fares.withColumnRenamed("fare_amount", "fare"), wrong)
     with pytest.raises(SchemaMismatch, match=r"missing columns: fare_amount \(double\)"):
         _join(ctx, inference, wrong, "2016-03-01", "2016-03-04")
 
@@ -143,8 +156,9 @@ def _profile(ctx, schema: str, rmse: list[float | None], extra: list[tuple] = ()
     return table
 
 
-def _check(ctx, table: TableName, *rule: str) -> dict:
-    return run_task("check-violation", ["--profile-metrics-table", str(table), *rule], ctx)
+def _check(ctx, table: TableName, *rule: str, project: str = "fare") -> dict:
+    argv = ["--project", project, "--profile-metrics-table", str(table), *rule]
+    return run_task("check-violation", argv, ctx)
 
 
 RMSE_RULE = ["--metric", "root_mean_squared_error", "--threshold", "5",
@@ -264,10 +278,10 @@ def monitored(ctx, schema: str) -> tuple[TableName, TableName]:
     return inference, baseline
 
 
-def _refresh(ctx, inference: TableName, *extra: str) -> dict:
+def _refresh(ctx, inference: TableName, *extra: str, project: str = "fare") -> dict:
     return run_task(
         "refresh-metrics",
-        ["--inference-table", str(inference), "--start-date", "2016-03-01",
+        ["--project", project, "--inference-table", str(inference), "--start-date", "2016-03-01",
          "--end-date", "2016-03-05", *extra],
         ctx,
     )  # fmt: skip
@@ -312,7 +326,7 @@ def test_refreshing_one_day_keeps_the_other_windows(ctx, monitored) -> None:
     before = spark.table(str(profile_table)).count()
     result = run_task(
         "refresh-metrics",
-        ["--inference-table", str(inference), "--start-date", "2016-03-02",
+        ["--project", "fare", "--inference-table", str(inference), "--start-date", "2016-03-02",
          "--end-date", "2016-03-03"],
         ctx,
     )  # fmt: skip
@@ -359,7 +373,7 @@ def test_end_date_judges_the_windows_as_they_were_then(ctx, schema: str) -> None
 def test_a_report_path_that_cannot_be_written_is_a_usage_error(ctx, schema: str, tmp_path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the report's folder should be")
-    argv = ["--inference-table", f"{schema}.never_scored", *RMSE_RULE,
+    argv = ["--project", "fare", "--inference-table", f"{schema}.never_scored", *RMSE_RULE,
             "--output", str(blocker / "report.html")]  # fmt: skip
     with pytest.raises(UsageError, match=r"--output .*not-a-folder/report.html cannot be written"):
         run_task("monitoring-report", argv, ctx)
@@ -390,6 +404,7 @@ def test_the_check_runs_as_its_notebook_and_publishes_what_the_condition_reads(
     widgets = dict(zip(RMSE_RULE[::2], RMSE_RULE[1::2], strict=True))
     widgets = {flag.removeprefix("--"): value for flag, value in widgets.items()}
     widgets["profile-metrics-table"] = str(table)
+    widgets["project"] = "fare"
     source = notebook_source("check-violation", list(widgets), "/Volumes/x/y/code/v/w.whl", "v")
     code_cell = source.split(CELL)[-1]
     dbutils = StandInDbutils(widgets)
@@ -401,3 +416,173 @@ def test_the_check_runs_as_its_notebook_and_publishes_what_the_condition_reads(
     published = {"CheckViolation": dbutils.published}
     left = resolve(TaskValueRef("CheckViolation", IS_METRIC_VIOLATED).reference, published)
     assert condition_holds(left, "EQUAL_TO", "true")
+
+
+# --- a classification project (churn) ---------------------------------------------------
+
+CHURN = project("churn")
+CHURN_DAY = dt.datetime(2024, 1, 1)
+
+
+def _churn_prediction(customer: int, at: dt.datetime, p: float, churned: int | None) -> dict:
+    """A row of churn's predictions table (its lifecycle's contract): the request, the
+    inputs (filler values), the class and its probability, and the label."""
+    row: dict = {f.name: None for f in churn_schemas.PREDICTIONS.fields}
+    row.update({name: "month-to-month" for name in churn_schemas.CATEGORICAL_INPUTS})
+    row.update({name: float(customer % 7) for name in churn_schemas.NUMERIC_INPUTS})
+    row.update(
+        customer_id=f"c{customer}", request_time=at, timestamp=at, scored_at=at,
+        prediction=int(p >= 0.5), probability=p, model_version="3", churned=churned,
+    )  # fmt: skip
+    return row
+
+
+def _churn_table(ctx, name: TableName, rows: list[dict]) -> TableName:
+    frame = ctx.spark.createDataFrame(
+        [tuple(r[f.name] for f in churn_schemas.PREDICTIONS.fields) for r in rows],
+        churn_schemas.PREDICTIONS,
+    )
+    overwrite_table(ctx.spark, ctx.runtime, frame, name)
+    return name
+
+
+def churn_tables(predictions: TableName, labels: TableName) -> str:
+    other = {role: predictions.sibling(role) for role in CHURN.roles()}
+    return str(TableMap({**other, "labels": labels, "predictions": predictions}))
+
+
+def test_churn_labels_join_by_customer_and_request_time(ctx, schema: str) -> None:
+    spark = ctx.spark
+    jan, feb = CHURN_DAY, dt.datetime(2024, 2, 1)
+    predictions = _churn_table(
+        ctx,
+        TableName.parse(f"{schema}.churn_predictions"),
+        [_churn_prediction(c, at, 0.2 + 0.2 * c, None) for c in range(3) for at in (jan, feb)],
+    )
+    labels = TableName.parse(f"{schema}.churn_labels")
+    # Customers 0 and 1 labelled for January's snapshot; customer 2 only for December's,
+    # which was not scored.
+    rows = [("c0", jan, 1, feb), ("c1", jan, 0, feb), ("c2", dt.datetime(2023, 12, 1), 1, jan)]
+    overwrite_table(spark, ctx.runtime, spark.createDataFrame(rows, churn_schemas.LABELS), labels)
+    argv = ["--project", "churn", "--tables", churn_tables(predictions, labels),
+            "--inference-table", str(predictions), "--start-date", "2024-01-01",
+            "--end-date", "2024-03-01"]  # fmt: skip
+    result = run_task("join-labels", argv, ctx)
+    assert (result["rows"], result["newly_labelled"], result["still_unlabelled"]) == (6, 2, 4)
+    joined = {
+        (r.customer_id, r.request_time): r.churned for r in spark.table(str(predictions)).collect()
+    }
+    assert joined == {
+        # The table keeps the class as a string (docs/platform.md, "Classification monitors").
+        ("c0", jan): "1", ("c1", jan): "0", ("c2", jan): None,
+        ("c0", feb): None, ("c1", feb): None, ("c2", feb): None,
+    }  # fmt: skip
+    assert spark.table(str(predictions)).schema == churn_schemas.PREDICTIONS
+    assert run_task("join-labels", argv, ctx)["newly_labelled"] == 0
+
+
+def test_refresh_metrics_of_a_churn_table_writes_classification_metrics(ctx, schema: str) -> None:
+    """Two days labelled, one not: sklearn's metrics on the labelled days, NULL after."""
+    day1 = dt.datetime(2016, 3, 1)
+    rows = []
+    for day in range(3):
+        for c in range(8):
+            at = day1 + dt.timedelta(days=day, hours=c)
+            label = None if day == 2 else int(c % 3 == 0)
+            rows.append(_churn_prediction(c, at, (c + 0.5) / 8, label))
+    predictions = _churn_table(ctx, TableName.parse(f"{schema}.churn_scored"), rows)
+    result = _refresh(ctx, predictions, project="churn")
+    assert (result["windows"], result["windows_without_labels"]) == (3, 1)  # Mar 04: no rows
+    profile_table, drift_table = refresh_task.metric_tables(predictions)
+    table = {
+        r["window"]["start"].day: r
+        for r in ctx.spark.table(str(profile_table))
+        .where("column_name = ':table' AND model_id = '*'")
+        .collect()
+    }
+    assert sorted(table) == [1, 2, 3]
+    y = [int(c % 3 == 0) for c in range(8)]
+    p = [int((c + 0.5) / 8 >= 0.5) for c in range(8)]
+    assert table[1]["f1_score"]["macro"] == pytest.approx(skm.f1_score(y, p, average="macro"))
+    assert table[1]["accuracy_score"] == pytest.approx(skm.accuracy_score(y, p))
+    # The log loss needs the project to name its probability column (Monitoring's
+    # prediction_proba_col); without one it is NULL, as on a monitor without it.
+    if metrics.monitor_spec(CHURN).prediction_proba_col:
+        proba = [(c + 0.5) / 8 for c in range(8)]
+        assert table[1]["log_loss"] == pytest.approx(skm.log_loss(y, proba))
+    else:
+        assert table[1]["log_loss"] is None
+    assert table[3]["f1_score"] is None and table[3]["confusion_matrix"] is None
+    assert "root_mean_squared_error" not in ctx.spark.table(str(profile_table)).columns
+    drifted = {
+        r.column_name
+        for r in ctx.spark.table(str(drift_table)).where("js_distance IS NOT NULL").collect()
+    }
+    assert {"prediction", "churned"} <= drifted
+
+
+def _f1_profile(ctx, schema: str, f1: list[float | None]) -> TableName:
+    """A classification profile-metrics table: one daily ':table' row per F1 (macro)."""
+    averages = "struct<macro: double, weighted: double>"
+    rows = []
+    for i, value in enumerate(f1):
+        start = DAY + dt.timedelta(days=i)
+        window = (start, start + dt.timedelta(days=1))
+        scores = None if value is None else (value, value + 0.05)
+        rows.append((window, "1 day", "*", "INPUT", None, ":table", 100, scores, scores))
+        rows.append((window, "1 day", "3", "INPUT", None, ":table", 100, (0.1, 0.1), None))
+    table = TableName.parse(f"{schema}.churn_predictions_profile_metrics")
+    frame = ctx.spark.createDataFrame(
+        rows,
+        "window struct<start: timestamp, end: timestamp>, granularity string,"
+        " model_id string, log_type string, slice_key string, column_name string,"
+        f" count bigint, f1_score {averages}, precision {averages}",
+    )
+    overwrite_table(ctx.spark, ctx.runtime, frame, table)
+    return table
+
+
+F1_RULE = ["--metric", "f1_score.macro", "--threshold", "0.6",
+           "--evaluation-windows", "4", "--violation-windows", "2"]  # fmt: skip
+
+
+def test_the_check_reads_a_struct_field_and_a_score_is_violated_below(ctx, schema: str) -> None:
+    table = _f1_profile(ctx, schema, [0.8, 0.75, 0.55, 0.7, 0.5, None])
+    # --violated-when defaults to the metric's usual side: a score below its threshold.
+    result = _check(ctx, table, *F1_RULE, project="churn")
+    assert result["is_metric_violated"] is True
+    assert result["rule"].startswith("f1_score.macro below 0.6")
+    assert "violated: 2 of the last 4 windows below 0.6, the latest 0.500" in result["reason"]
+    assert [w["value"] for w in result["windows"]] == [0.5, 0.7, 0.55, 0.75]
+    assert "`f1_score`.`macro` AS metric_value" in result["query"]
+    weighted = _check(ctx, table, *F1_RULE[2:], "--metric", "precision.weighted",
+                      project="churn")  # fmt: skip
+    assert weighted["is_metric_violated"] is False  # 0.55 and 0.6: only one below 0.6
+
+
+def test_a_metric_the_projects_problem_type_lacks_is_refused(ctx, schema: str) -> None:
+    table = _f1_profile(ctx, schema, [0.8])
+    with pytest.raises(
+        UsageError,
+        match=r"root_mean_squared_error is not a metric of project churn: its monitor is"
+        r" classification, whose metrics are accuracy_score, log_loss, f1_score.macro",
+    ):
+        _check(ctx, table, *RMSE_RULE, project="churn")
+    with pytest.raises(UsageError, match=r"f1_score.macro is not a metric of project fare"):
+        _check(ctx, table, *F1_RULE, project="fare")
+    with pytest.raises(UsageError, match=r"f1_score.macro is not a metric of project fare"):
+        run_task("monitoring-report", ["--project", "fare", "--inference-table", str(table),
+                                       *F1_RULE, "--output", "/tmp/x.html"], ctx)  # fmt: skip
+
+
+def test_a_profile_without_the_struct_field_is_a_schema_mismatch(ctx, schema: str) -> None:
+    table = TableName.parse(f"{schema}.old_profile_metrics")
+    frame = ctx.spark.createDataFrame(
+        [((DAY, DAY + dt.timedelta(days=1)), "1 day", "*", "INPUT", None, ":table", (0.5,))],
+        "window struct<start: timestamp, end: timestamp>, granularity string,"
+        " model_id string, log_type string, slice_key string, column_name string,"
+        " f1_score struct<weighted: double>",
+    )
+    overwrite_table(ctx.spark, ctx.runtime, frame, table)
+    with pytest.raises(SchemaMismatch, match=r"no f1_score.macro to judge: f1_score is struct"):
+        _check(ctx, table, *F1_RULE, project="churn")

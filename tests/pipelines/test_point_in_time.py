@@ -9,11 +9,11 @@ import pandas as pd
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from pipelines.common import schemas
-from pipelines.features.join import (
+from pipelines.common.point_in_time import as_of_join
+from pipelines.projects.fare import schemas
+from pipelines.projects.fare.features import (
     DROPOFF_FEATURE_COLUMNS,
     PICKUP_FEATURE_COLUMNS,
-    as_of_join,
     with_model_inputs,
 )
 

@@ -7,7 +7,7 @@ import math
 import pytest
 from pyspark.sql import functions as F
 
-from tests.conftest import REAL_SAMPLE, run_task
+from tests.conftest import REAL_SAMPLE, fare_tables, run_task
 
 pytestmark = pytest.mark.skipif(
     not REAL_SAMPLE.exists(), reason=f"the real sample {REAL_SAMPLE} is absent"
@@ -16,10 +16,6 @@ pytestmark = pytest.mark.skipif(
 
 def test_import_train_and_score_real_trips(ctx, spark, schema):
     trips, inference_table = f"{schema}.trips", f"{schema}.fare_inference"
-    feature_tables = [
-        "--pickup-features-table", f"{schema}.pickup_features",
-        "--dropoff-features-table", f"{schema}.dropoff_features",
-    ]  # fmt: skip
     model = f"{schema}.fare"
     imported = run_task(
         "import-trips", ["--source-path", str(REAL_SAMPLE), "--output-table", trips], ctx
@@ -30,7 +26,7 @@ def test_import_train_and_score_real_trips(ctx, spark, schema):
     run_task("import-trips", ["--source-path", str(REAL_SAMPLE), "--output-table", trips], ctx)
     assert spark.table(trips).count() == 10_000
 
-    data = ["--input-table", trips, *feature_tables]
+    data = ["--project", "fare", "--tables", fare_tables(schema, requests=trips)]
     run_task(
         "write-features", [*data, "--start-date", "2016-01-01", "--end-date", "2016-03-01"], ctx
     )

@@ -475,3 +475,173 @@ def test_a_given_granularity_picks_its_windows_and_missing_tables_are_empty():
     hourly = render_report(profile_frame(), None, verdict=None, granularity="1 hour", **RULE)
     assert 'id="empty"' in hourly and "for 1 hour windows" in hourly
     assert 'id="empty"' in render_report(None, None, verdict=None, **RULE)
+
+
+# ---------------------------------------------------------------------------------------
+# A classification project's tables (churn)
+# ---------------------------------------------------------------------------------------
+
+CHURN_NUMERIC = {"probability": "double", "tenure_months": "double"}
+CHURN_CATEGORICAL = {"prediction": "bigint", "churned": "bigint", "contract": "string"}
+CHURN_QUALITY = ["accuracy_score", "log_loss", "confusion_matrix", "precision", "recall",
+                 "f1_score"]  # fmt: skip
+# F1 (macro) per day: no labels yet on the last two days; below 0.6 on days 7 and 9.
+F1 = [0.71, 0.69, 0.72, 0.7, 0.66, 0.65, 0.63, 0.58, 0.61, 0.55, None, None]
+CHURN_DAYS = len(F1)
+MISSING_PREDICTIONS = {4: 2}  # day: NULL predictions
+CHURN_RULE = {
+    **RULE,
+    "table": "spark_catalog.telco.churn_predictions",
+    "metric": "f1_score.macro",
+    "threshold": 0.6,
+    "violated_when": "below",
+}
+
+
+def _matrix(i: int) -> list[dict]:
+    """The day's confusion matrix: (prediction, label) cells, ordered as the table is."""
+    counts = {("0", "0"): 600 - 5 * i, ("0", "1"): 60 + 4 * i, ("1", "0"): 50, ("1", "1"): 90}
+    return [{"prediction": p, "label": y, "count": n} for (p, y), n in counts.items()]
+
+
+def churn_profile_frame() -> pd.DataFrame:
+    rows = []
+    for i, f1 in enumerate(F1):
+        window = {"start": pd.Timestamp(day(i)), "end": pd.Timestamp(day(i + 1))}
+        keys = {"window": window, "granularity": "1 day", "log_type": "INPUT"}
+        labelled = f1 is not None
+        for model in ("*", "5"):
+            rows.append(
+                {
+                    **keys,
+                    "model_id": model,
+                    "column_name": ":table",
+                    "count": 800,
+                    "accuracy_score": 0.86 if labelled else None,
+                    "log_loss": 0.35 if labelled else None,
+                    "confusion_matrix": _matrix(i) if labelled else None,
+                    "precision": {"macro": f1 + 0.02, "weighted": f1 + 0.1} if labelled else None,
+                    "recall": {"macro": f1 - 0.02, "weighted": 0.86} if labelled else None,
+                    "f1_score": {"macro": f1, "weighted": f1 + 0.08} if labelled else None,
+                }
+            )
+            for column, kind in {**CHURN_NUMERIC, **CHURN_CATEGORICAL}.items():
+                nulls = MISSING_PREDICTIONS.get(i, 0) if column == "prediction" else 0
+                rows.append(
+                    {
+                        **keys, "model_id": model, "column_name": column, "data_type": kind,
+                        "count": 800 - nulls, "num_nulls": nulls, "num_nan": 0,
+                        "distinct_count": 2 if column in ("prediction", "churned") else 3,
+                    }
+                )  # fmt: skip
+    columns = [*PROFILE_COLUMNS[: PROFILE_COLUMNS.index("distinct_count") + 1], *CHURN_QUALITY]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def churn_drift_frame() -> pd.DataFrame:
+    rows = []
+    for i in range(1, CHURN_DAYS):
+        for column in [*CHURN_NUMERIC, *CHURN_CATEGORICAL]:
+            numeric = column in CHURN_NUMERIC
+            value = 0.02 + 0.01 * i
+            rows.append(
+                {
+                    "window": {"start": pd.Timestamp(day(i)), "end": pd.Timestamp(day(i + 1))},
+                    "granularity": "1 day",
+                    "model_id": "*",
+                    "column_name": column,
+                    "data_type": {**CHURN_NUMERIC, **CHURN_CATEGORICAL}[column],
+                    "window_cmp": {"start": pd.Timestamp(day(i - 1)), "end": pd.Timestamp(day(i))},
+                    "drift_type": "CONSECUTIVE",
+                    "ks_test": {"statistic": value, "pvalue": 0.3} if numeric else None,
+                    "js_distance": None if numeric else value,
+                    "chi_squared_test": None if numeric else {"statistic": 1.0, "pvalue": 0.5},
+                }
+            )
+    return pd.DataFrame(rows, columns=DRIFT_COLUMNS)
+
+
+@pytest.fixture(scope="module")
+def churn_dom(tmp_path_factory: pytest.TempPathFactory) -> Node:
+    html_text = render_report(
+        churn_profile_frame(), churn_drift_frame(), verdict="violated", **CHURN_RULE
+    )
+    return rendered_dom(html_text, tmp_path_factory.mktemp("churn-report"))
+
+
+def test_a_classification_report_charts_the_rules_struct_field(churn_dom: Node):
+    assert churn_dom.one(id="errors").content().strip() == ""
+    charts = {s.attrs["data-chart"]: s for s in churn_dom.all("svg") if "data-chart" in s.attrs}
+    assert set(charts) == {"metric", "drift", "counts", "versions"}
+    for name, svg in charts.items():
+        assert svg.attrs.get("data-rendered") == "true", f"chart {name} was not drawn"
+        assert svg.attrs.get("data-points") == str(CHURN_DAYS)
+    chart = charts["metric"]
+    points = {p.attrs["data-window"]: float(p.attrs["data-value"]) for p in chart.all("circle")}
+    assert points == {key(i): v for i, v in enumerate(F1) if v is not None}
+    assert {p.attrs["data-window"] for p in chart.all("circle", "violating")} == {key(7), key(9)}
+    assert {g.attrs["data-window"] for g in chart.all("g", "gap")} == {key(10), key(11)}
+    # Below the threshold is below its line on the chart (y grows downwards).
+    line_y = float(chart.one("line", "threshold").attrs["y1"])
+    assert all(float(p.attrs["cy"]) > line_y for p in chart.all("circle", "violating"))
+    card = churn_dom.one(id="metric-card").content()
+    assert "F1 (macro) per window" in card and "f1_score.macro" in card
+    assert "2 windows below the threshold" in card
+    verdict = churn_dom.one("div", "verdict")
+    assert verdict.attrs["data-state"] == "violated"  # days 9, 8, 7, 6: 2 below, the latest
+    assert "f1_score.macro</code> below <b>0.6</b>" in html_of(verdict)
+
+
+def html_of(node: Node) -> str:
+    """The node's markup, roughly (tags and text), for substring checks."""
+    inner = "".join(html_of(c) for c in node.children)
+    if node.tag == "#text":
+        return node.text
+    return f"<{node.tag}>{inner}</{node.tag}>"
+
+
+def test_a_classification_report_shows_class_drift_missing_predictions_and_the_matrix(
+    churn_dom: Node,
+):
+    panels = {g.attrs["data-column"]: g for g in churn_dom.one("svg", data_chart="drift").all("g")
+              if "data-column" in g.attrs}  # fmt: skip
+    assert {c: g.attrs["data-statistic"] for c, g in panels.items()} == {
+        "probability": "KS statistic", "tenure_months": "KS statistic",
+        "prediction": "JS distance", "churned": "JS distance", "contract": "JS distance",
+    }  # fmt: skip
+    assert all(len(g.all("circle", "drift-point")) == CHURN_DAYS - 1 for g in panels.values())
+    counts = churn_dom.one("svg", data_chart="counts")
+    flagged = {g.attrs["data-window"]: g.attrs["data-value"] for g in counts.all("g", "invalid")}
+    assert flagged == {key(4): "2"}
+    assert "2 missing predictions of 800 rows" in counts.one("g", "invalid").one("title").content()
+    tiles = churn_dom.one("section", "summary").content()
+    assert "Missing predictions" in tiles and "NaN / inf" not in tiles
+    # The confusion matrix of the latest evaluated window (day 9): label rows, prediction
+    # columns.
+    card = churn_dom.one(id="confusion-card")
+    assert "2024-03-10 00:00" in card.content()
+    cells = {
+        (td.attrs["data-label"], td.attrs["data-prediction"]): int(td.content().replace(",", ""))
+        for td in card.one("table", id="confusion-matrix").all("td")
+    }
+    assert cells == {(c["label"], c["prediction"]): c["count"] for c in _matrix(9)}
+    assert {k for k, td in zip(cells, card.all("td"), strict=True)
+            if "diagonal" in td.attrs["class"]} == {("0", "0"), ("1", "1")}  # fmt: skip
+
+
+def test_a_classification_report_without_labels_has_an_empty_matrix_card(tmp_path: Path):
+    profile = churn_profile_frame()
+    for column in CHURN_QUALITY:
+        profile[column] = None
+    html_text = render_report(profile, churn_drift_frame(), verdict=None, **CHURN_RULE)
+    assert 'id="confusion-card"' in html_text and "No window has labels yet." in html_text
+    dom = rendered_dom(html_text, tmp_path)
+    assert dom.one(id="errors").content().strip() == ""
+    assert dom.one("svg", data_chart="metric").attrs.get("data-rendered") == "true"
+    assert dom.one("div", "verdict").attrs["data-state"] == "pending"
+
+
+def test_a_regression_report_has_no_confusion_matrix(report_html: str):
+    assert 'id="confusion-card"' not in report_html
+    with pytest.raises(SchemaMismatch, match="f1_score"):
+        render_report(profile_frame(), drift_frame(), verdict=None, **CHURN_RULE)

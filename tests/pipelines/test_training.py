@@ -9,7 +9,7 @@ import pytest
 
 from pipelines.common.code_version import code_version
 from pipelines.common.errors import SchemaMismatch, UsageError
-from pipelines.features.join import MODEL_INPUTS
+from pipelines.projects.fare.features import MODEL_INPUTS
 from tests.conftest import Lake, run_task
 
 EXPERIMENT = "/Shared/tests/training"
@@ -17,7 +17,7 @@ EXPERIMENT = "/Shared/tests/training"
 
 def train_args(lake: Lake, model_name: str, *extra: str) -> list[str]:
     return [
-        "--input-table", str(lake.trips), *lake.feature_flags(),
+        *lake.project_flags(),
         "--start-date", "2016-01-01", "--end-date", "2016-01-15",
         "--model-name", model_name, "--experiment", EXPERIMENT,
         "--max-iter", "20", *extra,
@@ -56,7 +56,7 @@ def test_train_rejects_an_out_of_range_test_fraction(ctx, lake, schema):
 def test_train_on_a_window_without_trips_names_the_table_and_writes_nothing(ctx, lake, schema):
     name = f"{schema}.fare"
     argv = [
-        "--input-table", str(lake.trips), *lake.feature_flags(),
+        *lake.project_flags(),
         "--start-date", "2015-06-01", "--end-date", "2015-06-08",
         "--model-name", name, "--experiment", "/Shared/tests/training",
     ]  # fmt: skip

@@ -8,11 +8,17 @@ import time
 import mlflow
 import pytest
 
+from pipelines.common import quality
 from pipelines.common.errors import MissingModelAlias, UsageError, ValidationFailed
+from pipelines.common.project import ProblemType
 from pipelines.common.registry import CHALLENGER, CHAMPION
+from pipelines.projects import project
 from pipelines.validation import task as validate
 from pipelines.validation import thresholds
-from tests.conftest import Lake, run_task
+from pipelines.validation.params import VALIDATE
+from tests.conftest import Lake, project_tables, run_task
+
+REGRESSION, CLASSIFICATION = ProblemType.REGRESSION, ProblemType.CLASSIFICATION
 
 EXPERIMENT = "/Shared/tests/validation"
 WINDOW = ("2016-01-15", "2016-01-22")
@@ -21,7 +27,7 @@ LOOSE_ABSOLUTE = ["--max-rmse", "1000", "--max-mae", "1000", "--min-r2", "-1000"
 
 def train_args(lake: Lake, model_name: str, *extra: str) -> list[str]:
     return [
-        "--input-table", str(lake.trips), *lake.feature_flags(),
+        *lake.project_flags(),
         "--start-date", "2016-01-01", "--end-date", WINDOW[0],
         "--model-name", model_name, "--experiment", EXPERIMENT, *extra,
     ]  # fmt: skip
@@ -29,7 +35,7 @@ def train_args(lake: Lake, model_name: str, *extra: str) -> list[str]:
 
 def validate_args(lake: Lake, model_name: str, *extra: str) -> list[str]:
     return [
-        "--input-table", str(lake.trips), *lake.feature_flags(),
+        *lake.project_flags(),
         "--start-date", WINDOW[0], "--end-date", WINDOW[1],
         "--model-name", model_name, "--experiment", EXPERIMENT, *extra,
     ]  # fmt: skip
@@ -88,7 +94,7 @@ def test_a_good_challenger_passes_when_there_is_no_champion(ctx, lake, schema, m
     run = mlflow.get_run(result["run_id"])
     assert run.data.metrics["root_mean_squared_error"] == pytest.approx(rmse, 1e-4)
     assert run.data.metrics["rule_max_rmse_passed"] == 1.0
-    assert run.data.params["max_rmse"] == str(thresholds.DEFAULT_LIMITS.max_rmse)
+    assert run.data.params["max_rmse"] == str(thresholds.LIMITS["max_rmse"].default)
     assert run.data.tags["validation_status"] == "PASSED"
     assert aliases(ctx, name) == {CHALLENGER: version}
 
@@ -198,20 +204,22 @@ def test_an_unknown_version_is_a_usage_error(ctx, lake, schema, models):
 
 
 def test_limits_are_the_defaults_with_overrides():
-    chosen = thresholds.limits({"max_rmse": 3, "min_r2": None, "unknown": 1})
-    assert chosen.max_rmse == 3.0
-    assert chosen.min_r2 == thresholds.DEFAULT_LIMITS.min_r2
+    chosen = thresholds.limits(REGRESSION, {"max_rmse": 3, "min_r2": None, "unknown": 1})
+    assert chosen["max_rmse"] == 3.0
+    assert chosen["min_r2"] == thresholds.LIMITS["min_r2"].default
     rules = thresholds.validation_rules(chosen, {"root_mean_squared_error": 2.0})
     relative = [r for r in rules if r.relative]
     assert [(r.name, r.metric) for r in relative] == [
         ("max_rmse_increase", "root_mean_squared_error")
     ]
-    assert relative[0].bound == pytest.approx(2.0 * (1 + chosen.max_rmse_increase))
+    assert relative[0].bound == pytest.approx(2.0 * (1 + chosen["max_rmse_increase"]))
     assert not any(r.relative for r in thresholds.validation_rules(chosen))
 
 
 def test_every_rule_gets_its_own_outcome():
-    rules = thresholds.validation_rules(thresholds.limits(), {"root_mean_squared_error": 2.0})
+    rules = thresholds.validation_rules(
+        thresholds.limits(REGRESSION), {"root_mean_squared_error": 2.0}
+    )
     candidate = {"root_mean_squared_error": 7.0, "mean_absolute_error": 1.0, "r2_score": 0.2}
 
     outcomes = validate.apply_rules(rules, candidate, {"root_mean_squared_error": 2.0})
@@ -222,3 +230,225 @@ def test_every_rule_gets_its_own_outcome():
     assert validate.validation_status(outcomes, "dry_run") == "DRY_RUN_FAILED"
     passing = [o for o in outcomes if o.passed]
     assert validate.validation_status(passing, "enabled") == "PASSED"
+
+
+# --- the rules per problem type -----------------------------------------------------------
+
+FARE_TABLES = project_tables("fare", "spark_catalog.s")
+CHURN_TABLES = project_tables("churn", "spark_catalog.s")
+
+
+def parse(project_name: str, *extra: str):
+    """The validate task's params for ``project_name`` (parsing needs no Spark)."""
+    tables = FARE_TABLES if project_name == "fare" else CHURN_TABLES
+    return VALIDATE.parse([
+        "--project", project_name, "--tables", tables,
+        "--start-date", WINDOW[0], "--end-date", WINDOW[1],
+        "--model-name", f"spark_catalog.s.{project_name}", "--experiment", EXPERIMENT, *extra,
+    ])  # fmt: skip
+
+
+def test_the_limits_are_declared_once_per_problem_type():
+    assert [limit.name for limit in thresholds.limits_of(REGRESSION)] == [
+        "max_rmse", "max_mae", "min_r2", "max_rmse_increase",
+    ]  # fmt: skip
+    assert [limit.name for limit in thresholds.limits_of(CLASSIFICATION)] == [
+        "min_roc_auc", "min_f1", "max_log_loss", "max_roc_auc_decrease",
+    ]  # fmt: skip
+    flags = {f.field: f for f in VALIDATE.flags()}
+    for limit in thresholds.LIMITS.values():
+        # Every rule judges a metric MLflow's evaluator gives and quality reports.
+        assert limit.metric in quality.metric_names(limit.problem_type), limit.name
+        assert f"{limit.problem_type} projects only" in flags[limit.name].help
+        assert flags[limit.name].default is None  # None: the problem type's default
+
+
+def test_a_classification_project_takes_the_classification_limits():
+    params = parse("churn", "--min-roc-auc", "0.7", "--max-roc-auc-decrease", "0.05")
+    chosen = params.limits()
+    assert chosen.problem_type is CLASSIFICATION
+    assert dict(chosen.values) == {
+        "min_roc_auc": 0.7,
+        "min_f1": thresholds.LIMITS["min_f1"].default,
+        "max_log_loss": thresholds.LIMITS["max_log_loss"].default,
+        "max_roc_auc_decrease": 0.05,
+    }
+    assert parse("fare", "--max-rmse", "3").limits()["max_rmse"] == 3.0
+
+
+@pytest.mark.parametrize(
+    ("project_name", "extra", "kind", "own"),
+    [
+        ("churn", ["--max-rmse", "3"], "regression", "classification"),
+        ("fare", ["--min-roc-auc", "0.7"], "classification", "regression"),
+        ("fare", ["--run-mode", "disabled", "--max-log-loss", "1"], "classification", "regression"),
+    ],
+)
+def test_a_limit_of_another_problem_type_is_refused_naming_it(project_name, extra, kind, own):
+    with pytest.raises(UsageError) as refused:
+        parse(project_name, *extra)
+    message = str(refused.value)
+    assert f"{extra[-2]} (a {kind} limit)" in message
+    assert f"project {project_name} is a {own} project" in message
+    assert f"whose limits are {thresholds.options_of(project(project_name).problem_type)}" in (
+        message
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--min-roc-auc", "1.2"], "--min-roc-auc 1.2 can never be met: roc_auc is at most 1"),
+        (["--min-f1", "2"], "--min-f1 2 can never be met"),
+        (["--max-log-loss", "0"], "--max-log-loss 0 must be above 0"),
+        (["--max-roc-auc-decrease", "-0.1"], "--max-roc-auc-decrease -0.1 must be from 0 to 1"),
+    ],
+)
+def test_bad_classification_limits_are_usage_errors(extra, expected):
+    with pytest.raises(UsageError, match=expected):
+        parse("churn", *extra)
+
+
+def test_classification_rules_judge_the_metrics_of_mlflows_classifier_evaluator():
+    chosen = thresholds.limits(CLASSIFICATION, {"min_roc_auc": 0.7, "max_log_loss": 0.3})
+    champion = {"roc_auc": 0.80, "f1_score": 0.4, "log_loss": 0.20}
+    rules = thresholds.validation_rules(chosen, champion)
+    assert [(r.name, r.metric, r.comparison, r.relative) for r in rules] == [
+        ("min_roc_auc", "roc_auc", ">=", False),
+        ("min_f1", "f1_score", ">=", False),
+        ("max_log_loss", "log_loss", "<=", False),
+        ("max_roc_auc_decrease", "roc_auc", ">=", True),
+    ]
+    # The champion's ROC AUC, less the tolerated fraction of it.
+    assert rules[-1].bound == pytest.approx(0.80 * (1 - 0.02))
+
+    # 0.78 clears 0.7 but falls more than 2 % (to below 0.784) under the champion's 0.80.
+    candidate = {"roc_auc": 0.78, "f1_score": 0.0, "log_loss": 0.35, "accuracy_score": 0.97}
+    outcomes = validate.apply_rules(rules, candidate, champion)
+
+    assert {o.rule: o.passed for o in outcomes} == {
+        "min_roc_auc": True,
+        "min_f1": True,  # 0 by default: F1 at the 0.5 cut is not constrained
+        "max_log_loss": False,
+        "max_roc_auc_decrease": False,
+    }
+    relative = outcomes[-1]
+    assert (relative.value, relative.champion_value) == (0.78, 0.80)
+    assert relative.summary() == (
+        "max_roc_auc_decrease: roc_auc 0.78 (must be >= 0.784; champion 0.8)"
+    )
+    assert validate.validation_status(outcomes, "enabled") == "FAILED"
+    message = validate.failure_message("c.s.churn", "3", "churn", "w", "r", outcomes)
+    assert "project churn" in message and "(e.g. --max-log-loss)" in message
+
+    better = {**candidate, "roc_auc": 0.79, "log_loss": 0.25}
+    assert all(o.passed for o in validate.apply_rules(rules, better, champion))
+    # Without a champion only the absolute rules apply.
+    assert not any(r.relative for r in thresholds.validation_rules(chosen))
+
+
+def test_the_classifier_is_evaluated_as_binary_with_positive_class_1():
+    config = validate.evaluator_config(CLASSIFICATION, "champion_")
+    assert (config["pos_label"], config["label_list"]) == (1, [0, 1])
+    assert config["metric_prefix"] == "champion_"
+    assert "pos_label" not in validate.evaluator_config(REGRESSION)
+    assert project("churn").problem_type.mlflow_model_type == "classifier"
+
+
+# --- end to end on a churn lake (classification) -----------------------------------------
+
+CHURN_DATA = ("2016-01-01", "2016-10-01")  # labels arrive a month after their snapshot
+CHURN_TRAIN = ("2016-01-01", "2016-07-01")
+CHURN_WINDOW = ("2016-07-01", "2016-09-01")
+
+
+def churn_flags(*, start: str, end: str) -> list[str]:
+    tables = project_tables("churn", "spark_catalog.validation_churn")
+    return ["--project", "churn", "--tables", tables, "--start-date", start, "--end-date", end]
+
+
+def churn_validate_args(model_name: str, *extra: str) -> list[str]:
+    window = churn_flags(start=CHURN_WINDOW[0], end=CHURN_WINDOW[1])
+    return [*window, "--model-name", model_name, "--experiment", EXPERIMENT, *extra]
+
+
+@pytest.fixture(scope="module")
+def churn_models(ctx) -> dict[str, str]:
+    """A churn lake (3000 customers, monthly snapshots of 2016-01..09 with the labels of
+    01..08) and URIs of a good and a deliberately poor classifier trained on its first half
+    year, once for the module."""
+    started = time.perf_counter()
+    run_task("generate-data", [*churn_flags(start=CHURN_DATA[0], end=CHURN_DATA[1]),
+                               "--size", "3000"], ctx)  # fmt: skip
+    run_task("write-features", churn_flags(start=CHURN_DATA[0], end=CHURN_DATA[1]), ctx)
+    source = "spark_catalog.validation_models.churn"
+    train = [*churn_flags(start=CHURN_TRAIN[0], end=CHURN_TRAIN[1]), "--model-name", source,
+             "--experiment", EXPERIMENT]  # fmt: skip
+    good = run_task("train", [*train, "--max-iter", "50"], ctx)
+    poor = run_task("train", [*train, "--max-iter", "1", "--learning-rate", "0.01"], ctx)
+    print(f"churn lake and two models: {time.perf_counter() - started:.1f} s")
+    return {
+        "good": f"models:/{source}/{good['model_version']}",
+        "poor": f"models:/{source}/{poor['model_version']}",
+    }
+
+
+def test_a_churn_challenger_is_validated_on_the_classifier_metrics(ctx, schema, churn_models):
+    name = f"{schema}.churn"
+    version = register(ctx, churn_models["good"], name, CHALLENGER)
+
+    started = time.perf_counter()
+    result = run_task("validate", churn_validate_args(name), ctx)
+    print(f"validate churn (no champion): {time.perf_counter() - started:.1f} s, {result}")
+
+    assert result["status"] == "PASSED"
+    assert set(result["rules"]) == {"min_roc_auc", "min_f1", "max_log_loss"}
+    assert result["rules"]["min_roc_auc"]["comparison"] == ">="
+    assert result["rules"]["max_log_loss"]["comparison"] == "<="
+    candidate = result["metrics"]["candidate"]
+    assert list(candidate) == list(quality.metric_names(CLASSIFICATION))
+    assert 0.6 < candidate["roc_auc"] <= 1
+    assert result["metrics"]["champion"] is None
+    tags = version_tags(ctx, name, version)
+    assert tags["validation_status"] == "PASSED"
+    assert float(tags["validation_roc_auc"]) == pytest.approx(candidate["roc_auc"], abs=1e-4)
+    assert "validation_root_mean_squared_error" not in tags
+    run = mlflow.get_run(result["run_id"])
+    assert run.data.tags["problem_type"] == "classification"
+    assert run.data.params["min_roc_auc"] == str(thresholds.LIMITS["min_roc_auc"].default)
+    assert "max_rmse" not in run.data.params
+
+    # MLflow's classifier evaluator and pipelines.common.quality agree on the same rows.
+    params = VALIDATE.parse(churn_validate_args(name))
+    frame = validate.validation_frame(ctx, params)
+    assert result["rows"] == len(frame)
+    model = mlflow.sklearn.load_model(churn_models["good"])
+    inputs = frame.drop(columns="churned")
+    ours = quality.model_quality(
+        CLASSIFICATION, frame["churned"], model.predict(inputs), model.predict_proba(inputs)
+    )
+    assert candidate == {m: pytest.approx(v, abs=1e-4) for m, v in ours.items()}
+    assert aliases(ctx, name) == {CHALLENGER: version}
+
+
+def test_a_churn_challenger_is_held_to_the_champions_roc_auc(ctx, schema, churn_models):
+    name = f"{schema}.churn"
+    champion = register(ctx, churn_models["good"], name, CHAMPION)
+    version = register(ctx, churn_models["poor"], name, CHALLENGER)
+
+    result = run_task("validate", churn_validate_args(name, "--run-mode", "dry_run"), ctx)
+    print(f"validate churn (with champion): {result}")
+
+    assert result["champion_version"] == champion
+    rule = result["rules"]["max_roc_auc_decrease"]
+    candidate = result["metrics"]["candidate"]["roc_auc"]
+    baseline = result["metrics"]["champion"]["roc_auc"]
+    assert rule["comparison"] == ">="
+    assert rule["bound"] == pytest.approx(baseline * (1 - 0.02), abs=1e-3)
+    assert candidate < baseline * (1 - 0.02)  # one shallow step learns far less
+    assert rule["passed"] is False
+    assert result["status"] == "DRY_RUN_FAILED"
+    run = mlflow.get_run(result["run_id"])
+    assert run.data.metrics["champion_roc_auc"] == pytest.approx(baseline, abs=1e-4)
+    assert version_tags(ctx, name, version)["validation_status"] == "DRY_RUN_FAILED"
+    assert aliases(ctx, name) == {CHAMPION: champion, CHALLENGER: version}

@@ -163,10 +163,12 @@ def test_every_stage_of_the_first_deployment_is_checked(
 def test_a_resource_that_does_not_wait_for_what_it_uses_is_found(
     renders: dict[str, Render],
 ) -> None:
-    """The check can fail: the experiment without its wait on the stack folder, and a grant
+    """The check can fail: an experiment without its wait on the stack folder, and a grant
     on an input table that nothing creates and no admin provides."""
     render = copy.deepcopy(renders["prod"])
-    (experiment,) = render.of_type("databricks:index/mlflowExperiment:MlflowExperiment")
+    experiment = render.find(
+        "databricks:index/mlflowExperiment:MlflowExperiment", "prod-mlops-stack-fare-ml-experiment"
+    )
     folder = render.find(
         "databricks:index/directory:Directory", "prod-mlops-stack-folder-directory"
     )
@@ -183,6 +185,6 @@ def test_a_resource_that_does_not_wait_for_what_it_uses_is_found(
     assert sorted(missing(render)) == sorted(
         [
             f"{grant.name} uses TABLE prod.bronze.somebody_elses_table",
-            "prod-mlops-stack-ml-experiment uses FOLDER /Shared/mlops-stack/prod",
+            "prod-mlops-stack-fare-ml-experiment uses FOLDER /Shared/mlops-stack/prod",
         ]
     )

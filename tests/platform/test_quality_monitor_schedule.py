@@ -45,8 +45,8 @@ def test_no_monitor_sends_a_pause_status(renders: dict[str, Render], stack: str)
 def test_dev_monitors_have_no_schedule_and_staging_and_prod_their_cron(
     renders: dict[str, Render],
 ) -> None:
-    """Rule (b): the dev stack's monitor has no schedule; staging's and prod's have the
-    ``monitoring.refreshSchedule`` of their stack file.
+    """Rule (b): the dev stack's monitors have no schedule; staging's and prod's have the
+    ``monitoring.refreshSchedule`` of their project's block, if it sets one.
 
     Dev's schedules are paused, and a monitor's cannot be: removing the schedule is the
     only way (databricks/cli PR #1481, "Pause quality monitors when mode: development is
@@ -56,15 +56,22 @@ def test_dev_monitors_have_no_schedule_and_staging_and_prod_their_cron(
     """
     dev = renders["dev"]
     assert dev.settings.schedules_paused
-    assert dev.settings.monitoring.refresh_schedule is not None  # set, yet not sent
+    fare = dev.settings.project("fare")
+    assert fare.monitoring.refresh_schedule is not None  # set, yet not sent
     for inputs in monitors(dev):
         assert "schedule" not in inputs, inputs["tableName"]
     for stack in ("staging", "prod"):
         render = renders[stack]
         assert not render.settings.schedules_paused
-        refresh = render.settings.monitoring.refresh_schedule
-        assert refresh is not None, stack
-        for inputs in monitors(render):
+        by_table = {inputs["tableName"]: inputs for inputs in monitors(render)}
+        assert set(by_table) == {p.predictions for p in render.settings.projects}
+        for project in render.settings.projects:
+            refresh = project.monitoring.refresh_schedule
+            inputs = by_table[project.predictions]
+            if refresh is None:
+                # No refreshSchedule (churn): the retraining job alone refreshes it.
+                assert "schedule" not in inputs, stack
+                continue
             assert inputs["schedule"] == {
                 "quartzCronExpression": refresh.cron,
                 "timezoneId": refresh.timezone,

@@ -81,8 +81,10 @@ def test_a_dotted_bucket_name_is_refused_before_anything_is_registered() -> None
 def test_the_experiment_sends_no_deprecated_description(
     renders: dict[str, Render], stack: str
 ) -> None:
-    (experiment,) = renders[stack].of_type("databricks:index/mlflowExperiment:MlflowExperiment")
-    assert "description" not in experiment.inputs
+    experiments = renders[stack].of_type("databricks:index/mlflowExperiment:MlflowExperiment")
+    assert len(experiments) == len(renders[stack].settings.projects)
+    for experiment in experiments:
+        assert "description" not in experiment.inputs
 
 
 @pytest.mark.parametrize("stack", STACKS)

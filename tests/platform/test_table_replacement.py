@@ -73,17 +73,23 @@ def test_the_tables_leave_out_the_inputs_the_provider_would_replace_them_on() ->
 
 def test_a_new_schema_setting_replaces_the_schema_and_every_table_in_it() -> None:
     before = as_json(render_with("dev"))
-    after = as_json(render_with("dev", schema="nyc_taxi_v2"))
+    after = as_json(render_with("dev", fare={"schema": "nyc_taxi_v2"}))
     found = replacements(before, after)
     tables = [r for r in found if r.type == SQL_TABLE]
-    assert tables and len(tables) == len([r for r in before["resources"] if r["type"] == SQL_TABLE])
+    fare_tables = [
+        r
+        for r in before["resources"]
+        if r["type"] == SQL_TABLE and r["inputs"]["schemaName"] == "nyc_taxi"
+    ]
+    # Every table of fare's schema, and none of churn's.
+    assert tables and len(tables) == len(fare_tables)
     for table in tables:
         assert table.action == "replace"
         assert table.changes == (("schemaName", "nyc_taxi", "nyc_taxi_v2"),)
     assert (
         Replacement(
             "databricks:index/schema:Schema",
-            "dev-mlops-stack-catalog-schema",
+            "dev-mlops-stack-catalog-fare-schema",
             "replace",
             (("name", "nyc_taxi", "nyc_taxi_v2"),),
             full_name="dev.nyc_taxi",

@@ -78,21 +78,22 @@ def test_what_holds_data_is_never_deleted_by_a_replacement_or_a_destroy(
 def test_input_tables_in_the_stacks_schema_are_created_with_their_contract(
     renders: dict[str, Render], stack: str
 ) -> None:
-    """A grant needs its table to exist: an input table in the schema the stack creates
-    exists only if the stack creates it."""
-    from pipelines.common import schemas
-
+    """A grant needs its table to exist: an input table in a schema the stack creates
+    exists only if the stack creates it, for every project."""
     render = renders[stack]
-    s = render.settings
-    home = f"{s.catalog}.{s.schema}"
     created = {
         f"{t.inputs['catalogName']}.{t.inputs['schemaName']}.{t.inputs['name']}": t.inputs
         for t in render.of_type(TABLE)
     }
-    contracts = {s.tables.trips: schemas.TRIPS, s.tables.inference_requests: schemas.REQUESTS}
-    for table, contract in contracts.items():
-        if table.rpartition(".")[0] == home:
-            columns = [c["name"] for c in created[table]["columns"]]
-            assert columns == contract.fieldNames(), table
-        else:
-            assert table not in created
+    checked = 0
+    for project in render.settings.projects:
+        contracts = project.declaration.implementation().schemas()
+        for role in project.roles("input"):
+            table = project.tables[role]
+            if table.rpartition(".")[0] == project.home:
+                columns = [c["name"] for c in created[table]["columns"]]
+                assert columns == contracts[role].fieldNames(), table
+                checked += 1
+            else:
+                assert table not in created
+    assert checked >= 4  # fare's requests and churn's four inputs live in their schemas

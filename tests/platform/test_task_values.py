@@ -19,7 +19,7 @@ import pytest
 from mlops.render import Render
 from pipelines.common.task_values import references
 from pipelines.tasks import task as registered_task
-from tests.infra.conftest import STACKS, render_with
+from tests.infra.conftest import PROJECTS, STACKS, render_with
 
 JOB = "databricks:index/job:Job"
 NOTEBOOK = "databricks:index/notebook:Notebook"
@@ -76,7 +76,8 @@ def test_every_reference_reads_a_value_an_earlier_python_notebook_task_publishes
                     assert "notebookTask" in publisher, f"{ref.task_key} is not a notebook task"
                     name = notebook_task_name(render, publisher["notebookTask"]["notebookPath"])
                     assert ref.name in registered_task(name).publishes, (ref, name)
-    assert seen == 3  # two model_version readers and the IsViolated condition
+    # Per project: two model_version readers and the IsViolated condition.
+    assert seen == 3 * len(PROJECTS)
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -109,7 +110,7 @@ def test_a_condition_on_a_boolean_compares_with_the_string_true(
             "op": "EQUAL_TO",
             "right": "true",
         }
-    ]
+    ] * len(PROJECTS)  # one retraining job per project
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -133,6 +134,6 @@ def test_serverless_notebook_tasks_take_no_job_environment() -> None:
         for task in job.inputs["tasks"]
         if "notebookTask" in task
     ]
-    assert len(notebook_tasks) == 2
+    assert len(notebook_tasks) == 2 * len(PROJECTS)
     for task in notebook_tasks:
         assert "environmentKey" not in task and "libraries" not in task

@@ -31,15 +31,17 @@ def test_the_model_is_owned_by_a_group_holding_the_deployer_and_the_runner(
     the model (owner, or EXECUTE to read): both must be owners, hence the group."""
     render = renders[stack]
     s = render.settings
-    (model,) = render.of_type(MODEL)
-    assert model.inputs["owner"] == s.groups.model_owners
+    models = render.of_type(MODEL)
+    assert len(models) == len(s.projects)  # one per project, all owned by the one group
+    for model in models:
+        assert model.inputs["owner"] == s.groups.model_owners
     (group,) = [p for p in prerequisites(s) if (p.kind, p.name) == ("GROUP", s.groups.model_owners)]
     assert s.principals.deployer in group.why and s.principals.runner in group.why
 
 
-def test_in_dev_the_deploying_user_owns_the_model(renders: dict[str, Render]) -> None:
-    (model,) = renders["dev"].of_type(MODEL)
-    assert "owner" not in model.inputs
+def test_in_dev_the_deploying_user_owns_the_models(renders: dict[str, Render]) -> None:
+    for model in renders["dev"].of_type(MODEL):
+        assert "owner" not in model.inputs
 
 
 @pytest.mark.parametrize("stack", STACKS)

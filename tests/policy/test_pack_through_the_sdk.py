@@ -122,7 +122,8 @@ def test_the_stack_comes_from_the_urn_and_bad_resources_are_mandatory_failures(
 
 
 def _monitor(render: Render) -> RenderedResource:
-    (monitor,) = render.of_type(policies.QUALITY_MONITOR)
+    # fare's: staging's and prod's have a refresh schedule of their own (churn's have none).
+    (monitor,) = [m for m in render.of_type(policies.QUALITY_MONITOR) if "-fare-" in m.name]
     return copy.deepcopy(monitor)
 
 
@@ -160,3 +161,17 @@ def test_values_unknown_during_preview_reach_no_policy_as_violations(analyzer, r
 def test_a_bucket_without_its_versioning_fails_the_stack_policy(analyzer, prod_storage) -> None:
     dropped = policies.VERSIONINGS[0]
     assert analyze_stack(analyzer, prod_storage, drop=dropped) == ["every-bucket-is-protected"]
+
+
+def test_every_stack_passes_the_stack_policies_through_the_sdk(analyzer, renders) -> None:
+    for render in renders.values():
+        assert analyze_stack(analyzer, render) == []
+
+
+def test_two_projects_jobs_of_one_name_fail_the_stack_policy_through_the_sdk(
+    analyzer, renders
+) -> None:
+    render = copy.deepcopy(renders["prod"])
+    churn = render.find(policies.JOB, "prod-mlops-stack-churn-training-job")
+    churn.inputs["name"] = "prod-mlops-stack-fare-training"
+    assert analyze_stack(analyzer, render) == ["job-names-are-unique"]

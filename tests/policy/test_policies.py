@@ -30,7 +30,7 @@ def storage() -> dict[str, Render]:
     renders["prod-own-catalog"] = render_with(
         "prod",
         storage={**ENABLED, "managedLocation": "catalog"},
-        tables={"trips": "shared.bronze.nyc_taxi_trips"},
+        fare={"tables": {"trips": "shared.bronze.nyc_taxi_trips"}},
     )
     return renders
 
@@ -148,8 +148,20 @@ def test_3_missing_tags_are_rejected(renders, storage) -> None:
     assert "lacks the tags code_version" in message
     job.inputs["tags"]["code_version"] = "abc"
     job.inputs["tags"]["environment"] = "dev"
+    messages = policies.required_tags(job.type, job.inputs, "staging", job.name)
+    assert "environment=dev in the stack staging" in messages[0]
+    job.inputs["tags"]["environment"] = "staging"
+    del job.inputs["tags"]["model_project"]
     (message,) = policies.required_tags(job.type, job.inputs, "staging", job.name)
-    assert "environment=dev in the stack staging" in message
+    assert "lacks the tags model_project" in message
+    # A project's jobs are named after it, so two projects' jobs never share a name.
+    job.inputs["tags"]["model_project"] = "churn"
+    assert job.inputs["name"] == "staging-mlops-stack-fare-feature-engineering"
+    (message,) = policies.required_tags(job.type, job.inputs, "staging", job.name)
+    assert "is tagged model_project=churn but named staging-mlops-stack-fare-" in message
+    assert "named staging-mlops-stack-churn-<job>" in message
+    job.inputs["tags"]["model_project"] = "fare"
+    assert policies.required_tags(job.type, job.inputs, "staging", job.name) == []
 
     bucket = one(storage["prod"], policies.BUCKETS[0])
     bucket.inputs["tags"] = {"team": "ml-platform"}
@@ -296,6 +308,57 @@ def test_6_during_preview_the_bucket_is_found_by_property_dependency(storage) ->
             r.props = {**r.props, "bucket": policies.UNKNOWN}
             r.property_dependencies = {"bucket": [bucket.urn]}
     assert policies.every_bucket_is_protected(resources) == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_7_two_jobs_of_one_name_fail_the_stack_policy(renders, stack: str) -> None:
+    resources = stack_resources(renders[stack])
+    assert policies.job_names_are_unique(resources) == []
+    jobs = [r for r in resources if r.type == policies.JOB]
+    assert len(jobs) == 8  # four per project, each its own name
+    churn = next(r for r in jobs if r.props["name"] == f"{stack}-mlops-stack-churn-training")
+    churn.props = {**churn.props, "name": f"{stack}-mlops-stack-fare-training"}
+    (message,) = policies.job_names_are_unique(resources)
+    assert message.startswith(
+        f"jobs {stack}-mlops-stack-fare-training-job, {stack}-mlops-stack-churn-training-job"
+        f" share the name {stack}-mlops-stack-fare-training"
+    )
+    churn.props = {**churn.props, "name": policies.UNKNOWN}
+    assert policies.job_names_are_unique(resources) == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_8_two_grant_resources_on_one_securable_fail_the_stack_policy(
+    renders, storage, stack: str
+) -> None:
+    for render in (renders[stack], *storage.values()):
+        assert policies.one_grant_list_per_securable(stack_resources(render)) == [], stack
+    resources = stack_resources(renders[stack])
+    # Two authoritative lists on one table: each apply revokes the other's principals.
+    grants = [r for r in resources if r.type == policies.GRANTS and r.props.get("table")]
+    first, second = grants[0], grants[1]
+    second.props = {**second.props, "table": first.props["table"]}
+    (message,) = policies.one_grant_list_per_securable(resources)
+    assert f"all grant on TABLE {first.props['table']}: one Grants resource per securable" in (
+        message
+    )
+    # An additive grant for a principal an authoritative list names too.
+    resources = stack_resources(renders[stack])
+    (catalog,) = [
+        r
+        for r in resources
+        if r.type == policies.GRANT and r.props.get("catalog") and "readers" in r.name
+    ]
+    extra = StackResource(
+        type=policies.GRANT,
+        name=f"{stack}-mlops-stack-churn-catalog-readers",
+        props=dict(catalog.props),
+    )
+    (message,) = policies.one_grant_list_per_securable([*resources, extra])
+    assert f"manage the privileges of mlops-readers on CATALOG {stack}" in message
+    # Unknown during preview: nothing to compare.
+    extra.props = {**extra.props, "catalog": policies.UNKNOWN}
+    assert policies.one_grant_list_per_securable([*resources, extra]) == []
 
 
 def test_unknown_values_are_not_reported(renders) -> None:

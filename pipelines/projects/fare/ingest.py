@@ -6,8 +6,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from pipelines.common import schemas
 from pipelines.common.tables import check_schema
+from pipelines.projects.fare import schemas
 
 # What a raw file must provide (types are cast; the trip id is derived when absent).
 RAW_COLUMNS = [f.name for f in schemas.TRIPS.fields if f.name != schemas.TRIP_ID]

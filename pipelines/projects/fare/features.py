@@ -19,7 +19,14 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from pipelines.common.flags import day_start
-from pipelines.common.schemas import DROPOFF_TIME, LABEL, PICKUP_TIME
+from pipelines.common.point_in_time import as_of_join
+from pipelines.projects.fare.schemas import (
+    DROPOFF_FEATURES,
+    DROPOFF_TIME,
+    LABEL,
+    PICKUP_FEATURES,
+    PICKUP_TIME,
+)
 
 PICKUP_WINDOW = dt.timedelta(hours=1)
 PICKUP_SLIDE = dt.timedelta(minutes=15)
@@ -103,3 +110,49 @@ def dropoff_features(trips: DataFrame, start: dt.date, end: dt.date) -> DataFram
     return windows.where(_window_end_in_range(start, end)).withColumn(
         "dropoff_is_weekend", is_weekend
     )
+
+
+# The point-in-time model inputs (features as of pickup time).
+PICKUP_FEATURE_COLUMNS = [
+    f.name for f in PICKUP_FEATURES.fields if f.name not in ("zip", "window_end")
+]
+DROPOFF_FEATURE_COLUMNS = [
+    f.name for f in DROPOFF_FEATURES.fields if f.name not in ("zip", "window_end")
+]
+MODEL_INPUTS = [
+    "trip_distance",
+    "pickup_hour",
+    "pickup_weekday",
+    *PICKUP_FEATURE_COLUMNS,
+    *DROPOFF_FEATURE_COLUMNS,
+]
+
+
+def with_model_inputs(
+    trips: DataFrame, pickup_features: DataFrame, dropoff_features: DataFrame
+) -> DataFrame:
+    """Trips plus every column in ``MODEL_INPUTS``, features as of pickup time."""
+    joined = as_of_join(
+        trips,
+        pickup_features.select("zip", "window_end", *PICKUP_FEATURE_COLUMNS),
+        "pickup_zip",
+        PICKUP_TIME,
+    )
+    joined = as_of_join(
+        joined,
+        dropoff_features.select("zip", "window_end", *DROPOFF_FEATURE_COLUMNS),
+        "dropoff_zip",
+        PICKUP_TIME,
+    )
+    return joined.withColumn("pickup_hour", F.hour(PICKUP_TIME)).withColumn(
+        # Monday = 0 ... Sunday = 6, as in Python and pandas.
+        "pickup_weekday",
+        (F.dayofweek(PICKUP_TIME) + 5) % 7,
+    )
+
+
+def model_frame(df: DataFrame, *extra: str) -> DataFrame:
+    """The model's inputs, all as double (missing features are NaN to the model), plus
+    ``extra`` columns kept as they are. One fixed input schema for training and scoring."""
+    kept = [c for c in extra if c not in MODEL_INPUTS]
+    return df.select(*kept, *[F.col(c).cast("double").alias(c) for c in MODEL_INPUTS])

@@ -1,31 +1,15 @@
-"""The point-in-time feature join shared by training and batch inference.
+"""The point-in-time lookup every project's features use.
 
-Each trip gets, per feature table, the latest feature row of its zip whose window ended
-at or before the trip's pickup time: never a row from the future, whatever the order or
-gaps of the tables. Dropoff features are looked up at pickup time too, since that is when
-a fare is predicted.
+Each event gets the latest feature row of its key whose timestamp is at or before the
+event's time: never a row from the future, whatever the order or gaps of the tables
+(Databricks Feature Engineering's point-in-time lookup does the same, docs/platform.md,
+"Point-in-time lookups").
 """
 
 from __future__ import annotations
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
-
-from pipelines.common.schemas import DROPOFF_FEATURES, PICKUP_FEATURES, PICKUP_TIME
-
-PICKUP_FEATURE_COLUMNS = [
-    f.name for f in PICKUP_FEATURES.fields if f.name not in ("zip", "window_end")
-]
-DROPOFF_FEATURE_COLUMNS = [
-    f.name for f in DROPOFF_FEATURES.fields if f.name not in ("zip", "window_end")
-]
-MODEL_INPUTS = [
-    "trip_distance",
-    "pickup_hour",
-    "pickup_weekday",
-    *PICKUP_FEATURE_COLUMNS,
-    *DROPOFF_FEATURE_COLUMNS,
-]
 
 
 def as_of_join(
@@ -73,33 +57,3 @@ def as_of_join(
         *[F.col(f"_event.{c}").alias(c) for c in event_cols],
         *[F.col(f"_latest.{c}").alias(c) for c in feature_cols],
     )
-
-
-def with_model_inputs(
-    trips: DataFrame, pickup_features: DataFrame, dropoff_features: DataFrame
-) -> DataFrame:
-    """Trips plus every column in ``MODEL_INPUTS``, features as of pickup time."""
-    joined = as_of_join(
-        trips,
-        pickup_features.select("zip", "window_end", *PICKUP_FEATURE_COLUMNS),
-        "pickup_zip",
-        PICKUP_TIME,
-    )
-    joined = as_of_join(
-        joined,
-        dropoff_features.select("zip", "window_end", *DROPOFF_FEATURE_COLUMNS),
-        "dropoff_zip",
-        PICKUP_TIME,
-    )
-    return joined.withColumn("pickup_hour", F.hour(PICKUP_TIME)).withColumn(
-        # Monday = 0 ... Sunday = 6, as in Python and pandas.
-        "pickup_weekday",
-        (F.dayofweek(PICKUP_TIME) + 5) % 7,
-    )
-
-
-def model_frame(df: DataFrame, *extra: str) -> DataFrame:
-    """The model's inputs, all as double (missing features are NaN to the model), plus
-    ``extra`` columns kept as they are. One fixed input schema for training and scoring."""
-    kept = [c for c in extra if c not in MODEL_INPUTS]
-    return df.select(*kept, *[F.col(c).cast("double").alias(c) for c in MODEL_INPUTS])

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.common import schemas
-from pipelines.data.generator import Drift, generate_trips
+from pipelines.projects.fare import schemas
+from pipelines.projects.fare.generator import Drift, generate_trips
 from tests.conftest import REAL_SAMPLE
 
 START = dt.date(2016, 1, 1)
