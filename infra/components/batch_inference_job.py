@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from pipelines.inference.params import BATCH_INFERENCE
 
 from infra.components.scheduled_job import (
     DAYS,
@@ -21,6 +20,7 @@ from infra.components.scheduled_job import (
     run_date,
 )
 from pipelines.common.registry import CHAMPION
+from pipelines.inference.params import BATCH_INFERENCE
 
 TYPE = "mlops-stack:jobs:BatchInferenceJob"
 

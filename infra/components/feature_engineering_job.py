@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from pipelines.features.params import WRITE_FEATURES
 
 from infra.components.scheduled_job import (
     DAYS,
@@ -20,6 +19,7 @@ from infra.components.scheduled_job import (
     recent_days,
     run_date,
 )
+from pipelines.features.params import WRITE_FEATURES
 
 TYPE = "mlops-stack:jobs:FeatureEngineeringJob"
 

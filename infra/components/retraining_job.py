@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from pipelines.monitoring.params import CHECK_VIOLATION, JOIN_LABELS, REFRESH_METRICS
 
 from infra.components.scheduled_job import (
     DAYS,
@@ -25,6 +24,7 @@ from infra.components.scheduled_job import (
     run_date,
 )
 from pipelines.common.task_values import METRIC_VIOLATED
+from pipelines.monitoring.params import CHECK_VIOLATION, JOIN_LABELS, REFRESH_METRICS
 
 TYPE = "mlops-stack:jobs:RetrainingJob"
 

@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from pipelines.deployment.params import DEPLOY
-from pipelines.validation.params import VALIDATE
 
 from infra.components.scheduled_job import (
     JobCode,
@@ -20,7 +18,9 @@ from infra.components.scheduled_job import (
     run_date,
 )
 from pipelines.common.task_values import TRAINED_VERSION
+from pipelines.deployment.params import DEPLOY
 from pipelines.training.params import TRAIN
+from pipelines.validation.params import VALIDATE
 
 TYPE = "mlops-stack:jobs:TrainingJob"
 
