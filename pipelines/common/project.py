@@ -218,7 +218,8 @@ class TableMap:
         return cls({role: TableName.parse(name) for role, name in names.items()})
 
 
-class FeatureWrite(Protocol):
+@dataclass(frozen=True)
+class FeatureRows:
     """One feature table's new rows and the SQL predicate of the rows they replace."""
 
     role: str
@@ -276,7 +277,7 @@ class ProjectLifecycle(Protocol):
 
     def features(
         self, spark: SparkSession, tables: TableMap, start: dt.date, end: dt.date
-    ) -> Sequence[FeatureWrite]:
+    ) -> Sequence[FeatureRows]:
         """The feature rows for the range, per feature table."""
         ...
 

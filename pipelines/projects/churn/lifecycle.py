@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -19,18 +18,11 @@ from pyspark.sql import types as T
 
 from pipelines.common.flags import day_start, sql_timestamp
 from pipelines.common.point_in_time import as_of_join
-from pipelines.common.project import GeneratedData, TableMap
+from pipelines.common.project import FeatureRows, GeneratedData, TableMap
 from pipelines.common.tables import read_table
 from pipelines.projects.churn import generator as g
 from pipelines.projects.churn import schemas
 from pipelines.projects.churn.features import customer_features
-
-
-@dataclass(frozen=True)
-class FeatureRows:
-    role: str
-    frame: DataFrame
-    replaces: str
 
 
 def _between(column: str, start: dt.date, end: dt.date) -> str:

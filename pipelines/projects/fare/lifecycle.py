@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -16,7 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from pipelines.common.flags import day_start, sql_timestamp
-from pipelines.common.project import GeneratedData, TableMap
+from pipelines.common.project import FeatureRows, GeneratedData, TableMap
 from pipelines.common.tables import read_table
 from pipelines.projects.fare import schemas
 from pipelines.projects.fare.features import (
@@ -27,13 +26,6 @@ from pipelines.projects.fare.features import (
     with_model_inputs,
 )
 from pipelines.projects.fare.generator import Drift, generate_trips
-
-
-@dataclass(frozen=True)
-class FeatureRows:
-    role: str
-    frame: DataFrame
-    replaces: str
 
 
 def _window_end_range(start: dt.date, end: dt.date) -> str:
