@@ -4,12 +4,18 @@ The CLI runs it with ``infra/`` (Pulumi.yaml's ``main``) as working directory, a
 the providers there too; see ``infra.wheel``.
 """
 
+import gc
 from pathlib import Path
 
 from infra.program import CodePackage, deploy
 from infra.settings import InvalidStackConfig, settings_from_pulumi
 from infra.wheel import build_wheel, program_dir, wheel_source
 from pipelines.common.code_version import code_version
+
+# No cyclic garbage collection while the program runs: it doubles the evaluation of a
+# stack of many projects (see infra.program.cycles_collected_at_end). For the whole
+# process, as the SDK goes on registering resources after this module has returned.
+gc.disable()
 
 settings = settings_from_pulumi()
 if settings.placeholders():

@@ -38,28 +38,35 @@ class Prerequisite:
 def prerequisites(settings: StackSettings) -> list[Prerequisite]:
     """Every admin step the stack relies on, in the order an admin would take them."""
     deployer = settings.principals.deployer or "the deploying user"
-    runner = settings.principals.runner
     homes = {p.home for p in settings.projects}
     found = [
         Prerequisite("FOLDER", "/Shared", "the workspace's shared folder, always there"),
         Prerequisite("GROUP", settings.groups.readers, "an account group: the readers"),
         Prerequisite("GROUP", settings.groups.ml_team, "an account group: the ML team"),
     ]
-    if settings.groups.model_owners:
-        members = f"with {deployer} and {runner} as members" if runner else f"with {deployer}"
+    # Each owners group (the stack's, and a project's own) with the runners of its models.
+    owners: dict[str, list[str]] = {}
+    for p in settings.projects:
+        if p.model_owners:
+            of_group = owners.setdefault(p.model_owners, [])
+            if p.runner and p.runner not in of_group:
+                of_group.append(p.runner)
+    for group, runners in owners.items():
+        members = ", ".join([deployer, *runners])
         found.append(
             Prerequisite(
                 "GROUP",
-                settings.groups.model_owners,
-                f"an account group {members}: it owns the registered models",
+                group,
+                f"an account group with {members} as members: it owns the registered models"
+                f" of {', '.join(p.name for p in settings.projects if p.model_owners == group)}",
             )
         )
-    if runner:
+    for runner in settings.runners:
         found.append(
             Prerequisite(
                 "SERVICE_PRINCIPAL",
                 runner,
-                "the runner, added to the workspace; the deployer has the Service Principal"
+                "a runner, added to the workspace; the deployer has the Service Principal"
                 " User role on it, to set the jobs' run_as",
                 principal=deployer,
                 privileges=("SERVICE_PRINCIPAL_USER",),
@@ -105,7 +112,7 @@ def prerequisites(settings: StackSettings) -> list[Prerequisite]:
                 "CATALOG",
                 settings.catalog,
                 "the stack creates its projects' schemas there and grants USE_CATALOG on it"
-                " to the runner and the readers, which takes MANAGE on a catalog it does not"
+                " to the runners and the readers, which takes MANAGE on a catalog it does not"
                 " own",
                 principal=deployer,
                 privileges=("USE_CATALOG", "CREATE_SCHEMA", "MANAGE"),
@@ -120,7 +127,7 @@ def prerequisites(settings: StackSettings) -> list[Prerequisite]:
             if table.rpartition(".")[0] not in homes
         )
     )
-    if runner:
+    if settings.runners:
         for schema in sorted({table.rpartition(".")[0] for table in outside}):
             catalog = schema.split(".")[0]
             if catalog != settings.catalog:
@@ -128,7 +135,7 @@ def prerequisites(settings: StackSettings) -> list[Prerequisite]:
                     Prerequisite(
                         "CATALOG",
                         catalog,
-                        "holds input tables: the stack grants the runner USE_CATALOG on it",
+                        "holds input tables: the stack grants the runners USE_CATALOG on it",
                         principal=deployer,
                         privileges=("USE_CATALOG", "MANAGE"),
                     )
@@ -137,7 +144,7 @@ def prerequisites(settings: StackSettings) -> list[Prerequisite]:
                 Prerequisite(
                     "SCHEMA",
                     schema,
-                    "holds input tables: the stack grants the runner USE_SCHEMA on it",
+                    "holds input tables: the stack grants the runners USE_SCHEMA on it",
                     principal=deployer,
                     privileges=("USE_SCHEMA", "MANAGE"),
                 )
@@ -147,7 +154,7 @@ def prerequisites(settings: StackSettings) -> list[Prerequisite]:
                 Prerequisite(
                     "TABLE",
                     table,
-                    "an input table: it exists, and the stack grants the runner SELECT on it",
+                    "an input table: it exists, and the stack grants the runners SELECT on it",
                     principal=deployer,
                     privileges=("MANAGE",),
                 )

@@ -1256,6 +1256,19 @@ class ProjectBlock(_Section):
         description="Other projects of the stack whose tables this project's jobs may read:"
         " the runner gets SELECT on them for this project (default: none).",
     )
+    runner: _ServicePrincipal | None = Field(
+        None,
+        description="The service principal this project's jobs run as, if not"
+        " principals.runner: with a runner of its own, a project's jobs reach only its own"
+        " tables and model (and the tables runnerReaches names). Needs a modelOwners of its"
+        " own in staging and prod.",
+    )
+    model_owners: _NonEmpty | None = Field(
+        None,
+        alias="modelOwners",
+        description="The account group that owns this project's registered model, if not"
+        " groups.modelOwners: one holding the deployer and this project's runner.",
+    )
 
     @field_validator("experiment_path")
     @classmethod
@@ -1524,9 +1537,12 @@ class ProjectSettings:
     tables: every role of the project with its table, defaults filled in, in the order the
         project declares them.
     compute: the stack's compute with the project's overrides.
-    runner: the service principal this project's jobs run as (the stack's runner; None in
-        dev); every privilege a runner gets is granted for one project's securables.
+    runner: the service principal this project's jobs run as (its own ``runner``, else the
+        stack's; None in dev); every privilege a runner gets is granted for one project's
+        securables.
     runner_reaches: the other projects whose tables this project's jobs may read.
+    model_owners: the account group owning the project's registered model (its own
+        ``modelOwners``, else the stack's; None in dev).
     """
 
     name: str
@@ -1542,6 +1558,7 @@ class ProjectSettings:
     compute: Compute
     runner: str | None = None
     runner_reaches: tuple[str, ...] = ()
+    model_owners: str | None = None
 
     @property
     def declaration(self) -> ModelProject:
@@ -1649,6 +1666,10 @@ class StackSettings:
             value = getattr(self.principals, role)
             if value and value.startswith(PLACEHOLDER_PRINCIPAL):
                 found.append(f"{PROJECT}:principals.{role}")
+        for p in self.projects:
+            own = p.runner if p.runner != self.principals.runner else None
+            if own and own.startswith(PLACEHOLDER_PRINCIPAL):
+                found.append(f"{PROJECT}:{p.name}.runner")
         if self.sql_warehouse_id and PLACEHOLDER_MARK in self.sql_warehouse_id:
             found.append(f"{PROJECT}:sqlWarehouseId")
         return found
@@ -1689,14 +1710,51 @@ def _project_settings(
         validation=block.validation,
         monitoring=block.monitoring,
         compute=stack.compute.overridden_by(block.compute),
-        runner=stack.principals.runner,
+        runner=block.runner or stack.principals.runner,
         runner_reaches=tuple(block.runner_reaches),
+        model_owners=block.model_owners or stack.groups.model_owners,
     )
 
 
 def _said(key: str, value: Any, expected: str) -> str:
     """One problem as every message says it."""
     return f"{PROJECT}:{key} is {_show(value)}: expected {expected}."
+
+
+def _own_runners(
+    found: Sequence[ProjectSettings], blocks: Mapping[str, ProjectBlock], stack: StackConfig
+) -> list[str]:
+    """The rules of a project's own runner: never the deployer and, where the stack has
+    model owners (staging and prod), with a model owners group of its own. Only a model's
+    owner may move its aliases (docs/platform.md, "Registered model ownership"), so the
+    runners of a shared owners group could move every project's aliases."""
+    problems: list[str] = []
+    deployer, runner = stack.principals.deployer, stack.principals.runner
+    shared = stack.groups.model_owners
+    for p in found:
+        if p.runner is None or p.runner == runner:
+            continue
+        if p.runner == deployer:
+            problems.append(
+                _said(
+                    f"{p.name}.runner",
+                    p.runner,
+                    "a different principal from principals.deployer, so that the jobs cannot"
+                    " change the infrastructure they run on",
+                )
+            )
+        if shared and p.model_owners == shared:
+            problems.append(
+                _said(
+                    f"{p.name}.modelOwners",
+                    blocks[p.name].model_owners,
+                    f"an account group of project {p.name}'s own, not groups.modelOwners"
+                    f" ({shared}), with the deployer and {p.name}'s runner {p.runner} as its"
+                    " members: only a model's owners may move its aliases, and a group shared"
+                    " with the other projects' runners would let them move this one's",
+                )
+            )
+    return problems
 
 
 def _across_projects(
@@ -2089,6 +2147,7 @@ def parse_settings(config: Mapping[str, Any], stack: str, source: str) -> StackS
     if stack_config is not None and not problems:
         found = tuple(_project_settings(n, valid[n], stack_config, listed) for n in listed)
         problems += _across_projects(found, listed, stack_config.storage)
+        problems += _own_runners(found, valid, stack_config)
         settings = StackSettings(
             stack=stack,
             source=source,

@@ -67,7 +67,8 @@ def ci_problems(
     """Everything CI would lack to preview or deploy ``settings.stack``, each naming the
     stack key or the repository secret/variable and what is expected; [] when ready."""
     problems = [
-        f"{key} still holds the stack file's placeholder: expected {PLACEHOLDER_MEANS[key]}"
+        f"{key} still holds the stack file's placeholder: expected"
+        f" {PLACEHOLDER_MEANS.get(key, _PRINCIPAL)}"  # else a project's own runner
         for key in settings.placeholders()
     ]
     problems += _databricks_problems(settings, environ)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi_databricks as databricks
 
 TYPE = "mlops-stack:catalog:CatalogAccess"
+_R = TypeVar("_R", bound=pulumi.Resource)
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ class CatalogAccess(pulumi.ComponentResource):
     schemas: dict[str, databricks.Schema]
     tables: dict[str, databricks.SqlTable]
     grants: list[pulumi.CustomResource]
+    _used_by: dict[str, list[pulumi.Resource]]  # project -> what its jobs wait for
 
     def __init__(
         self, name: str, args: CatalogAccessArgs, opts: pulumi.ResourceOptions | None = None
@@ -159,8 +161,18 @@ class CatalogAccess(pulumi.ComponentResource):
         self._prefix = name
         self._granted: set[str] = set()
         self.grants = []
+        self._used_by = {s.project: [] for s in args.schemas}
         homes = {f"{args.catalog}.{s.schema}": s for s in args.schemas}
         self._check(args, homes)
+        every = [s.project for s in args.schemas]
+
+        # What each project's runner reads in the other projects' schemas.
+        reads: dict[str, list[ProjectSchema]] = {}  # table -> the projects reading it
+        for s in args.schemas:
+            home = f"{args.catalog}.{s.schema}"
+            theirs = [t for t in s.input_tables if t.rpartition(".")[0] in homes.keys() - {home}]
+            for name_read in dict.fromkeys([*s.reads, *theirs]):
+                reads.setdefault(name_read, []).append(s)
 
         # A managed location is fixed when a catalog or schema is created (changing it
         # replaces the object), so the storage root is given at creation, never patched on.
@@ -175,22 +187,35 @@ class CatalogAccess(pulumi.ComponentResource):
                 force_destroy=False,
                 opts=self._holds_data,
             )
+            self._use(every, self.catalog)
             catalog_name = self.catalog.name
 
-        self.schemas = {
-            s.project: databricks.Schema(
-                self._child(s, "schema"),
-                catalog_name=catalog_name,
-                name=s.schema,
-                comment=f"Features, predictions and model of the {s.project} project of"
-                " mlops-stack. Managed by Pulumi.",
-                storage_root=None if args.owns_catalog else s.storage_root,
-                force_destroy=False,
-                opts=pulumi.ResourceOptions.merge(self._holds_data, self._was(s, "schema")),
+        def readers_of(s: ProjectSchema) -> list[str]:
+            """The projects that wait for ``s``'s schema: itself and those reading it."""
+            home = f"{args.catalog}.{s.schema}"
+            theirs = (r.project for t, rs in reads.items() if t.startswith(f"{home}.") for r in rs)
+            return list(dict.fromkeys([s.project, *theirs]))
+
+        self.schemas = {}
+        for s in args.schemas:
+            self.schemas[s.project] = self._use(
+                readers_of(s),
+                databricks.Schema(
+                    self._child(s, "schema"),
+                    catalog_name=catalog_name,
+                    name=s.schema,
+                    comment=f"Features, predictions and model of the {s.project} project of"
+                    " mlops-stack. Managed by Pulumi.",
+                    storage_root=None if args.owns_catalog else s.storage_root,
+                    force_destroy=False,
+                    opts=pulumi.ResourceOptions.merge(self._holds_data, self._was(s, "schema")),
+                ),
             )
-            for s in args.schemas
-        }
         first_schema = next(iter(self.schemas.values()))
+
+        def runs_as(runner: str | None) -> list[str]:
+            """The projects whose jobs run as ``runner``."""
+            return [s.project for s in args.schemas if runner and s.runner == runner]
 
         principals = self._catalog_principals(args)
         if self.catalog is not None:
@@ -198,6 +223,7 @@ class CatalogAccess(pulumi.ComponentResource):
             self._grants(
                 f"{name}-catalog",
                 {p: ["USE_CATALOG"] for _, p in principals},
+                every,
                 catalog=self.catalog.name,
             )
         else:
@@ -208,16 +234,9 @@ class CatalogAccess(pulumi.ComponentResource):
                     principal,
                     ["USE_CATALOG"],
                     [first_schema],
+                    runs_as(principal),
                     catalog=args.catalog,
                 )
-
-        # What each project's runner reads in the other projects' schemas.
-        reads: dict[str, list[ProjectSchema]] = {}  # table -> the projects reading it
-        for s in args.schemas:
-            home = f"{args.catalog}.{s.schema}"
-            theirs = [t for t in s.input_tables if t.rpartition(".")[0] in homes.keys() - {home}]
-            for name_read in dict.fromkeys([*s.reads, *theirs]):
-                reads.setdefault(name_read, []).append(s)
 
         self.tables = {}
         for s in args.schemas:
@@ -236,6 +255,7 @@ class CatalogAccess(pulumi.ComponentResource):
             self._grants(
                 self._child(s, "schema"),
                 schema_grants,
+                readers_of(s),
                 self._was(s, "schema-grants"),
                 schema=self.schemas[s.project].id,
             )
@@ -275,6 +295,8 @@ class CatalogAccess(pulumi.ComponentResource):
                     ),
                 )
                 self.tables[table.full_name] = created
+                waiting = [s.project, *(r.project for r in reads.get(table.full_name, []))]
+                self._use(waiting, created)
                 table_grants: Privileges = {}
                 if s.runner:
                     privileges = ["SELECT", "MODIFY"] if table.written_by_runner else ["SELECT"]
@@ -292,6 +314,7 @@ class CatalogAccess(pulumi.ComponentResource):
                     self._grants(
                         self._child(s, short),
                         table_grants,
+                        waiting,
                         self._was(s, f"{short}-grants"),
                         table=created.id,
                     )
@@ -325,6 +348,7 @@ class CatalogAccess(pulumi.ComponentResource):
                         f"{name}-catalog-{catalog}-{suffix(runner)}",
                         runner,
                         ["USE_CATALOG"],
+                        runs_as(runner),
                         catalog=catalog,
                     )
                 self._grant(
@@ -332,6 +356,7 @@ class CatalogAccess(pulumi.ComponentResource):
                     runner,
                     ["USE_SCHEMA"],
                     [first_schema],
+                    runs_as(runner),
                     schema=schema_name,
                 )
         for input_table, table_runners in outside.items():
@@ -341,6 +366,7 @@ class CatalogAccess(pulumi.ComponentResource):
                     runner,
                     ["SELECT"],
                     [first_schema],
+                    runs_as(runner),
                     table=input_table,
                 )
 
@@ -356,6 +382,22 @@ class CatalogAccess(pulumi.ComponentResource):
                 "tables": {full: table.id for full, table in self.tables.items()},
             }
         )
+
+    def used_by(self, project: str) -> list[pulumi.Resource]:
+        """What ``project``'s jobs wait for: the catalog (when the stack creates it), the
+        schemas and tables they use, and the grants that let its runner use them. Not the
+        whole component: Pulumi expands a dependency on a local component into one on each
+        of its children (``_add_dependency`` in pulumi/pulumi
+        sdk/python/lib/pulumi/runtime/rpc.py), so with it every job would wait on every
+        project's grants, and the program's evaluation would grow with the square of the
+        number of projects (``bench/plan_projects.py``)."""
+        return list(self._used_by[project])
+
+    def _use(self, projects: Sequence[str], resource: _R) -> _R:
+        """Note that ``projects``' jobs wait for ``resource``; returns it."""
+        for project in dict.fromkeys(projects):
+            self._used_by[project].append(resource)
+        return resource
 
     @staticmethod
     def _check(args: CatalogAccessArgs, homes: Mapping[str, ProjectSchema]) -> None:
@@ -406,44 +448,50 @@ class CatalogAccess(pulumi.ComponentResource):
         principal: str,
         privileges: list[str],
         depends_on: list[pulumi.Resource],
+        used_by: Sequence[str],
         **securable: Any,  # the securable: catalog=, schema=, table=, volume=, ...
     ) -> None:
-        self.grants.append(
-            databricks.Grant(
-                name,
-                principal=principal,
-                privileges=privileges,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
-                **securable,
-            )
+        grant = databricks.Grant(
+            name,
+            principal=principal,
+            privileges=privileges,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+            **securable,
         )
+        self.grants.append(self._use(used_by, grant))
 
     def _grant_once(
-        self, name: str, principal: str, privileges: list[str], **securable: Any
+        self,
+        name: str,
+        principal: str,
+        privileges: list[str],
+        used_by: Sequence[str],
+        **securable: Any,
     ) -> None:
         """An additive grant several schemas' inputs may need: made the first time only."""
         if name in self._granted:
             return
         self._granted.add(name)
-        self._grant(name, principal, privileges, [next(iter(self.schemas.values()))], **securable)
+        first_schema = next(iter(self.schemas.values()))
+        self._grant(name, principal, privileges, [first_schema], used_by, **securable)
 
     def _grants(
         self,
         name: str,
         entries: Privileges,
+        used_by: Sequence[str],
         was: pulumi.ResourceOptions | None = None,
         **securable: Any,  # the securable: catalog=, schema=, table=, volume=, ...
     ) -> None:
-        self.grants.append(
-            databricks.Grants(
-                f"{name}-grants",
-                grants=[
-                    databricks.GrantsGrantArgs(principal=principal, privileges=privileges)
-                    for principal, privileges in entries.items()
-                ],
-                opts=pulumi.ResourceOptions.merge(
-                    pulumi.ResourceOptions(parent=self), was or pulumi.ResourceOptions()
-                ),
-                **securable,
-            )
+        grants = databricks.Grants(
+            f"{name}-grants",
+            grants=[
+                databricks.GrantsGrantArgs(principal=principal, privileges=privileges)
+                for principal, privileges in entries.items()
+            ],
+            opts=pulumi.ResourceOptions.merge(
+                pulumi.ResourceOptions(parent=self), was or pulumi.ResourceOptions()
+            ),
+            **securable,
         )
+        self.grants.append(self._use(used_by, grants))

@@ -86,3 +86,11 @@ class StackFolder(pulumi.ComponentResource):
         )
         self.path = self.directory.path
         self.register_outputs({"path": self.path})
+
+    def used_by(self, project: str) -> list[pulumi.Resource]:
+        """What ``project``'s jobs wait for: the stack's folder (where the task notebooks
+        go), who may read it, and the project's own folder. Not the whole component: a
+        dependency on a component is one on each of its children, so with it every job
+        would wait on every project's folder, and the program's evaluation would grow
+        with the square of the number of projects (``bench/plan_projects.py``)."""
+        return [self.directory, self.permissions, self.project_directories[project]]

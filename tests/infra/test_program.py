@@ -3,18 +3,18 @@ projects, and its guarantees."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections import defaultdict
+from typing import Any
 
 import jsonschema
 import pytest
 
 from infra.outputs import SCHEMA_VERSION, output_schema, validate_outputs
 from infra.program import CodePackage
-from infra.settings import InvalidStackConfig, ProjectSettings
-from mlops.render import Render, render_settings, render_stack
+from infra.settings import InvalidStackConfig, ProjectSettings, StackSettings
+from mlops.render import Render, RenderedResource, render_settings, render_stack
 from tests.infra.conftest import (
     CODE,
     PROJECTS,
@@ -24,6 +24,7 @@ from tests.infra.conftest import (
     settings_for,
     stack_path,
 )
+from tests.platform.test_first_deployment import GRANT_SECURABLES
 
 JOB = "databricks:index/job:Job"
 NOTEBOOK = "databricks:index/notebook:Notebook"
@@ -429,15 +430,15 @@ def test_the_readers_never_modify_and_the_runner_modifies_only_the_outputs(
             assert principal == s.principals.runner and name in predictions, name
 
 
-def _with_runners(stack: str, runners: dict[str, str], **overrides: object):
+def _with_runners(stack: str, runners: dict[str, str], **overrides: Any) -> StackSettings:
     """The settings of ``stack`` with each project of ``runners`` run by its own service
-    principal: the settings give every project the stack's runner, so this is how the
-    render shows which grants are made for which project."""
-    settings = settings_for(stack, **overrides)
-    projects = tuple(
-        dataclasses.replace(p, runner=runners.get(p.name, p.runner)) for p in settings.projects
-    )
-    return dataclasses.replace(settings, projects=projects)
+    principal (``<project>.runner``), its model owned by a group of its own
+    (``<project>.modelOwners``), and the other ``overrides``."""
+    for name, runner in runners.items():
+        block = dict(overrides.get(name) or {})  # type: ignore[call-overload]
+        block.update(runner=runner, modelOwners=f"{stack}-{name}-model-owners")
+        overrides[name] = block
+    return settings_for(stack, **overrides)
 
 
 FARE_RUNNER = "11111111-1111-4111-8111-111111111111"
@@ -474,7 +475,13 @@ def test_a_projects_runner_reaches_only_its_own_tables_and_model(stack: str) -> 
         own = settings.project(project)
         reach = _reach(render, runner)
         assert set(reach) <= _securables_of(own, settings), project
-        assert not [key for key in reach if key[0] == "MODEL"]  # the owners group holds it
+        # Its model is held through its own owners group; no grant names the runner there.
+        assert not [key for key in reach if key[0] == "MODEL"]
+        model = render.find(
+            "databricks:index/registeredModel:RegisteredModel",
+            f"{stack}-mlops-stack-{project}-ml-model",
+        )
+        assert model.inputs["owner"] == f"{stack}-{project}-model-owners"
         other = settings.project("churn" if project == "fare" else "fare")
         assert not set(reach) & {("TABLE", t) for t in other.tables.values()}, project
         assert ("SCHEMA", other.home) not in reach, project
@@ -489,6 +496,57 @@ def test_a_projects_runner_reaches_only_its_own_tables_and_model(stack: str) -> 
         assert {"servicePrincipalName": runner, "permissionLevel": "CAN_EDIT"} in experiment.inputs[
             "accessControls"
         ]
+
+
+def _grants_waited_for(render: Render, job: RenderedResource) -> set[tuple[str, str, str]]:
+    """(securable kind, securable, principal) of every grant the engine makes before ``job``."""
+    found = set()
+    for dep in render.dependencies(job):
+        if dep.type.rsplit(":", 1)[-1] not in ("Grant", "Grants"):
+            continue
+        securable = next(k for k in GRANT_SECURABLES if dep.inputs.get(k))
+        for entry in dep.inputs.get("grants") or [dep.inputs]:
+            found.add((securable.upper(), str(dep.inputs[securable]), entry["principal"]))
+    return found
+
+
+@pytest.mark.parametrize("reaches", [False, True])
+def test_a_projects_jobs_wait_for_their_own_grants_and_no_other_projects(reaches: bool) -> None:
+    """A job's first run finds its runner's privileges granted: the job waits for every
+    grant to its runner on what the project uses, and for nothing of the other project's
+    (what it does not read), which keeps the program's evaluation linear in the number
+    of projects (bench/plan_projects.py)."""
+    churn = {"runnerReaches": ["fare"]} if reaches else {}
+    settings = _with_runners("prod", {"fare": FARE_RUNNER, "churn": CHURN_RUNNER}, churn=churn)
+    render = render_settings(settings, CODE)
+    runners = {"fare": FARE_RUNNER, "churn": CHURN_RUNNER}
+    for project, runner in runners.items():
+        own = {
+            (kind, name, runner)
+            for (kind, name, principal) in granted(render)
+            if principal == runner and kind != "MODEL"
+        }
+        for job in render.of_type("databricks:index/job:Job"):
+            if job.inputs["tags"]["model_project"] != project:
+                continue
+            waited = _grants_waited_for(render, job)
+            missing = {g for g in own - waited if g[0] != "VOLUME"}  # the wheel: PipelineCode
+            # The monitor's metric tables are created by the monitor, granted with it.
+            missing = {g for g in missing if "_metrics" not in g[1]}
+            assert not missing, (job.inputs["name"], missing)
+            # Nothing else: only what the project uses (and the shared catalog and code).
+            mine = settings.project(project)
+            uses = {name for _, name in _securables_of(mine, settings)} | {
+                mine.model_full_name,
+                f"{mine.predictions}_drift_metrics",
+            }
+            if project == "churn" and reaches:
+                fare = settings.project("fare")
+                uses |= {
+                    *fare.tables.values(),
+                    *(t.rpartition(".")[0] for t in fare.tables.values()),
+                }
+            assert {g[1] for g in waited} <= uses, job.inputs["name"]
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])

@@ -33,6 +33,8 @@ DELETE = object()
 DEPLOYER = "3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"
 RUNNER = "8e7d6c5b-4a39-4281-9f0e-d1c2b3a49586"
 
+CHURN_RUNNER = "22222222-2222-4222-8222-222222222222"
+
 
 def config_for(stack: str, changes: dict[str, Any] | None = None) -> dict[str, Any]:
     """A committed stack file's config with some ``mlops-stack:`` settings changed: a dotted
@@ -912,7 +914,7 @@ BAD_PROJECTS = [
         [
             "churn.shedules is {}: expected no such key; churn takes schema, modelName,"
             " experimentPath, tables, schedules, training, validation, monitoring, compute,"
-            " runnerReaches."
+            " runnerReaches, runner, modelOwners."
         ],
         id="unknown-key-in-a-block",
     ),
@@ -1074,6 +1076,38 @@ BAD_PROJECTS = [
     ),
     pytest.param(
         "staging",
+        {"churn.runner": "00000000-0000-0000-0000-00000000d001", "churn.modelOwners": "own"},
+        [
+            "churn.runner is '00000000-0000-0000-0000-00000000d001': expected a different"
+            " principal from principals.deployer, so that the jobs cannot change the"
+            " infrastructure they run on."
+        ],
+        id="own-runner-is-the-deployer",
+    ),
+    pytest.param(
+        "prod",
+        {"churn.runner": CHURN_RUNNER},
+        [
+            "churn.modelOwners is null: expected an account group of project churn's own, not"
+            " groups.modelOwners (mlops-prod-model-owners), with the deployer and churn's"
+            f" runner {CHURN_RUNNER} as its members"
+        ],
+        id="own-runner-sharing-the-model-owners",
+    ),
+    pytest.param(
+        "prod",
+        {"churn.runner": CHURN_RUNNER, "churn.modelOwners": "mlops-prod-model-owners"},
+        ["churn.modelOwners is 'mlops-prod-model-owners': expected an account group of"],
+        id="own-runner-naming-the-shared-owners",
+    ),
+    pytest.param(
+        "staging",
+        {"churn.runner": "not-a-uuid"},
+        ["churn.runner is 'not-a-uuid': expected "],
+        id="own-runner-not-an-application-id",
+    ),
+    pytest.param(
+        "staging",
         {"churn.compute.numWorkers": 101},
         ["churn.compute.numWorkers is 101: expected a whole number from 0 to 100."],
         id="a-projects-compute",
@@ -1185,6 +1219,27 @@ def test_runner_reaches_names_the_other_projects_read() -> None:
         {"churn.runnerReaches": ["fare"], "churn.tables.customers": "staging.nyc_taxi.trips"},
     )
     assert settings.project("churn").tables["customers"] == "staging.nyc_taxi.trips"
+
+
+def test_a_project_may_run_as_its_own_runner_with_its_own_model_owners() -> None:
+    settings = parse(
+        "prod", {"churn.runner": CHURN_RUNNER, "churn.modelOwners": "churn-model-owners"}
+    )
+    churn, fare = settings.project("churn"), settings.project("fare")
+    assert (churn.runner, churn.model_owners) == (CHURN_RUNNER, "churn-model-owners")
+    assert (fare.runner, fare.model_owners) == (
+        settings.principals.runner,
+        settings.groups.model_owners,
+    )
+    assert settings.runners == (settings.principals.runner, CHURN_RUNNER)
+    # Dev has no model owners: a project's own runner needs none there.
+    assert parse("dev", {"churn.runner": CHURN_RUNNER}).project("churn").model_owners is None
+
+
+def test_a_projects_own_runner_placeholder_is_reported() -> None:
+    placeholder = "00000000-0000-0000-0000-0000000000c3"
+    settings = parse("prod", {"churn.runner": placeholder, "churn.modelOwners": "churn-owners"})
+    assert "mlops-stack:churn.runner" in settings.placeholders()
 
 
 def test_storage_is_off_by_default_and_its_values_are_kept() -> None:

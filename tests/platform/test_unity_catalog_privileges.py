@@ -16,7 +16,7 @@ import pytest
 
 from infra.prerequisites import prerequisites
 from mlops.render import Render
-from tests.infra.conftest import STACKS
+from tests.infra.conftest import STACKS, render_with
 from tests.platform.test_first_deployment import creates
 
 MODEL = "databricks:index/registeredModel:RegisteredModel"
@@ -37,6 +37,29 @@ def test_the_model_is_owned_by_a_group_holding_the_deployer_and_the_runner(
         assert model.inputs["owner"] == s.groups.model_owners
     (group,) = [p for p in prerequisites(s) if (p.kind, p.name) == ("GROUP", s.groups.model_owners)]
     assert s.principals.deployer in group.why and s.principals.runner in group.why
+
+
+def test_a_project_with_its_own_runner_has_its_model_owned_by_its_own_group() -> None:
+    """Same rule, per project: only a model's owners move its aliases, so the runner of one
+    project must not own another's model. A project with a runner of its own has an owners
+    group of its own, holding the deployer and that runner only."""
+    churn_runner = "22222222-2222-4222-8222-222222222222"
+    render = render_with("prod", churn={"runner": churn_runner, "modelOwners": "churn-owners"})
+    s = render.settings
+    owners = {m.name: m.inputs["owner"] for m in render.of_type(MODEL)}
+    assert owners == {
+        "prod-mlops-stack-fare-ml-model": s.groups.model_owners,
+        "prod-mlops-stack-churn-ml-model": "churn-owners",
+    }
+    groups = {p.name: p.why for p in prerequisites(s) if p.kind == "GROUP"}
+    assert s.principals.runner in groups[s.groups.model_owners]
+    assert churn_runner not in groups[s.groups.model_owners]
+    assert (
+        churn_runner in groups["churn-owners"] and s.principals.runner not in groups["churn-owners"]
+    )
+    assert s.principals.deployer in groups["churn-owners"]
+    runners = {p.name for p in prerequisites(s) if p.kind == "SERVICE_PRINCIPAL"}
+    assert runners == {s.principals.runner, churn_runner}
 
 
 def test_in_dev_the_deploying_user_owns_the_models(renders: dict[str, Render]) -> None:
