@@ -15,10 +15,9 @@ import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_databricks as databricks
 
 from infra import naming
@@ -34,7 +33,6 @@ from infra.components.feature_engineering_job import (
     FeatureEngineeringJob,
     FeatureEngineeringJobArgs,
 )
-from infra.components.lakehouse_storage import LakehouseStorage, LakehouseStorageArgs
 from infra.components.ml_artifacts import MlArtifacts, MlArtifactsArgs
 from infra.components.monitored_table import InferenceLog, MonitoredTable, MonitoredTableArgs
 from infra.components.pipeline_code import PipelineCode, PipelineCodeArgs
@@ -53,6 +51,12 @@ from infra.components.training_job import TrainingJob, TrainingJobArgs, training
 from infra.outputs import stack_outputs
 from infra.settings import PROJECT, ProjectSettings, StackSettings, stack_folder
 from infra.wheel import wheel_name
+
+if TYPE_CHECKING:
+    # Imported where a stack's storage is built, not here: see lakehouse_storage.
+    import pulumi_aws as aws
+
+    from infra.components.lakehouse_storage import LakehouseStorage
 
 
 @dataclass(frozen=True)
@@ -573,6 +577,15 @@ def lakehouse_storage(
     storage, env = settings.storage, settings.environment
     if not storage.enabled:
         return None
+    # The AWS provider's SDK only where storage is enabled: pulumi_aws puts some 250 lazy
+    # submodules in sys.modules (pulumi/_utils.py ``lazy_import``), and skops, which saves
+    # the models, looks an object up in every loaded module when it is imported
+    # (skops/io/_utils.py ``whichmodule``), loading each of them: 20 s of the demo, which
+    # builds the dev stack's jobs in the process that trains the models.
+    import pulumi_aws as aws
+
+    from infra.components.lakehouse_storage import LakehouseStorage, LakehouseStorageArgs
+
     tags = {**settings.tags, "project": PROJECT, "environment": env}
     aws_provider = aws.Provider(
         naming.resource_name(env, "aws"),

@@ -302,6 +302,10 @@ def _summary(ctx: TaskContext, project: LocalProject, report: Path) -> str:
     champion = [v for v in versions if CHAMPION in client.get_model_version(
         project.model, str(v.version)).aliases]  # fmt: skip
     lines.append(f"    champion: version {champion[0].version}" if champion else "    no champion")
+    spent: dict[str, float] = {}
+    for _, run in project.runs:
+        spent[run.job] = spent.get(run.job, 0.0) + run.seconds
+    lines.append("  job runs: " + ", ".join(f"{job} {s:.1f} s" for job, s in spent.items()))
     monitoring = [(label, run) for label, run in project.runs if run.job == "monitoring"]
     for label, run in monitoring:
         check = run.task("CheckViolation")

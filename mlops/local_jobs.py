@@ -13,6 +13,7 @@ with Databricks' default "all succeeded" dependencies.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,12 +35,14 @@ _JOB_VALUE = re.compile(r"\{\{job\.([a-z_.]+)\}\}")
 
 @dataclass
 class TaskRun:
-    """What became of one task: ``succeeded``, ``failed`` or ``skipped``."""
+    """What became of one task: ``succeeded``, ``failed`` or ``skipped``, and how long it
+    ran (wall seconds; a run-job task's include the run it started)."""
 
     key: str
     state: str
     result: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    seconds: float = 0.0
 
 
 @dataclass
@@ -55,6 +58,11 @@ class JobRun:
     @property
     def succeeded(self) -> bool:
         return all(t.state != "failed" for t in self.tasks)
+
+    @property
+    def seconds(self) -> float:
+        """Wall seconds of the run: its tasks one after another."""
+        return sum(t.seconds for t in self.tasks)
 
 
 def job_parameters(spec: JobSpec, overrides: Mapping[str, str]) -> dict[str, str]:
@@ -111,6 +119,7 @@ def run_job(
         return True
 
     for task in spec.tasks:
+        began = time.perf_counter()
         if not ready(task.depends_on):
             done = TaskRun(task.key, "skipped")
         elif isinstance(task, ConditionTaskSpec):
@@ -134,6 +143,7 @@ def run_job(
             done = _run_task(task, ctx, parameters, run_id, start_date, published, localize)
             if done.state == "succeeded":
                 published[task.key] = dict(ctx.task_values)
+        done.seconds = time.perf_counter() - began
         states[task.key] = done.state
         run.tasks.append(done)
         if on_task is not None:

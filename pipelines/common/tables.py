@@ -91,14 +91,12 @@ def replace_where(
     Rows outside ``condition`` are kept. Every row of ``df`` must satisfy ``condition``
     (checked), so re-running a write for the same slice never duplicates a key.
     """
-    outside = df.where(f"NOT coalesce(({condition}), false)").limit(1).count()
-    if outside:
-        raise UsageError(
-            f"Refusing to write {name}: some new rows fall outside the slice being replaced"
-            f" ({condition}). Nothing was written."
-        )
     ensure_schema(spark, name)
     if runtime.table_format == "delta":
+        # Checked on ``df`` first, for this message; Delta's replaceWhere checks it again
+        # as it writes. The parquet path checks what it wrote instead, so as not to compute
+        # ``df`` (a scoring, a feature pipeline) twice.
+        _refuse_rows_outside(df, name, condition)
         (
             df.write.format("delta")
             .mode("overwrite")
@@ -107,6 +105,14 @@ def replace_where(
         )
         return
     _swap_write_parquet(spark, runtime, df, name, condition)
+
+
+def _refuse_rows_outside(df: DataFrame, name: TableName, condition: str) -> None:
+    if df.where(f"NOT coalesce(({condition}), false)").limit(1).count():
+        raise UsageError(
+            f"Refusing to write {name}: some new rows fall outside the slice being replaced"
+            f" ({condition}). Nothing was written."
+        )
 
 
 def overwrite_table(spark: SparkSession, runtime: Runtime, df: DataFrame, name: TableName) -> None:
@@ -125,14 +131,22 @@ def _swap_write_parquet(
     root.mkdir(parents=True, exist_ok=True)
     new_dir = root / f"{VERSION_DIR_PREFIX}{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
     exists = table_exists(spark, name)
+    kept = None
     if exists:
         kept = spark.table(str(name)).where(f"NOT coalesce(({condition}), false)")
         check_schema(df, kept.schema, f"The new rows for {name}")
-        contents = kept.unionByName(df.select(*kept.columns))
-    else:
-        contents = df
-    # The old version stays untouched until the metastore points at the new one.
-    contents.write.mode("errorifexists").parquet(new_dir.as_uri())
+        df = df.select(*kept.columns)
+    # The old version stays untouched until the metastore points at the new one. The new
+    # rows are computed once, written, and checked where they were written; the rows kept
+    # are added beside them, read from the old version's own directory.
+    df.write.mode("errorifexists").parquet(new_dir.as_uri())
+    try:
+        _refuse_rows_outside(spark.read.parquet(new_dir.as_uri()), name, condition)
+    except UsageError:
+        shutil.rmtree(new_dir, ignore_errors=True)
+        raise
+    if kept is not None:
+        kept.write.mode("append").parquet(new_dir.as_uri())
     if exists:
         spark.sql(f"ALTER TABLE {name} SET LOCATION '{new_dir.as_uri()}'")
         spark.catalog.refreshTable(str(name))

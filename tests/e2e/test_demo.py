@@ -35,6 +35,10 @@ def test_the_demo_runs_the_dev_stacks_jobs_for_every_project(runtime, ctx, spark
         assert validate.parameters["run-mode"] == settings.project(name).validation.run_mode
         for _, run in project.runs:
             assert run.succeeded, (name, run.job, [(t.key, t.error) for t in run.tasks])
+            # Each run's wall time is its tasks', a task that ran taking some.
+            ran = [t for t in run.tasks if t.state == "succeeded" and "outcome" not in t.result]
+            assert all(t.seconds > 0 for t in ran), (name, run.job)
+            assert run.seconds == sum(t.seconds for t in run.tasks)
 
     # The fare story: quiet before the drift, violated after it; the retraining job then
     # ran the training job, whose new version became champion.
