@@ -36,6 +36,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
+	$(VENV)/bin/zizmor --offline .github
 
 format: setup
 	$(VENV)/bin/ruff check --fix .

@@ -5,6 +5,8 @@ names, schemas and models), registered beside the real ones for this process onl
 stack renders N complete projects. Each count is rendered under Pulumi's mock engine after
 a warm-up (imports paid once), the counts interleaved, median of the repeats; the cost per
 added project is the slope from 1 to 20 projects (target: at most 0.1 s on 2 cores).
+Beside it, the floor: as many bare ``databricks.Directory`` resources as the 20-project
+stack has, registered under the same mock engine, per resource.
 
     .venv/bin/python -m bench.plan_projects [--stack prod] [--repeats 3]
 """
@@ -46,6 +48,32 @@ def copies_config(config: dict[str, Any], count: int) -> dict[str, Any]:
     return changed
 
 
+def bare_directories(count: int) -> float:
+    """Seconds to register ``count`` bare directories under the render's mock engine, with
+    the cyclic collector paused as the program's evaluation has it."""
+    import pulumi
+    import pulumi_databricks as databricks
+
+    from infra.program import cycles_collected_at_end
+    from mlops.render import RecordingMocks, RecordingMonitor
+
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(
+        mocks, project="bench", stack="bench", preview=False, monitor=RecordingMonitor(mocks)
+    )
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[int]:
+        for i in range(count):
+            databricks.Directory(f"d{i}", path=f"/Shared/bench/{i}")
+        return pulumi.Output.from_input(count)
+
+    started = time.perf_counter()
+    with cycles_collected_at_end():
+        program()
+    return time.perf_counter() - started
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="prod")
@@ -65,12 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     render_settings(settings[COUNTS[0]], code)  # warm-up: imports, first mock engine
     seconds: dict[int, list[float]] = {n: [] for n in COUNTS}
     resources: dict[int, int] = {}
+    floor: list[float] = []
     for _ in range(args.repeats):
         for n in COUNTS:  # interleaved, so drift in the machine's load hits every count
             started = time.perf_counter()
             render = render_settings(settings[n], code)
             seconds[n].append(time.perf_counter() - started)
             resources[n] = sum(render.counts().values())
+        floor.append(bare_directories(resources[COUNTS[-1]]))
     median = {n: statistics.median(values) for n, values in seconds.items()}
     print(f"\nrender of the {args.stack} stack with N projects, median of {args.repeats}")
     print(f"{'projects':>9} {'resources':>10} {'seconds':>9} {'x 1 project':>12}")
@@ -80,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     met = per_project <= TARGET_PER_PROJECT_S
     print(f"cost per added project: {per_project:.3f} s"
           f" (target <= {TARGET_PER_PROJECT_S} s: {'met' if met else 'MISSED'})")  # fmt: skip
+    most = resources[COUNTS[-1]]
+    stack_ms = median[COUNTS[-1]] / most * 1000
+    bare_ms = statistics.median(floor) / most * 1000
+    print(f"per resource: {stack_ms:.2f} ms in the {COUNTS[-1]}-project stack, {bare_ms:.2f} ms"
+          f" for {most} bare directories ({stack_ms / bare_ms:.1f}x)")  # fmt: skip
     return 0
 
 

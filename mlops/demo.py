@@ -34,6 +34,7 @@ from pipelines.common.errors import UsageError
 from pipelines.common.project import DemoRound, ModelProject
 from pipelines.common.registry import CHAMPION
 from pipelines.common.runtime import Runtime
+from pipelines.common.store_lock import claim_store
 from pipelines.common.task import TaskContext
 from pipelines.tasks import run_task
 
@@ -126,6 +127,8 @@ def run_demo(
     """
     # The steps print their own one-line outcome; MLflow's INFO chatter would bury it.
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    # The store is this process's before anything in it is removed or started.
+    claim_store(runtime.home)
     if fresh:
         _remove_local_state(runtime)
     settings = settings_from_stack_file(DEV_STACK)

@@ -27,3 +27,7 @@ class DeploymentRefused(PipelineError):
 
 class ConflictingLabels(PipelineError):
     """The labels table gives one request two different labels."""
+
+
+class StoreInUse(PipelineError):
+    """Another process holds the local store (``MLOPS_HOME``)."""

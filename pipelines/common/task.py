@@ -21,6 +21,7 @@ from pipelines.common.interface import Task
 from pipelines.common.mlflow_setup import configure_mlflow
 from pipelines.common.runtime import Runtime
 from pipelines.common.spark import get_spark
+from pipelines.common.store_lock import claim_store
 
 P = TypeVar("P")
 
@@ -40,14 +41,22 @@ class TaskContext:
     @property
     def spark(self) -> SparkSession:
         if self._spark is None:
+            self.claim_store()
             self._spark = get_spark(self.runtime)
         return self._spark
 
     @property
     def mlflow(self) -> MlflowClient:
         if self._client is None:
+            self.claim_store()
             self._client = configure_mlflow(self.runtime)
         return self._client
+
+    def claim_store(self) -> None:
+        """Take the local store for this process before Spark or MLflow starts on it
+        (``pipelines.common.store_lock``); on Databricks there is none."""
+        if not self.runtime.on_databricks:
+            claim_store(self.runtime.home)
 
     def set_task_value(self, key: str, value: Any) -> None:
         """Publish a value to the tasks after this one (``pipelines.common.task_values``):

@@ -21,6 +21,7 @@ from mlops.cli import _parser
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
+SETUP_ACTION = ROOT / ".github" / "actions" / "setup" / "action.yml"
 
 # The only secrets a workflow may read, each documented in the header of every workflow.
 SECRETS = frozenset({"PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "DATABRICKS_CLIENT_SECRET"})
@@ -40,7 +41,13 @@ TEST_COMMAND = "make test"  # the README's test command
 POLICY_PACK = "policy"
 PR_EVENTS = frozenset({"pull_request", "pull_request_target"})
 ALLOWED_WRITES = frozenset({"pull-requests", "id-token"})
-PIN = re.compile(r"^(v\d+(\.\d+){0,2}|[0-9a-f]{40})$")
+# A third-party action is pinned to a full commit SHA, its release named in a trailing
+# comment: `uses: actions/checkout@<40 hex> # v4.4.0`.
+PIN = re.compile(r"^[0-9a-f]{40}$")
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>[^\s#]+)\s*(?:#\s*(?P<comment>.*?))?\s*$")
+RELEASE = re.compile(r"^v\d+\.\d+\.\d+$")
+# An action of this repository: GitHub's self-repository form ($/...) or workspace-relative.
+LOCAL_PREFIXES = ("$/", "./")
 SECRET_REF = re.compile(r"\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # Shapes of credentials that must never appear as literals.
 TOKEN_LITERALS = re.compile(
@@ -89,9 +96,14 @@ def events(wf: Workflow) -> dict[str, Any]:
     return dict(on or {})
 
 
+def is_local(ref: str) -> bool:
+    return ref.startswith(LOCAL_PREFIXES)
+
+
 def local_action(ref: str) -> dict:
     """A composite action of this repository (``uses: ./.github/actions/<name>``)."""
-    return yaml.safe_load((ROOT / ref / "action.yml").read_text(encoding="utf-8"))
+    assert is_local(ref), ref
+    return yaml.safe_load((ROOT / ref[2:] / "action.yml").read_text(encoding="utf-8"))
 
 
 def steps(job: dict) -> list[dict]:
@@ -100,7 +112,7 @@ def steps(job: dict) -> list[dict]:
     found = []
     for step in job.get("steps") or []:
         ref = str(step.get("uses", ""))
-        if ref.startswith("./"):
+        if is_local(ref):
             found.extend(local_action(ref)["runs"]["steps"])
         else:
             found.append(step)
@@ -330,7 +342,7 @@ def check_pinned(wf: Workflow) -> list[str]:
         refs = [job["uses"]] if "uses" in job else []
         refs += [s["uses"] for s in steps(job) if "uses" in s]
         for ref in refs:
-            if ref.startswith("./"):
+            if is_local(ref):
                 continue
             if ref.startswith("docker://"):
                 if "@sha256:" not in ref:
@@ -338,7 +350,72 @@ def check_pinned(wf: Workflow) -> list[str]:
                 continue
             _, _, version = ref.partition("@")
             if not PIN.match(version):
-                problems.append(f"job {name}: {ref} is not pinned to v<major> or a SHA")
+                problems.append(f"job {name}: {ref} is not pinned to a full commit SHA")
+    return problems
+
+
+def check_pin_comments(texts: dict[str, str]) -> list[str]:
+    """Every ``uses:`` line of a third-party action (the workflows and the composite actions,
+    as text: YAML drops comments) pins a full commit SHA with its release in a trailing
+    comment, one SHA and one release per action across all files; and the lines are all the
+    ``uses:`` YAML reads, so no other form escapes the check."""
+    problems, pins = [], {}
+    for file, text in texts.items():
+        read = []
+        for number, line in enumerate(text.splitlines(), 1):
+            match = USES_LINE.match(line)
+            if match is None:
+                if re.search(r"\buses\s*:", line.split("#", 1)[0]):
+                    problems.append(f"{file}:{number}: a uses: line of another form: {line!r}")
+                continue
+            ref, comment = match["ref"].strip("'\""), match["comment"] or ""
+            read.append(ref)
+            if is_local(ref) or ref.startswith("docker://"):
+                continue
+            action, _, version = ref.partition("@")
+            where = f"{file}:{number}: {ref}"
+            if not PIN.match(version):
+                problems.append(f"{where} is not pinned to a full commit SHA")
+            elif not RELEASE.match(comment):
+                problems.append(f"{where} has no release comment (# vX.Y.Z), but {comment!r}")
+            pins.setdefault(action, set()).add((version, comment))
+        data = yaml.safe_load(text)
+        parsed = [v for k, v in _items(data) if k == "uses"]
+        if sorted(read) != sorted(map(str, parsed)):
+            problems.append(f"{file}: uses: lines {sorted(read)} but YAML reads {parsed}")
+    problems += [
+        f"{action} is pinned differently across files: {sorted(found)}"
+        for action, found in pins.items()
+        if len(found) > 1
+    ]
+    return problems
+
+
+def _items(node: Any) -> list[tuple[Any, Any]]:
+    """Every (key, value) of a YAML document, at any depth."""
+    if isinstance(node, dict):
+        return list(node.items()) + [i for v in node.values() for i in _items(v)]
+    if isinstance(node, list):
+        return [i for item in node for i in _items(item)]
+    return []
+
+
+def check_checkout_credentials(wf: Workflow) -> list[str]:
+    """Every actions/checkout sets persist-credentials: false: no job pushes, so none needs
+    the token left in the checkout (zizmor's artipacked)."""
+    problems = []
+    for name, job in wf.get("jobs", {}).items():
+        for step in steps(job):
+            if not str(step.get("uses", "")).startswith("actions/checkout@"):
+                continue
+            value = (step.get("with") or {}).get("persist-credentials")
+            if not (value is False or str(value).lower() == "false"):
+                problems.append(f"job {name}: checkout with persist-credentials {value!r}")
+        problems += [
+            f"job {name}: git push"
+            for s in steps(job)
+            if re.search(r"\bgit\s+push\b", str(s.get("run", "")))
+        ]
     return problems
 
 
@@ -737,7 +814,7 @@ def test_actions_are_pinned(name: str) -> None:
 def test_the_shared_set_up_reads_no_secret_and_pins_its_actions() -> None:
     action = local_action("./.github/actions/setup")
     assert action["runs"]["using"] == "composite"
-    text = (ROOT / ".github" / "actions" / "setup" / "action.yml").read_text(encoding="utf-8")
+    text = SETUP_ACTION.read_text(encoding="utf-8")
     assert not [v for v in strings(action) if re.search(r"\$\{\{[^}]*\b(secrets|vars)\b", v)]
     assert check_no_literals(action, text) == []
     assert check_pinned({"jobs": {"setup": {"steps": action["runs"]["steps"]}}}) == []
@@ -747,12 +824,101 @@ def test_the_shared_set_up_reads_no_secret_and_pins_its_actions() -> None:
     for name, wf in REAL.items():
         for job_name, job in wf["jobs"].items():
             uses = [str(s.get("uses", "")) for s in job["steps"][:2]]
-            assert uses == ["actions/checkout@v4", "./.github/actions/setup"], (name, job_name)
+            assert uses[0].startswith("actions/checkout@"), (name, job_name)
+            assert uses[1] == "./.github/actions/setup", (name, job_name)
+    # Nothing is added to PATH or the environment through the runner's files (zizmor's
+    # github-env): the later steps call .venv/bin/... and .tools/bin/uv by their paths.
+    assert not re.search(r"GITHUB_(PATH|ENV)", "\n".join(strings(action)))
+
+
+PIN_TEXTS = {
+    **{f"workflows/{name}": text for name, text in TEXTS.items()},
+    "actions/setup/action.yml": SETUP_ACTION.read_text(encoding="utf-8"),
+}
+
+
+def test_every_action_is_pinned_to_a_commit_sha_with_its_release() -> None:
+    assert check_pin_comments(PIN_TEXTS) == []
+    pinned = {
+        m["ref"].partition("@")[0]
+        for text in PIN_TEXTS.values()
+        for m in map(USES_LINE.match, text.splitlines())
+        if m and not is_local(m["ref"])
+    }
+    assert pinned == {
+        "actions/checkout",
+        "actions/setup-python",
+        "actions/setup-java",
+        "actions/cache",
+        "aws-actions/configure-aws-credentials",
+        "pulumi/actions",
+    }
+
+
+CHECKOUT_PIN = "actions/checkout@11d5960a326750d5838078e36cf38b85af677262 # v4.4.0"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (CHECKOUT_PIN, "actions/checkout@v4"),
+        (CHECKOUT_PIN, "actions/checkout@v4.4.0 # v4.4.0"),
+        (CHECKOUT_PIN, CHECKOUT_PIN.partition(" #")[0]),
+        (CHECKOUT_PIN, CHECKOUT_PIN.replace("v4.4.0", "v4")),
+        (CHECKOUT_PIN, CHECKOUT_PIN.replace("v4.4.0", "v4.3.1")),
+        (CHECKOUT_PIN, CHECKOUT_PIN.replace("11d5960a", "08eba0b2")),
+        (CHECKOUT_PIN, "'actions/checkout@main'"),
+        (
+            f"- uses: {CHECKOUT_PIN}\n        with:\n          persist-credentials: false\n",
+            "- {uses: actions/checkout@v4, with: {persist-credentials: false}}\n",
+        ),
+    ],
+)
+def test_sha_pinning_can_fail(old: str, new: str) -> None:
+    text = PIN_TEXTS["workflows/pr.yml"]
+    assert old in text
+    assert check_pin_comments({**PIN_TEXTS, "workflows/pr.yml": text.replace(old, new, 1)})
+
+
+@pytest.mark.parametrize("name", sorted(TRIGGERS))
+def test_every_checkout_drops_its_credentials(name: str) -> None:
+    assert check_checkout_credentials(REAL[name]) == []
+    assert any(
+        str(s.get("uses", "")).startswith("actions/checkout@")
+        for job in REAL[name]["jobs"].values()
+        for s in steps(job)
+    )
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda step: step.pop("with"),
+        lambda step: step["with"].pop("persist-credentials"),
+        lambda step: step["with"].update({"persist-credentials": True}),
+        lambda step: step["with"].update({"persist-credentials": "true"}),
+    ],
+)
+def test_checkout_credentials_can_fail(mutate) -> None:
+    for name in TRIGGERS:
+        wf = real(name)
+        mutate(wf["jobs"]["test"]["steps"][0])
+        assert check_checkout_credentials(wf), name
+    wf = real("deploy-staging.yml")
+    wf["jobs"]["deploy-staging"]["steps"].append({"run": "git push origin HEAD:main"})
+    assert check_checkout_credentials(wf)
 
 
 @pytest.mark.parametrize(
     "ref",
-    ["pulumi/actions@main", "actions/checkout@master", "actions/checkout", "docker://alpine:3"],
+    [
+        "pulumi/actions@main",
+        "actions/checkout@master",
+        "actions/checkout",
+        "actions/checkout@v4",
+        "actions/checkout@11d5960",
+        "docker://alpine:3",
+    ],
 )
 def test_pinning_can_fail(ref: str) -> None:
     wf = real("pr.yml")
@@ -815,7 +981,7 @@ def test_the_test_job_runs_the_readme_command(name: str) -> None:
 def _set_up_inline(wf: Workflow, action: str, change: dict) -> None:
     """The test job with the composite set-up written out, one action's inputs changed."""
     job_steps = wf["jobs"]["test"]["steps"]
-    index = next(i for i, s in enumerate(job_steps) if str(s.get("uses", "")).startswith("./"))
+    index = next(i for i, s in enumerate(job_steps) if is_local(str(s.get("uses", ""))))
     inline = copy.deepcopy(local_action(job_steps[index]["uses"])["runs"]["steps"])
     for step in inline:
         if str(step.get("uses", "")).startswith(f"actions/{action}@"):
