@@ -32,6 +32,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, NoReturn, TypeVar
 
 from pipelines.common.errors import UsageError
@@ -133,6 +134,17 @@ def boolean(text: str) -> bool:
     if lowered not in ("true", "false"):
         raise argparse.ArgumentTypeError(f"'{text}' is not a boolean: expected true or false")
     return lowered == "true"
+
+
+_URI = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:/")
+
+
+def existing_path(text: str) -> str:
+    """A local file or folder that exists, checked before anything starts; a URI
+    (``dbfs:/``, ``s3://``, ...) is left to the reader, which names it if it is missing."""
+    if _URI.match(text) or Path(text).expanduser().exists():
+        return text
+    raise argparse.ArgumentTypeError(f"'{text}' does not exist: expected a file or a folder")
 
 
 def text_list(text: str) -> tuple[str, ...]:
@@ -271,8 +283,18 @@ class Task(Generic[P]):
         return parser
 
     def parse(self, argv: Sequence[str]) -> P:
-        """Typed params from a command line, checked (``Params.validate`` when defined)."""
-        namespace = self.parser().parse_args(list(argv))
+        """Typed params from a command line, checked (``Params.validate`` when defined).
+        A flag the task does not have is named first, before the required ones missing."""
+        parser = self.parser()
+        known = {option for action in parser._actions for option in action.option_strings}
+        unknown = [
+            arg.split("=", 1)[0]
+            for arg in argv
+            if arg.startswith("--") and arg.split("=", 1)[0] not in known
+        ]
+        if unknown:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        namespace = parser.parse_args(list(argv))
         params = self.params(**vars(namespace))
         validate = getattr(params, "validate", None)
         if validate is not None:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pipelines.common.errors import UsageError
-from pipelines.common.interface import Task, check_date_range, flag, positive_int
+from pipelines.common.interface import Task, check_date_range, existing_path, flag, positive_int
 from pipelines.common.names import TableName
 from pipelines.projects import ProjectParams
 
@@ -74,7 +74,7 @@ GENERATE_DATA = Task(
 
 @dataclass(frozen=True, kw_only=True)
 class ImportTripsParams:
-    source_path: str = flag("a parquet file or folder")
+    source_path: str = flag("a parquet file or folder", parse=existing_path)
     output_table: TableName = flag()
 
 
