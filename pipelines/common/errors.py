@@ -13,6 +13,10 @@ class SchemaMismatch(PipelineError):
     """A table lacks columns a task needs, or has them with the wrong types."""
 
 
+class UnreadableFile(PipelineError):
+    """A file a task reads is not in the format it expects (e.g. not parquet)."""
+
+
 class MissingModelAlias(PipelineError):
     """A registered model has no version behind an alias a task needs."""
 

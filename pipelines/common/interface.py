@@ -287,11 +287,13 @@ class Task(Generic[P]):
         A flag the task does not have is named first, before the required ones missing."""
         parser = self.parser()
         known = {option for action in parser._actions for option in action.option_strings}
-        unknown = [
-            arg.split("=", 1)[0]
-            for arg in argv
-            if arg.startswith("--") and arg.split("=", 1)[0] not in known
-        ]
+        unknown: list[str] = []  # each unknown flag with the values after it, as argparse
+        taking = False
+        for arg in argv:
+            if arg.startswith("-"):
+                taking = arg.startswith("--") and arg.split("=", 1)[0] not in known
+            if taking:
+                unknown.append(arg)
         if unknown:
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")
         namespace = parser.parse_args(list(argv))

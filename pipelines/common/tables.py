@@ -13,10 +13,13 @@ import time
 import uuid
 from pathlib import Path
 
+from py4j.protocol import Py4JJavaError
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from pipelines.common.errors import SchemaMismatch, UsageError
+from pipelines.common.errors import SchemaMismatch, UnreadableFile, UsageError
 from pipelines.common.names import TableName
 from pipelines.common.runtime import Runtime
 
@@ -56,6 +59,77 @@ def check_schema(df: DataFrame, expected: T.StructType, source: str) -> None:
         f"{source} does not have the schema this task needs: {'; '.join(problems)}."
         f" Expected at least: {expected_text}. Nothing was written."
     )
+
+
+# The conversions a file's column may get on its way into a contract, because they keep
+# every value: integer widening, integers and floats to double, and a timestamp without a
+# zone (parquet's isAdjustedToUTC=false) or a date to a timestamp, read in the session's time
+# zone, UTC (pipelines/common/spark.py). Anything else, a string holding numbers included,
+# is refused.
+LOSSLESS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("tinyint", "smallint"), ("tinyint", "int"), ("tinyint", "bigint"),
+        ("smallint", "int"), ("smallint", "bigint"), ("int", "bigint"),
+        ("tinyint", "double"), ("smallint", "double"), ("int", "double"),
+        ("float", "double"),
+        ("timestamp_ntz", "timestamp"), ("date", "timestamp"),
+    }
+)  # fmt: skip
+
+
+def conform(df: DataFrame, contract: T.StructType, source: str) -> tuple[DataFrame, list[str]]:
+    """``df``'s contract columns, in the contract's order and types, and the conversions
+    made (``"passenger_count int -> bigint"``). Raises ``SchemaMismatch`` naming every
+    column missing or of a type with no lossless conversion (``LOSSLESS``)."""
+    actual = {f.name.lower(): f for f in df.schema.fields}
+    missing = [f for f in contract.fields if f.name.lower() not in actual]
+    wrong = []
+    columns, conversions = [], []
+    for f in contract.fields:
+        found = actual.get(f.name.lower())
+        if found is None:
+            continue
+        got, want = _type_name(found.dataType), _type_name(f.dataType)
+        if got == want:
+            columns.append(F.col(found.name).alias(f.name))
+        elif (got, want) in LOSSLESS:
+            columns.append(F.col(found.name).cast(f.dataType).alias(f.name))
+            conversions.append(f"{f.name} {got} -> {want}")
+        else:
+            wrong.append(f"{f.name} is {got}, expected {want}")
+    if missing or wrong:
+        problems = []
+        if missing:
+            problems.append(
+                "missing columns: "
+                + ", ".join(f"{f.name} ({_type_name(f.dataType)})" for f in missing)
+            )
+        if wrong:
+            problems.append(
+                f"mistyped columns: {', '.join(wrong)} (no lossless conversion: a value would"
+                " change or be lost)"
+            )
+        expected = ", ".join(f"{f.name} {_type_name(f.dataType)}" for f in contract.fields)
+        raise SchemaMismatch(
+            f"{source} does not have the schema this task needs: {'; '.join(problems)}."
+            f" Expected: {expected}. Nothing was written."
+        )
+    return df.select(*columns), conversions
+
+
+def read_parquet(spark: SparkSession, path: str) -> DataFrame:
+    """A parquet file or folder, or ``UnreadableFile`` naming it and Spark's reason in one
+    line, instead of the Java stack."""
+    try:
+        df = spark.read.parquet(path)
+        df.schema  # noqa: B018 - parquet footers are read here; a bad file fails now
+    except (PySparkException, Py4JJavaError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnreadableFile(
+            f"{path} is not readable parquet ({reason[:300]}): expected a parquet file, or a"
+            " folder of parquet files. Nothing was written."
+        ) from None
+    return df
 
 
 def table_exists(spark: SparkSession, name: TableName) -> bool:

@@ -3,14 +3,13 @@ of real trips into the trips table."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import functions as F
 
 from pipelines.common import flags
 from pipelines.common.errors import UsageError
-from pipelines.common.tables import replace_where
+from pipelines.common.tables import read_parquet, replace_where
 from pipelines.common.task import TaskContext
 from pipelines.data.params import ImportTripsParams
 from pipelines.projects.fare import schemas
@@ -19,10 +18,9 @@ from pipelines.projects.fare.ingest import normalize_trips
 
 def run(params: ImportTripsParams, ctx: TaskContext) -> dict[str, Any]:
     spark = ctx.spark
-    local = "://" not in params.source_path
-    if local and not Path(params.source_path).exists():
-        raise UsageError(f"--source-path {params.source_path}: no such file or folder.")
-    trips = normalize_trips(spark.read.parquet(params.source_path), params.source_path).cache()
+    raw = read_parquet(spark, params.source_path)
+    trips, conversions = normalize_trips(raw, params.source_path)
+    trips = trips.cache()
     bounds = trips.select(
         F.to_date(F.min(schemas.PICKUP_TIME)).alias("first"),
         F.date_add(F.to_date(F.max(schemas.PICKUP_TIME)), 1).alias("last"),
@@ -41,4 +39,5 @@ def run(params: ImportTripsParams, ctx: TaskContext) -> dict[str, Any]:
         "rows_written": rows,
         "start_date": bounds.first.isoformat(),
         "end_date": bounds.last.isoformat(),
+        "conversions": conversions,
     }
