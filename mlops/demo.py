@@ -309,6 +309,14 @@ def _summary(ctx: TaskContext, project: LocalProject, report: Path) -> str:
     for _, run in project.runs:
         spent[run.job] = spent.get(run.job, 0.0) + run.seconds
     lines.append("  job runs: " + ", ".join(f"{job} {s:.1f} s" for job, s in spent.items()))
+    stopped: dict[str, int] = {}
+    for _, run in project.runs:
+        for task in run.tasks:
+            for rule, count in (task.result.get("quarantined") or {}).items():
+                stopped[rule] = stopped.get(rule, 0) + count
+    if stopped:
+        held = ", ".join(f"{rule} {n}" for rule, n in stopped.items())
+        lines.append(f"  quarantined before scoring: {held}")
     monitoring = [(label, run) for label, run in project.runs if run.job == "monitoring"]
     for label, run in monitoring:
         check = run.task("CheckViolation")

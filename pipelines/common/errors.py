@@ -35,3 +35,7 @@ class ConflictingLabels(PipelineError):
 
 class StoreInUse(PipelineError):
     """Another process holds the local store (``MLOPS_HOME``)."""
+
+
+class DataQualityError(PipelineError):
+    """Rows break a blocking rule of a project's expectations (e.g. a duplicated key)."""

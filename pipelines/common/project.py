@@ -134,11 +134,58 @@ class DemoScenario:
 
 
 @dataclass(frozen=True)
+class Expectation:
+    """A rule every row of a project's scoring set must meet before it is scored: a row
+    check of databricks-labs-dqx (``function`` one of its check functions, e.g.
+    ``is_not_null``, ``is_not_less_than``, ``is_in_list``, ``sql_expression``, with its
+    ``arguments``). A row breaking one is quarantined, with the rule's ``name``, and never
+    reaches the model or a metric (``pipelines.common.expectations``). Note that dqx's
+    comparisons let NaN, infinity and NULL through: say ``is_not_null`` and a finite rule
+    where they matter."""
+
+    name: str
+    function: str
+    arguments: Mapping[str, Any]
+
+
+def one_of(column: str, allowed: Sequence[str]) -> Expectation:
+    """``column`` is one of ``allowed`` (NULL is left to a not-null rule). A SQL expression,
+    not dqx's ``is_in_list``: that reads a string item as a column expression, so
+    ``month-to-month`` would be the column ``month`` minus ``to`` minus ``month``."""
+    quoted = ", ".join("'" + value.replace("'", "''") + "'" for value in allowed)
+    return Expectation(
+        f"{column}_known",
+        "sql_expression",
+        {
+            "expression": f"{column} IS NULL OR {column} IN ({quoted})",
+            "msg": f"{column} is not one of {', '.join(allowed)}",
+            "columns": [column],
+        },
+    )
+
+
+def finite(column: str) -> Expectation:
+    """``column`` is neither NaN nor infinite (NULL is left to a not-null rule): dqx's range
+    comparisons let NaN and +infinity through, as Spark orders NaN above every number."""
+    return Expectation(
+        f"{column}_finite",
+        "sql_expression",
+        {
+            "expression": f"{column} IS NULL OR (NOT isnan({column})"
+            f" AND abs({column}) != double('inf'))",
+            "msg": f"{column} is NaN or infinite",
+            "columns": [column],
+        },
+    )
+
+
+@dataclass(frozen=True)
 class ModelProject:
     """A project's declaration (light: no Spark, no scikit-learn).
 
     lifecycle: ``"module:attribute"`` of its ``ProjectLifecycle``, imported when a task runs.
     drift_knobs: the names ``generate-data --drift`` accepts, with their neutral value.
+    scoring_expectations: the rules a scoring row must meet (``Expectation``).
     """
 
     name: str
@@ -152,6 +199,10 @@ class ModelProject:
     demo: DemoScenario | None = None
     default_size: int = 1000
     size_unit: str = "rows per day"
+    # The scoring set's rules; a duplicated request key always stops a batch (blocking).
+    scoring_expectations: tuple[Expectation, ...] = ()
+    # The role of the table the scoring requests come from, named when a batch is refused.
+    requests_role: str | None = None
 
     def role(self, role: str) -> TableRole:
         for table in self.tables:

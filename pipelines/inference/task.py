@@ -11,6 +11,7 @@ import mlflow
 from pyspark.sql import functions as F
 
 from pipelines.common import flags
+from pipelines.common.expectations import check_rows, quarantine_table
 from pipelines.common.project import ProblemType
 from pipelines.common.registry import require_alias
 from pipelines.common.tables import read_table, replace_where, table_exists
@@ -32,6 +33,17 @@ def run(params: BatchInferenceParams, ctx: TaskContext) -> dict[str, Any]:
     )
     contract = lifecycle.schemas()["predictions"]
     scoring = lifecycle.scoring_set(spark, params.tables, params.start_date, params.end_date)
+    requests = params.tables[project.requests_role] if project.requests_role else "its inputs"
+    window = f"[{params.start_date}, {params.end_date})"
+    checked = check_rows(
+        spark,
+        scoring,
+        project.scoring_expectations,
+        lifecycle.request_key(),
+        f"The scoring set of {project.name} for {window}, from {requests},",
+        on_databricks=ctx.runtime.on_databricks,
+    )
+    scoring = checked.valid
     # Pin the version, not the alias: the alias may move while this batch is scored.
     uri = f"models:/{params.model_name}/{version}"
     shape = (lifecycle.model_inputs(), lifecycle.request_columns(), project.label, contract)
@@ -52,12 +64,18 @@ def run(params: BatchInferenceParams, ctx: TaskContext) -> dict[str, Any]:
         f" AND timestamp < {flags.sql_timestamp(params.end_date)}"
     )
     replace_where(spark, ctx.runtime, batch, params.output_table, condition)
+    quarantine = quarantine_table(params.output_table)
+    replace_where(spark, ctx.runtime, checked.quarantined, quarantine, condition)
     rows = batch.count()
     batch.unpersist()
+    checked.quarantined.unpersist()
     return {
         "project": project.name,
         "table": str(params.output_table),
         "rows_scored": rows,
+        # Rows each rule kept from the model, and where they are, with the rules they broke.
+        "quarantined": dict(checked.stopped),
+        "quarantine_table": str(quarantine),
         "model_name": params.model_name,
         "model_version": version,
     }

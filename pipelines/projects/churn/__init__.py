@@ -8,11 +8,17 @@ import datetime as dt
 from pipelines.common.project import (
     DemoRound,
     DemoScenario,
+    Expectation,
     ModelProject,
     Monitoring,
     ProblemType,
     TableRole,
+    finite,
+    one_of,
 )
+
+# The contract types a customer may have: the generator draws them, scoring expects them.
+CONTRACTS = ("month-to-month", "one-year", "two-year")
 
 PROJECT = ModelProject(
     name="churn",
@@ -97,4 +103,20 @@ PROJECT = ModelProject(
     ),
     default_size=3000,
     size_unit="customers",
+    requests_role="scoring_requests",
+    scoring_expectations=(
+        Expectation("monthly_charges_not_null", "is_not_null", {"column": "monthly_charges"}),
+        Expectation(
+            "monthly_charges_non_negative",
+            "is_not_less_than",
+            {"column": "monthly_charges", "limit": 0},
+        ),
+        finite("monthly_charges"),
+        Expectation(
+            "tenure_months_non_negative",
+            "is_not_less_than",
+            {"column": "tenure_months", "limit": 0},
+        ),
+        one_of("contract", CONTRACTS),
+    ),
 )

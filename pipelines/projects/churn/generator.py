@@ -70,13 +70,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pipelines.projects.churn import CONTRACTS
+
 CUSTOMER_ID = "customer_id"
 SNAPSHOT_TIME = "snapshot_time"
 LABEL = "churned"
 LABEL_TIME = "label_time"
 KEY = (CUSTOMER_ID, SNAPSHOT_TIME)
 
-CONTRACTS = ("month-to-month", "one-year", "two-year")
 PAYMENT_METHODS = ("electronic check", "mailed check", "bank transfer", "credit card")
 INTERNET_SERVICES = ("fiber", "dsl", "none")
 # Add-ons that need an internet service; phone lines do not.

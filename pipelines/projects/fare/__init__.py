@@ -7,10 +7,12 @@ import datetime as dt
 from pipelines.common.project import (
     DemoRound,
     DemoScenario,
+    Expectation,
     ModelProject,
     Monitoring,
     ProblemType,
     TableRole,
+    finite,
 )
 
 PROJECT = ModelProject(
@@ -94,4 +96,16 @@ PROJECT = ModelProject(
     ),
     default_size=2000,
     size_unit="trips per day",
+    requests_role="inference_requests",
+    scoring_expectations=(
+        Expectation("trip_distance_not_null", "is_not_null", {"column": "trip_distance"}),
+        Expectation(
+            "trip_distance_non_negative",
+            "is_not_less_than",
+            {"column": "trip_distance", "limit": 0},
+        ),
+        finite("trip_distance"),
+        Expectation("pickup_zip_not_null", "is_not_null", {"column": "pickup_zip"}),
+        Expectation("dropoff_zip_not_null", "is_not_null", {"column": "dropoff_zip"}),
+    ),
 )
