@@ -316,7 +316,7 @@ def _summary(ctx: TaskContext, project: LocalProject, report: Path) -> str:
                 stopped[rule] = stopped.get(rule, 0) + count
     if stopped:
         held = ", ".join(f"{rule} {n}" for rule, n in stopped.items())
-        lines.append(f"  quarantined before scoring: {held}")
+        lines.append(f"  rows kept from the models (quarantined): {held}")
     monitoring = [(label, run) for label, run in project.runs if run.job == "monitoring"]
     for label, run in monitoring:
         check = run.task("CheckViolation")

@@ -50,14 +50,15 @@ def unique_rule(key: Sequence[str]) -> str:
 
 
 def dqx_checks(expectations: Sequence[Expectation], key: Sequence[str]) -> list[dict[str, Any]]:
-    """The checks in dqx's metadata form: the key's uniqueness first, then each rule."""
+    """The checks in dqx's metadata form: the key's uniqueness first (when there is a key),
+    then each rule."""
     checks: list[dict[str, Any]] = [
         {
             "name": unique_rule(key),
             "criticality": "error",
             "check": {"function": "is_unique", "arguments": {"columns": list(key)}},
         }
-    ]
+    ][: 1 if key else 0]
     checks += [
         {
             "name": rule.name,
@@ -94,6 +95,9 @@ def check_rows(
     from databricks.labs.dqx.engine import DQEngineCore
 
     checks = dqx_checks(expectations, key)
+    if not checks:
+        nothing = df.limit(0).withColumn("quarantine_rules", F.array().cast("array<string>"))
+        return Checked(valid=df, quarantined=nothing, stopped={})
     validation = DQEngineCore.validate_checks(checks)
     if validation.has_errors:
         raise ValueError(f"the expectations of {source} are not valid dqx checks: {validation}")
@@ -113,7 +117,7 @@ def check_rows(
         .agg(F.count("*").alias("n"))
         .collect()
     }
-    duplicated = counts.get(unique_rule(key), 0)
+    duplicated = counts.get(unique_rule(key), 0) if key else 0
     if duplicated:
         examples = [
             ", ".join(str(row[c]) for c in key)
@@ -132,6 +136,11 @@ def check_rows(
         )
     stopped = {rule.name: counts.get(rule.name, 0) for rule in expectations}
     return Checked(valid=valid, quarantined=bad, stopped=stopped)
+
+
+def applicable(expectations: Sequence[Expectation], df: DataFrame) -> list[Expectation]:
+    """The rules whose columns ``df`` has (a labelled set keeps only the model's inputs)."""
+    return [rule for rule in expectations if set(_columns(rule)) <= set(df.columns)]
 
 
 def _columns(rule: Expectation) -> list[str]:

@@ -15,7 +15,7 @@ from pipelines.common.quality import model_quality
 from pipelines.common.registry import CHALLENGER
 from pipelines.common.task import TaskContext
 from pipelines.common.task_values import MODEL_VERSION
-from pipelines.training.dataset import load_labelled_set
+from pipelines.training.dataset import labelled_rows
 from pipelines.training.model import pip_requirements, split_by_time
 from pipelines.training.params import TrainParams
 
@@ -24,7 +24,7 @@ def run(params: TrainParams, ctx: TaskContext) -> dict[str, Any]:
     project = params.model_project
     lifecycle = project.implementation()
     inputs, label = list(lifecycle.model_inputs()), project.label
-    frame = load_labelled_set(ctx, params, "training")
+    frame, kept_out = labelled_rows(ctx, params, "training")
     train, test = split_by_time(frame, lifecycle.time_column(), params.test_fraction)
     hp = {"max_iter": params.max_iter, "learning_rate": params.learning_rate}
     model = lifecycle.build_model(hp).fit(train[inputs], train[label])
@@ -49,6 +49,8 @@ def run(params: TrainParams, ctx: TaskContext) -> dict[str, Any]:
                 "train_end": params.end_date.isoformat(),
                 "label_table": str(params.tables[lifecycle.label_role()]),
                 "train_rows": len(train),
+                # Labelled rows each of the project's expectations kept out of training.
+                "quarantined": kept_out,
                 "test_rows": len(test),
             }
         )
@@ -84,6 +86,8 @@ def run(params: TrainParams, ctx: TaskContext) -> dict[str, Any]:
         "run_id": run.info.run_id,
         "experiment_id": experiment_id,
         "train_rows": len(train),
+        # Labelled rows each of the project's expectations kept out of training.
+        "quarantined": kept_out,
         "test_rows": len(test),
         "metrics": {k: round(v, 4) for k, v in metrics.items()},
     }

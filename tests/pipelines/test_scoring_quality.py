@@ -124,3 +124,31 @@ def test_the_churn_rules_stop_unknown_contracts_and_impossible_charges(spark) ->
         "c5": ["monthly_charges_not_null"],
     }
     assert checked.stopped["contract_known"] == 1
+
+
+def test_labelled_rows_that_break_the_rules_never_reach_training(ctx, spark, lake, schema) -> None:
+    from pipelines.common.tables import TableName, overwrite_table
+    from tests.conftest import run_task
+
+    trips = spark.table(str(lake.trips)).where(
+        (F.col(schemas.PICKUP_TIME) >= F.lit("2016-01-01"))
+        & (F.col(schemas.PICKUP_TIME) < F.lit("2016-01-15"))
+    )
+    broken = trips.withColumn(
+        "trip_distance",
+        F.when(F.col("trip_id") % 10 == 0, F.lit(float("nan"))).otherwise(F.col("trip_distance")),
+    )
+    copy = f"{schema}.trips"
+    overwrite_table(spark, ctx.runtime, broken, TableName.parse(copy))
+    tables = lake.tables.replace(f"trips={lake.trips}", f"trips={copy}")
+    argv = [
+        *lake.project_flags(tables),
+        "--start-date", "2016-01-01", "--end-date", "2016-01-15",
+        "--model-name", f"{schema}.fare", "--experiment", "/Shared/tests/quality",
+        "--max-iter", "10",
+    ]  # fmt: skip
+    trained = run_task("train", argv, ctx)
+    nan_rows = broken.where(F.isnan("trip_distance")).count()
+    assert nan_rows > 0
+    assert trained["quarantined"]["trip_distance_finite"] == nan_rows
+    assert trained["train_rows"] + trained["test_rows"] == trips.count() - nan_rows
