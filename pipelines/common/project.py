@@ -148,6 +148,15 @@ class Expectation:
     arguments: Mapping[str, Any]
 
 
+def measured(column: str) -> tuple[Expectation, ...]:
+    """A quantity that cannot be negative: ``column`` is set, at least 0 and finite."""
+    return (
+        Expectation(f"{column}_not_null", "is_not_null", {"column": column}),
+        Expectation(f"{column}_non_negative", "is_not_less_than", {"column": column, "limit": 0}),
+        finite(column),
+    )
+
+
 def one_of(column: str, allowed: Sequence[str]) -> Expectation:
     """``column`` is one of ``allowed`` (NULL is left to a not-null rule). A SQL expression,
     not dqx's ``is_in_list``: that reads a string item as a column expression, so

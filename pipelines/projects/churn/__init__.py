@@ -13,7 +13,7 @@ from pipelines.common.project import (
     Monitoring,
     ProblemType,
     TableRole,
-    finite,
+    measured,
     one_of,
 )
 
@@ -105,13 +105,7 @@ PROJECT = ModelProject(
     size_unit="customers",
     requests_role="scoring_requests",
     scoring_expectations=(
-        Expectation("monthly_charges_not_null", "is_not_null", {"column": "monthly_charges"}),
-        Expectation(
-            "monthly_charges_non_negative",
-            "is_not_less_than",
-            {"column": "monthly_charges", "limit": 0},
-        ),
-        finite("monthly_charges"),
+        *measured("monthly_charges"),
         Expectation(
             "tenure_months_non_negative",
             "is_not_less_than",

@@ -12,7 +12,7 @@ from pipelines.common.project import (
     Monitoring,
     ProblemType,
     TableRole,
-    finite,
+    measured,
 )
 
 PROJECT = ModelProject(
@@ -98,13 +98,7 @@ PROJECT = ModelProject(
     size_unit="trips per day",
     requests_role="inference_requests",
     scoring_expectations=(
-        Expectation("trip_distance_not_null", "is_not_null", {"column": "trip_distance"}),
-        Expectation(
-            "trip_distance_non_negative",
-            "is_not_less_than",
-            {"column": "trip_distance", "limit": 0},
-        ),
-        finite("trip_distance"),
+        *measured("trip_distance"),
         Expectation("pickup_zip_not_null", "is_not_null", {"column": "pickup_zip"}),
         Expectation("dropoff_zip_not_null", "is_not_null", {"column": "dropoff_zip"}),
     ),
