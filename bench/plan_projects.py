@@ -54,7 +54,7 @@ def bare_directories(count: int) -> float:
     import pulumi
     import pulumi_databricks as databricks
 
-    from infra.program import cycles_collected_at_end
+    from infra.program import cyclic_gc_paused
     from mlops.render import RecordingMocks, RecordingMonitor
 
     mocks = RecordingMocks()
@@ -69,7 +69,7 @@ def bare_directories(count: int) -> float:
         return pulumi.Output.from_input(count)
 
     started = time.perf_counter()
-    with cycles_collected_at_end():
+    with cyclic_gc_paused():
         program()
     return time.perf_counter() - started
 

@@ -13,7 +13,7 @@ from infra.wheel import build_wheel, program_dir, wheel_source
 from pipelines.common.code_version import code_version
 
 # No cyclic garbage collection while the program runs: it doubles the evaluation of a
-# stack of many projects (see infra.program.cycles_collected_at_end). For the whole
+# stack of many projects (see infra.program.cyclic_gc_paused). For the whole
 # process, as the SDK goes on registering resources after this module has returned.
 gc.disable()
 

@@ -250,7 +250,7 @@ def _aliased(
 
 
 @contextmanager
-def cycles_collected_at_end() -> Iterator[None]:
+def cyclic_gc_paused() -> Iterator[None]:
     """Runs a program's evaluation with Python's cyclic garbage collector paused; it
     collects the cycles left behind on its next run, after the evaluation.
 

@@ -22,7 +22,7 @@ from pulumi.runtime.mocks import MockMonitor
 
 from infra import naming
 from infra.outputs import validate_outputs
-from infra.program import CodePackage, Deployment, cycles_collected_at_end, deploy
+from infra.program import CodePackage, Deployment, cyclic_gc_paused, deploy
 from infra.settings import (
     PROJECT,
     StackSettings,
@@ -245,7 +245,7 @@ def render_settings(
             lambda exports: built.update(exports=exports)
         )
 
-    with warnings.catch_warnings(), cycles_collected_at_end():
+    with warnings.catch_warnings(), cyclic_gc_paused():
         # pulumi_aws.s3 and friends warn about deprecations on first use; not ours.
         warnings.simplefilter("ignore", DeprecationWarning)
         run()

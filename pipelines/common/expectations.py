@@ -138,9 +138,9 @@ def check_rows(
     return Checked(valid=valid, quarantined=bad, stopped=stopped)
 
 
-def applicable(expectations: Sequence[Expectation], df: DataFrame) -> list[Expectation]:
-    """The rules whose columns ``df`` has (a labelled set keeps only the model's inputs)."""
-    return [rule for rule in expectations if set(_columns(rule)) <= set(df.columns)]
+def applicable(expectations: Sequence[Expectation], columns: Sequence[str]) -> list[Expectation]:
+    """The rules on ``columns`` only (a labelled set keeps only the model's inputs)."""
+    return [rule for rule in expectations if set(_columns(rule)) <= set(columns)]
 
 
 def _columns(rule: Expectation) -> list[str]:

@@ -286,6 +286,8 @@ class Task(Generic[P]):
         """Typed params from a command line, checked (``Params.validate`` when defined).
         A flag the task does not have is named first, before the required ones missing."""
         parser = self.parser()
+        # argparse checks the required flags before it reports unknown ones, and has no
+        # public list of its options: hence its own _actions, read here.
         known = {option for action in parser._actions for option in action.option_strings}
         unknown: list[str] = []  # each unknown flag with the values after it, as argparse
         taking = False

@@ -30,8 +30,15 @@ def _type_name(data_type: T.DataType) -> str:
     return data_type.simpleString()
 
 
-def check_schema(df: DataFrame, expected: T.StructType, source: str) -> None:
-    """Raise ``SchemaMismatch`` listing every missing or mistyped column of ``df``.
+def check_schema(
+    df: DataFrame,
+    expected: T.StructType,
+    source: str,
+    allowed: frozenset[tuple[str, str]] = frozenset(),
+) -> None:
+    """Raise ``SchemaMismatch`` listing every missing or mistyped column of ``df``: a
+    column is mistyped unless its type is the expected one or ``(actual, expected)`` is in
+    ``allowed`` (by type name, e.g. ``LOSSLESS``).
 
     Extra columns are allowed. ``source`` names the table or file in the message.
     """
@@ -40,7 +47,9 @@ def check_schema(df: DataFrame, expected: T.StructType, source: str) -> None:
     mistyped = [
         (f, actual[f.name.lower()])
         for f in expected.fields
-        if f.name.lower() in actual and actual[f.name.lower()] != f.dataType
+        if f.name.lower() in actual
+        and actual[f.name.lower()] != f.dataType
+        and (_type_name(actual[f.name.lower()]), _type_name(f.dataType)) not in allowed
     ]
     if not missing and not mistyped:
         return
@@ -53,7 +62,8 @@ def check_schema(df: DataFrame, expected: T.StructType, source: str) -> None:
             f"{f.name} is {_type_name(got)}, expected {_type_name(f.dataType)}"
             for f, got in mistyped
         )
-        problems.append(f"mistyped columns: {cols}")
+        lossless = " (no lossless conversion: a value would change or be lost)"
+        problems.append(f"mistyped columns: {cols}{lossless if allowed else ''}")
     expected_text = ", ".join(f"{f.name} {_type_name(f.dataType)}" for f in expected.fields)
     raise SchemaMismatch(
         f"{source} does not have the schema this task needs: {'; '.join(problems)}."
@@ -81,39 +91,15 @@ def conform(df: DataFrame, contract: T.StructType, source: str) -> tuple[DataFra
     """``df``'s contract columns, in the contract's order and types, and the conversions
     made (``"passenger_count int -> bigint"``). Raises ``SchemaMismatch`` naming every
     column missing or of a type with no lossless conversion (``LOSSLESS``)."""
+    check_schema(df, contract, source, allowed=LOSSLESS)
     actual = {f.name.lower(): f for f in df.schema.fields}
-    missing = [f for f in contract.fields if f.name.lower() not in actual]
-    wrong = []
     columns, conversions = [], []
     for f in contract.fields:
-        found = actual.get(f.name.lower())
-        if found is None:
-            continue
+        found = actual[f.name.lower()]
         got, want = _type_name(found.dataType), _type_name(f.dataType)
-        if got == want:
-            columns.append(F.col(found.name).alias(f.name))
-        elif (got, want) in LOSSLESS:
-            columns.append(F.col(found.name).cast(f.dataType).alias(f.name))
+        columns.append(F.col(found.name).cast(f.dataType).alias(f.name))
+        if got != want:
             conversions.append(f"{f.name} {got} -> {want}")
-        else:
-            wrong.append(f"{f.name} is {got}, expected {want}")
-    if missing or wrong:
-        problems = []
-        if missing:
-            problems.append(
-                "missing columns: "
-                + ", ".join(f"{f.name} ({_type_name(f.dataType)})" for f in missing)
-            )
-        if wrong:
-            problems.append(
-                f"mistyped columns: {', '.join(wrong)} (no lossless conversion: a value would"
-                " change or be lost)"
-            )
-        expected = ", ".join(f"{f.name} {_type_name(f.dataType)}" for f in contract.fields)
-        raise SchemaMismatch(
-            f"{source} does not have the schema this task needs: {'; '.join(problems)}."
-            f" Expected: {expected}. Nothing was written."
-        )
     return df.select(*columns), conversions
 
 

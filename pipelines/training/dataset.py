@@ -37,7 +37,7 @@ def labelled_rows(
     checked = check_rows(
         ctx.spark,
         frame,
-        applicable(project.scoring_expectations, frame),
+        applicable(project.scoring_expectations, frame.columns),
         (),
         f"The labelled set of {project.name} for {window}",
         on_databricks=ctx.runtime.on_databricks,

@@ -26,7 +26,7 @@ def tables(schema: str) -> str:
     return ",".join(f"{t.role}=spark_catalog.{schema}.{t.default_name}" for t in roles)
 
 
-def generate(home: Path, schema: str = "lock_test") -> list[str]:
+def generate(schema: str = "lock_test") -> list[str]:
     return [
         MLOPS, "run", "generate-data", "--project", "fare", "--tables", tables(schema),
         "--start-date", "2016-01-04", "--end-date", "2016-01-05", "--size", "200",
@@ -54,7 +54,7 @@ def test_a_second_process_is_refused_naming_the_holder_and_writes_nothing(tmp_pa
     held = holder(home)
     try:
         refused = subprocess.run(
-            generate(home), capture_output=True, text=True, env=env(home), timeout=120
+            generate(), capture_output=True, text=True, env=env(home), timeout=120
         )
     finally:
         held.kill()
@@ -98,7 +98,7 @@ def test_two_runs_on_one_store_give_exactly_one_clear_refusal(tmp_path: Path) ->
     home = tmp_path / "home"
     runs = [
         subprocess.Popen(
-            generate(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(home)
+            generate(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(home)
         )
         for _ in range(2)
     ]

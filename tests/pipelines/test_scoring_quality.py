@@ -8,6 +8,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from pipelines.common.errors import DataQualityError
+from pipelines.common.expectations import quarantine_table
 from pipelines.common.tables import TableName, overwrite_table
 from pipelines.projects.fare import schemas
 from tests.pipelines.test_inference import BATCH_2, batch_trips, champion, score  # noqa: F401
@@ -41,7 +42,7 @@ def test_a_duplicated_trip_id_stops_the_batch_naming_table_rule_count_and_keys(
     assert any(i in message for i in ids)
     assert "nothing was scored or written" in message
     assert not spark.catalog.tableExists(output)
-    assert not spark.catalog.tableExists(f"{output}_quarantine")
+    assert not spark.catalog.tableExists(str(quarantine_table(TableName.parse(output))))
 
 
 def test_bad_distances_are_quarantined_with_their_rule_and_never_scored(
@@ -152,3 +153,22 @@ def test_labelled_rows_that_break_the_rules_never_reach_training(ctx, spark, lak
     assert nan_rows > 0
     assert trained["quarantined"]["trip_distance_finite"] == nan_rows
     assert trained["train_rows"] + trained["test_rows"] == trips.count() - nan_rows
+
+
+@pytest.mark.parametrize("name", ["fare", "churn"])
+def test_each_projects_expectations_are_valid_dqx_checks_on_its_scoring_columns(name) -> None:
+    """Checked without Spark, so a misspelt check function, argument or column fails here,
+    not in a scheduled batch (dqx would skip a check on a missing column and quarantine
+    every row)."""
+    from databricks.labs.dqx.engine import DQEngineCore
+
+    from pipelines.common.expectations import applicable, dqx_checks
+    from pipelines.projects import project
+
+    declared = project(name)
+    lifecycle = declared.implementation()
+    assert declared.scoring_expectations and declared.requests_role in declared.roles()
+    checks = dqx_checks(declared.scoring_expectations, lifecycle.request_key())
+    assert not DQEngineCore.validate_checks(checks).has_errors
+    columns = [*lifecycle.request_columns(), *lifecycle.model_inputs()]
+    assert applicable(declared.scoring_expectations, columns) == list(declared.scoring_expectations)
