@@ -39,10 +39,11 @@ class Checked:
     stopped: Mapping[str, int]
 
 
-def quarantine_table(predictions: TableName) -> TableName:
-    """Where a batch's quarantined rows go: beside the predictions, in the project's schema,
-    where the runner creates tables (CREATE_TABLE, as for the monitor's metric tables)."""
-    return TableName(predictions.catalog, predictions.schema, f"{predictions.table}_quarantine")
+def quarantine_table(table: TableName) -> TableName:
+    """Where the rows kept from ``table`` go (a scoring batch's from the predictions, a
+    feature write's from its feature table): beside it, in the project's schema, where the
+    runner creates tables (CREATE_TABLE, as for the monitor's metric tables)."""
+    return TableName(table.catalog, table.schema, f"{table.table}_quarantine")
 
 
 def unique_rule(key: Sequence[str]) -> str:
@@ -88,10 +89,11 @@ def check_rows(
     key: Sequence[str],
     source: str,
     on_databricks: bool = False,
+    refused: str = "Nothing was written.",
 ) -> Checked:
     """Split ``df`` by ``expectations``; raise ``DataQualityError`` when a ``key`` value is
-    on more than one row (nothing is written then), naming ``source``, the rule, the count
-    and a few keys."""
+    on more than one row (the caller writes nothing then), naming ``source``, the rule, the
+    count and a few keys, then ``refused``: what that means for the task."""
     from databricks.labs.dqx.engine import DQEngineCore
 
     checks = dqx_checks(expectations, key)
@@ -130,9 +132,8 @@ def check_rows(
         bad.unpersist()
         raise DataQualityError(
             f"{source}: {duplicated} rows break the rule {unique_rule(key)} (each"
-            f" {', '.join(key)} once per batch), e.g. {'; '.join(examples)}. A batch with a"
-            " duplicated key would be scored, labelled and counted twice, so nothing was"
-            " scored or written; remove the duplicates from the source and run again."
+            f" {', '.join(key)} on one row only), e.g. {'; '.join(examples)}. {refused}"
+            " Remove the duplicates from the source and run again."
         )
     stopped = {rule.name: counts.get(rule.name, 0) for rule in expectations}
     return Checked(valid=valid, quarantined=bad, stopped=stopped)

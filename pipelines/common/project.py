@@ -73,6 +73,105 @@ TableKind = Literal["input", "features", "predictions"]
 
 
 @dataclass(frozen=True)
+class Expectation:
+    """A rule every row of a table (or of a scoring set, before it is scored) must meet: a row
+    check of databricks-labs-dqx (``function`` one of its check functions, e.g.
+    ``is_not_null``, ``is_not_less_than``, ``is_in_list``, ``sql_expression``, with its
+    ``arguments``). A row breaking one is quarantined, with the rule's ``name``, and never
+    reaches the model or a metric (``pipelines.common.expectations``). Note that dqx's
+    comparisons let NaN, infinity and NULL through: say ``is_not_null`` and a finite rule
+    where they matter."""
+
+    name: str
+    function: str
+    arguments: Mapping[str, Any]
+
+
+def measured(column: str) -> tuple[Expectation, ...]:
+    """A quantity that cannot be negative: ``column`` is set, at least 0 and finite."""
+    return (
+        present(column),
+        Expectation(f"{column}_non_negative", "is_not_less_than", {"column": column, "limit": 0}),
+        finite(column),
+    )
+
+
+def present(column: str) -> Expectation:
+    """``column`` is set (not NULL)."""
+    return Expectation(f"{column}_not_null", "is_not_null", {"column": column})
+
+
+def not_before(later: str, earlier: str) -> Expectation:
+    """Timestamp ``later`` is not before ``earlier`` (a NULL is left to a not-null rule)."""
+    return Expectation(
+        f"{later}_not_before_{earlier}",
+        "sql_expression",
+        {
+            "expression": f"{later} IS NULL OR {earlier} IS NULL OR {later} >= {earlier}",
+            "msg": f"{later} is before {earlier}",
+            "columns": [later, earlier],
+        },
+    )
+
+
+def at_least(column: str, limit: float) -> Expectation:
+    """``column`` is at least ``limit`` (NULL and NaN are left to other rules)."""
+    return Expectation(
+        f"{column}_at_least_{limit:g}".replace("-", "minus_").replace(".", "_"),
+        "is_not_less_than",
+        {"column": column, "limit": limit},
+    )
+
+
+def all_finite(name: str, columns: Sequence[str]) -> Expectation:
+    """Every one of ``columns`` is neither NaN nor infinite: one rule for a wide row of
+    numbers (one dqx check, not one per column, keeps the check's plan small)."""
+    clauses = " AND ".join(
+        f"({c} IS NULL OR (NOT isnan({c}) AND abs({c}) != double('inf')))" for c in columns
+    )
+    return Expectation(
+        name,
+        "sql_expression",
+        {
+            "expression": clauses,
+            "msg": f"one of {', '.join(columns)} is NaN or infinite",
+            "columns": list(columns),
+        },
+    )
+
+
+def one_of(column: str, allowed: Sequence[str]) -> Expectation:
+    """``column`` is one of ``allowed`` (NULL is left to a not-null rule). A SQL expression,
+    not dqx's ``is_in_list``: that reads a string item as a column expression, so
+    ``month-to-month`` would be the column ``month`` minus ``to`` minus ``month``."""
+    quoted = ", ".join("'" + value.replace("'", "''") + "'" for value in allowed)
+    return Expectation(
+        f"{column}_known",
+        "sql_expression",
+        {
+            "expression": f"{column} IS NULL OR {column} IN ({quoted})",
+            "msg": f"{column} is not one of {', '.join(allowed)}",
+            "columns": [column],
+        },
+    )
+
+
+def finite(column: str) -> Expectation:
+    """``column`` is neither NaN nor infinite (NULL is left to a not-null rule): dqx's range
+    comparisons let NaN and +infinity through, as Spark orders NaN above every number."""
+    return Expectation(
+        f"{column}_finite",
+        "sql_expression",
+        {
+            "expression": f"{column} IS NULL OR (NOT isnan({column})"
+            f" AND abs({column}) != double('inf'))",
+            "msg": f"{column} is NaN or infinite",
+            "columns": [column],
+        },
+    )
+
+
+@dataclass(frozen=True)
 class TableRole:
     """One table of a project.
 
@@ -83,6 +182,9 @@ class TableRole:
     description: what a row is and its keys, for the table's comment.
     keys: its primary key; ``timeseries_key``: the key column a point-in-time lookup
         compares with the lookup time.
+    expectations: the rules each of its rows meets (``Expectation``), checked where a task
+        writes it (write-features, import-trips): a row breaking one goes to the table's
+        quarantine instead; a key on two rows stops the write (blocking).
     """
 
     role: str
@@ -91,6 +193,7 @@ class TableRole:
     description: str
     keys: tuple[str, ...] = ()
     timeseries_key: str | None = None
+    expectations: tuple[Expectation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,61 +234,6 @@ class DemoScenario:
     start: dt.date
     size: int
     rounds: tuple[DemoRound, ...]
-
-
-@dataclass(frozen=True)
-class Expectation:
-    """A rule every row of a project's scoring set must meet before it is scored: a row
-    check of databricks-labs-dqx (``function`` one of its check functions, e.g.
-    ``is_not_null``, ``is_not_less_than``, ``is_in_list``, ``sql_expression``, with its
-    ``arguments``). A row breaking one is quarantined, with the rule's ``name``, and never
-    reaches the model or a metric (``pipelines.common.expectations``). Note that dqx's
-    comparisons let NaN, infinity and NULL through: say ``is_not_null`` and a finite rule
-    where they matter."""
-
-    name: str
-    function: str
-    arguments: Mapping[str, Any]
-
-
-def measured(column: str) -> tuple[Expectation, ...]:
-    """A quantity that cannot be negative: ``column`` is set, at least 0 and finite."""
-    return (
-        Expectation(f"{column}_not_null", "is_not_null", {"column": column}),
-        Expectation(f"{column}_non_negative", "is_not_less_than", {"column": column, "limit": 0}),
-        finite(column),
-    )
-
-
-def one_of(column: str, allowed: Sequence[str]) -> Expectation:
-    """``column`` is one of ``allowed`` (NULL is left to a not-null rule). A SQL expression,
-    not dqx's ``is_in_list``: that reads a string item as a column expression, so
-    ``month-to-month`` would be the column ``month`` minus ``to`` minus ``month``."""
-    quoted = ", ".join("'" + value.replace("'", "''") + "'" for value in allowed)
-    return Expectation(
-        f"{column}_known",
-        "sql_expression",
-        {
-            "expression": f"{column} IS NULL OR {column} IN ({quoted})",
-            "msg": f"{column} is not one of {', '.join(allowed)}",
-            "columns": [column],
-        },
-    )
-
-
-def finite(column: str) -> Expectation:
-    """``column`` is neither NaN nor infinite (NULL is left to a not-null rule): dqx's range
-    comparisons let NaN and +infinity through, as Spark orders NaN above every number."""
-    return Expectation(
-        f"{column}_finite",
-        "sql_expression",
-        {
-            "expression": f"{column} IS NULL OR (NOT isnan({column})"
-            f" AND abs({column}) != double('inf'))",
-            "msg": f"{column} is NaN or infinite",
-            "columns": [column],
-        },
-    )
 
 
 @dataclass(frozen=True)

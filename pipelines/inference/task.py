@@ -42,6 +42,8 @@ def run(params: BatchInferenceParams, ctx: TaskContext) -> dict[str, Any]:
         lifecycle.request_key(),
         f"The scoring set of {project.name} for {window}, from {requests},",
         on_databricks=ctx.runtime.on_databricks,
+        refused="A batch with a duplicated key would be scored, labelled and counted twice,"
+        " so nothing was scored or written.",
     )
     scoring = checked.valid
     # Pin the version, not the alias: the alias may move while this batch is scored.

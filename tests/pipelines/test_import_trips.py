@@ -1,9 +1,15 @@
 """import-trips on bad files: types are a contract (only lossless conversions, each named in
-the result), and a file that is not parquet gets one paragraph naming it; neither writes."""
+the result), and a file that is not parquet gets one paragraph naming it; neither writes.
+The trips table's expectations hold at the door: a trip id on two different rows stops the
+import, rows breaking a row rule go to the quarantine with their rules."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,9 +17,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.common.errors import SchemaMismatch, UnreadableFile
+from pipelines.common.expectations import quarantine_table
+from pipelines.common.names import TableName
 from tests.conftest import run_task
 
 PICKUP = [dt.datetime(2016, 1, 4, 8, m) for m in range(4)]
+MLOPS = str(Path(sys.executable).with_name("mlops"))
 
 
 def trips_file(path: Path, **override: pa.Array) -> Path:
@@ -88,3 +97,102 @@ def test_a_text_file_named_parquet_is_named_in_one_paragraph(tmp_path, ctx, spar
     assert message.startswith(f"{fake} is not readable parquet (")
     assert len(message.splitlines()) == 1 and "at org.apache" not in message
     assert not spark.catalog.tableExists(f"{schema}.trips")
+
+
+def test_a_trip_id_on_two_different_rows_stops_the_import_through_the_cli(tmp_path, spark):
+    home = tmp_path / "home"
+    table = "spark_catalog.import_dup_ids.trips"
+    env = {**os.environ, "MLOPS_HOME": str(home)}
+
+    def run(path: Path) -> subprocess.CompletedProcess[str]:
+        argv = [MLOPS, "run", "import-trips", "--source-path", str(path), "--output-table", table]
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+
+    good = trips_file(tmp_path / "good.parquet", trip_id=pa.array([1, 2, 3, 4], pa.int64()))
+    assert run(good).returncode == 0
+    ids = pa.array([1, 2, 2, 2], pa.int64())  # trip 2 three times, with different fares
+    clash = trips_file(tmp_path / "clash.parquet", trip_id=ids)
+    refused = run(clash)
+    assert refused.returncode == 1, refused.stderr
+    # Spark's own start-up lines may precede it; ours is one paragraph on one line.
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, refused.stderr
+    message = errors[0]
+    assert str(clash) in message and table in message and "trip_id_unique" in message
+    assert "3 rows break" in message and "e.g. 2." in message
+    assert "nothing was written" in message
+    # The trips table is as the good import left it, and its quarantine as empty.
+    read = [sys.executable, "-c", _READ, str(home), table]
+    rows = subprocess.run(read, capture_output=True, text=True, env=env, timeout=300)
+    assert json.loads(rows.stdout.splitlines()[-1]) == {"trips": [1, 2, 3, 4], "quarantined": 0}
+
+
+# Reads a table of a local store in its own process (the store is one process's at a time).
+_READ = """
+import json, os, sys
+os.environ["MLOPS_HOME"] = sys.argv[1]
+from pipelines.common.runtime import Runtime
+from pipelines.common.task import TaskContext
+spark = TaskContext(Runtime.from_environment()).spark
+trips = sorted(r.trip_id for r in spark.table(sys.argv[2]).collect())
+print(json.dumps({"trips": trips, "quarantined": spark.table(sys.argv[2] + "_quarantine").count()}))
+"""
+
+
+def test_rows_repeating_another_exactly_are_merged_and_counted(tmp_path, ctx, spark, schema):
+    table = f"{schema}.trips"
+    twice = trips_file(tmp_path / "twice.parquet")
+    doubled = pq.read_table(twice)
+    pq.write_table(pa.concat_tables([doubled, doubled.slice(0, 2)]), twice)
+    done = import_trips(twice, table, ctx)
+    assert (done["rows_written"], done["duplicates_merged"]) == (4, 2)
+    assert spark.table(table).count() == 4
+
+
+def test_rows_breaking_a_trip_rule_are_quarantined_with_rules_and_file(
+    tmp_path, ctx, spark, schema
+):
+    """40% of the distances bad (NaN, infinite, negative, NULL), one trip without a pickup
+    time and one dropped off before its pickup: only the good trips reach the table."""
+    n = 20
+    pickup = [dt.datetime(2016, 1, 4, 8, m) for m in range(n)]
+    distance = [1.0 + i for i in range(n)]
+    bad = {0: float("nan"), 1: float("inf"), 2: -3.0, 3: None}  # rows i % 10 = 0..3
+    distance = [bad.get(i % 10, d) for i, d in enumerate(distance)]
+    dropoff = [t + dt.timedelta(minutes=9) for t in pickup]
+    dropoff[4] = pickup[4] - dt.timedelta(minutes=1)
+    pickup_times: list[dt.datetime | None] = list(pickup)
+    pickup_times[5] = None
+    path = trips_file(
+        tmp_path / "mixed.parquet",
+        tpep_pickup_datetime=pa.array(pickup_times, pa.timestamp("us", tz="UTC")),
+        tpep_dropoff_datetime=pa.array(dropoff, pa.timestamp("us", tz="UTC")),
+        trip_distance=pa.array(distance, pa.float64()),
+        fare_amount=pa.array([5.0 + i for i in range(n)], pa.float64()),
+        pickup_zip=pa.array([10001] * n, pa.int32()),
+        dropoff_zip=pa.array([10002] * n, pa.int32()),
+    )
+    table = f"{schema}.trips"
+    done = import_trips(path, table, ctx)
+    expected = {
+        "trip_distance_not_null": 2,
+        "trip_distance_non_negative": 2,
+        "trip_distance_finite": 4,  # NaN and +infinity
+        "tpep_pickup_datetime_not_null": 1,
+        "tpep_dropoff_datetime_not_before_tpep_pickup_datetime": 1,
+    }
+    assert {rule: c for rule, c in done["quarantined"].items() if c} == expected
+    assert done["rows_written"] == n - 10
+    assert spark.table(table).count() == n - 10
+    kept = spark.table(table).where("NOT (trip_distance >= 0 AND trip_distance < 1e9)").count()
+    assert kept == 0
+    quarantine = str(quarantine_table(TableName.parse(table)))
+    assert done["quarantine_table"] == quarantine
+    held = spark.table(quarantine).collect()
+    assert len(held) == 10 and {r.source_file for r in held} == {str(path)}
+    assert any(r.tpep_pickup_datetime is None for r in held)
+    broken = sorted(rule for r in held for rule in r.quarantine_rules)
+    assert broken == sorted(rule for rule, c in expected.items() for _ in range(c))
+    # Importing the same file again replaces its own quarantined rows: still ten.
+    import_trips(path, table, ctx)
+    assert spark.table(quarantine).count() == 10 and spark.table(table).count() == n - 10

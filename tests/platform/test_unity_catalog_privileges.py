@@ -94,23 +94,29 @@ def test_every_grant_is_made_on_what_the_deployer_owns_or_holds_manage_on(
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
-def test_the_runner_may_create_the_quarantine_table_beside_its_predictions(
+def test_the_runner_may_create_the_quarantine_table_beside_each_table_it_writes(
     renders: dict[str, Render], stack: str
 ) -> None:
     """Creating a table takes USE_CATALOG on the catalog, and USE_SCHEMA and CREATE_TABLE on
     the schema; the creator then owns it (docs.databricks.com/data-governance/unity-catalog/
     manage-privileges/privileges, "CREATE TABLE"; ownership: "the owner of an object is the
-    principal that created it"). The batch-inference task creates
-    ``<predictions>_quarantine`` as the runner (pipelines/common/expectations.py)."""
+    principal that created it"). As the runner, batch inference creates
+    ``<predictions>_quarantine`` and write-features ``<feature table>_quarantine`` for each
+    feature table (pipelines/common/expectations.py ``quarantine_table``)."""
     from pipelines.common.expectations import quarantine_table
     from pipelines.common.names import TableName
     from tests.infra.test_program import granted
 
     render = renders[stack]
     held = granted(render)
+    checked = 0
     for project in render.settings.projects:
-        table = quarantine_table(TableName.parse(project.predictions))
-        schema = f"{table.catalog}.{table.schema}"
-        runner = project.runner
-        assert "USE_CATALOG" in held[("CATALOG", table.catalog, runner)], project.name
-        assert {"USE_SCHEMA", "CREATE_TABLE"} <= held[("SCHEMA", schema, runner)], project.name
+        assert project.predictions in project.outputs
+        for output in project.outputs:
+            table = quarantine_table(TableName.parse(output))
+            schema = f"{table.catalog}.{table.schema}"
+            runner = project.runner
+            assert "USE_CATALOG" in held[("CATALOG", table.catalog, runner)], table
+            assert {"USE_SCHEMA", "CREATE_TABLE"} <= held[("SCHEMA", schema, runner)], table
+            checked += 1
+    assert checked >= 4  # fare's two feature tables and predictions, churn's two

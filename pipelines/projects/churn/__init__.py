@@ -13,12 +13,34 @@ from pipelines.common.project import (
     Monitoring,
     ProblemType,
     TableRole,
+    all_finite,
     measured,
     one_of,
+    present,
 )
 
 # The contract types a customer may have: the generator draws them, scoring expects them.
 CONTRACTS = ("month-to-month", "one-year", "two-year")
+# The model's inputs (the feature table's columns besides its key), by kind.
+CATEGORICAL_INPUTS = ("contract", "payment_method", "internet_service")
+NUMERIC_INPUTS = (
+    "tenure_months",
+    "monthly_charges",
+    "total_charges",
+    "num_services",
+    "support_calls",
+    "support_calls_3m",
+    "late_payments_3m",
+    "data_usage_gb",
+    "months_since_price_rise",
+    "charge_change",
+    "senior_citizen",
+    "partner",
+    "dependents",
+    "paperless_billing",
+    "online_security",
+    "tech_support",
+)
 
 PROJECT = ModelProject(
     name="churn",
@@ -66,6 +88,14 @@ PROJECT = ModelProject(
             " snapshot_time is the timestamp key.",
             keys=("customer_id", "snapshot_time"),
             timeseries_key="snapshot_time",
+            # A snapshot of a customer missing from the customers table has no contract.
+            expectations=(
+                present("customer_id"),
+                present("snapshot_time"),
+                present("contract"),
+                one_of("contract", CONTRACTS),
+                all_finite("numeric_inputs_finite", NUMERIC_INPUTS),
+            ),
         ),
         TableRole(
             "predictions",

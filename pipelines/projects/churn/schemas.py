@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import types as T
 
+from pipelines.projects.churn import CATEGORICAL_INPUTS, NUMERIC_INPUTS
 from pipelines.projects.churn import generator as g
 
 REQUEST_TIME = "request_time"
@@ -34,25 +35,6 @@ REQUESTS = T.StructType(
     [T.StructField(g.CUSTOMER_ID, T.StringType()), T.StructField(REQUEST_TIME, T.TimestampType())]
 )
 
-CATEGORICAL_INPUTS = ("contract", "payment_method", "internet_service")
-NUMERIC_INPUTS = (
-    "tenure_months",
-    "monthly_charges",
-    "total_charges",
-    "num_services",
-    "support_calls",
-    "support_calls_3m",
-    "late_payments_3m",
-    "data_usage_gb",
-    "months_since_price_rise",
-    "charge_change",
-    "senior_citizen",
-    "partner",
-    "dependents",
-    "paperless_billing",
-    "online_security",
-    "tech_support",
-)
 MODEL_INPUTS = (*CATEGORICAL_INPUTS, *NUMERIC_INPUTS)
 
 # Feature snapshots: primary key (customer_id, snapshot_time); snapshot_time is the

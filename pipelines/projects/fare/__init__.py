@@ -12,7 +12,25 @@ from pipelines.common.project import (
     Monitoring,
     ProblemType,
     TableRole,
+    at_least,
     measured,
+    not_before,
+    present,
+)
+
+# What a trip's request must carry to be scored, and a trip to be imported: the request's
+# rules, then the times and the fare. A trip breaking one is quarantined at import.
+REQUEST_RULES: tuple[Expectation, ...] = (
+    *measured("trip_distance"),
+    present("pickup_zip"),
+    present("dropoff_zip"),
+)
+TRIP_RULES: tuple[Expectation, ...] = (
+    present("tpep_pickup_datetime"),
+    present("tpep_dropoff_datetime"),
+    not_before("tpep_dropoff_datetime", "tpep_pickup_datetime"),
+    *REQUEST_RULES,
+    *measured("fare_amount"),
 )
 
 PROJECT = ModelProject(
@@ -28,6 +46,7 @@ PROJECT = ModelProject(
             "Raw trips with their fares, keyed by trip_id",
             keys=("trip_id",),
             timeseries_key="tpep_pickup_datetime",
+            expectations=TRIP_RULES,
         ),
         TableRole(
             "inference_requests",
@@ -44,6 +63,12 @@ PROJECT = ModelProject(
             " window_end is the timestamp key.",
             keys=("zip", "window_end"),
             timeseries_key="window_end",
+            expectations=(
+                present("zip"),
+                present("window_end"),
+                *measured("mean_fare_window_1h_pickup_zip"),
+                at_least("count_trips_window_1h_pickup_zip", 1),
+            ),
         ),
         TableRole(
             "dropoff_features",
@@ -53,6 +78,16 @@ PROJECT = ModelProject(
             " timestamp key.",
             keys=("zip", "window_end"),
             timeseries_key="window_end",
+            expectations=(
+                present("zip"),
+                present("window_end"),
+                at_least("count_trips_window_30m_dropoff_zip", 1),
+                Expectation(
+                    "dropoff_is_weekend_0_or_1",
+                    "is_in_range",
+                    {"column": "dropoff_is_weekend", "min_limit": 0, "max_limit": 1},
+                ),
+            ),
         ),
         TableRole(
             "predictions",
@@ -97,9 +132,5 @@ PROJECT = ModelProject(
     default_size=2000,
     size_unit="trips per day",
     requests_role="inference_requests",
-    scoring_expectations=(
-        *measured("trip_distance"),
-        Expectation("pickup_zip_not_null", "is_not_null", {"column": "pickup_zip"}),
-        Expectation("dropoff_zip_not_null", "is_not_null", {"column": "dropoff_zip"}),
-    ),
+    scoring_expectations=REQUEST_RULES,
 )

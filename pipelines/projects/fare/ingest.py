@@ -18,16 +18,17 @@ def normalize_trips(raw: DataFrame, source: str) -> tuple[DataFrame, list[str]]:
     """A raw trips frame in the TRIPS contract, with a stable ``trip_id``, and the lossless
     type conversions made (``pipelines.common.tables.conform``; any other type is refused).
 
-    The id is a 64-bit hash of the trip's own values, so re-importing the same file gives
-    the same ids (labels and predictions keep joining). Rows without a pickup time are
-    dropped: they cannot be placed in any window.
+    The id, when the file has none, is a 64-bit hash of the trip's own values, so
+    re-importing the same file gives the same ids (labels and predictions keep joining).
+    Rows that repeat another row exactly are one trip recorded twice: they are merged (the
+    import counts them). Whatever else is wrong with a row (no pickup time, a negative
+    distance) is for the trips table's expectations to quarantine.
     """
     has_id = schemas.TRIP_ID.lower() in {c.lower() for c in raw.columns}
     contract = T.StructType(
         [f for f in schemas.TRIPS.fields if has_id or f.name != schemas.TRIP_ID]
     )
     typed, conversions = conform(raw, contract, source)
-    typed = typed.where(F.col(schemas.PICKUP_TIME).isNotNull())
     trip_id = F.col(schemas.TRIP_ID) if has_id else F.xxhash64(*[F.col(c) for c in RAW_COLUMNS])
     trips = typed.select(trip_id.alias(schemas.TRIP_ID), *RAW_COLUMNS)
-    return trips.dropDuplicates([schemas.TRIP_ID]), conversions
+    return trips.dropDuplicates(), conversions
