@@ -108,3 +108,44 @@ def lake(ctx: TaskContext) -> Lake:
     run_task("generate-data", [*built.project_flags(), "--size", "600", *dates], ctx)
     run_task("write-features", [*built.project_flags(), *dates], ctx)
     return built
+
+
+CHURN_DATA = ("2016-01-01", "2016-10-01")  # labels arrive a month after their snapshot
+CHURN_TRAIN = ("2016-01-01", "2016-07-01")
+
+
+@dataclass(frozen=True)
+class ChurnLake:
+    """A churn lake (3000 customers, monthly snapshots of 2016-01..09 with the labels of
+    01..08, features written) and a ``good`` and a deliberately ``poor`` classifier trained
+    on its first half year (model URIs). Read-only for tests: they copy the models."""
+
+    schema: str
+    good: str
+    poor: str
+
+    def flags(self, start: str, end: str) -> list[str]:
+        tables = project_tables("churn", self.schema)
+        return ["--project", "churn", "--tables", tables, "--start-date", start, "--end-date", end]
+
+
+@pytest.fixture(scope="session")
+def churn_lake(ctx: TaskContext) -> ChurnLake:
+    lake = ChurnLake("spark_catalog.shared_churn", "", "")
+    run_task("generate-data", [*lake.flags(*CHURN_DATA), "--size", "3000"], ctx)
+    run_task("write-features", lake.flags(*CHURN_DATA), ctx)
+    source = "spark_catalog.shared_churn_models.churn"
+    train = [
+        *lake.flags(*CHURN_TRAIN),
+        "--model-name",
+        source,
+        "--experiment",
+        "/Shared/tests/churn",
+    ]
+    good = run_task("train", [*train, "--max-iter", "50"], ctx)
+    poor = run_task("train", [*train, "--max-iter", "1", "--learning-rate", "0.01"], ctx)
+    return ChurnLake(
+        lake.schema,
+        good=f"models:/{source}/{good['model_version']}",
+        poor=f"models:/{source}/{poor['model_version']}",
+    )

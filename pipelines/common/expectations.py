@@ -21,6 +21,8 @@ from pyspark.sql import functions as F
 from pipelines.common.errors import DataQualityError
 from pipelines.common.names import TableName
 from pipelines.common.project import Expectation
+from pipelines.common.runtime import Runtime
+from pipelines.common.tables import replace_where, table_exists
 
 # dqx's result columns (dqx reporting_columns.py): a list of structs, one per broken rule.
 ERRORS = "_errors"
@@ -32,11 +34,26 @@ EXAMPLES = 5
 class Checked:
     """A frame split by its rules: ``valid`` rows (the frame's own columns), the
     ``quarantined`` rows (the same columns and ``quarantine_rules``, the names of the rules
-    each broke), and how many rows each rule stopped."""
+    each broke), how many rows each rule ``stopped``, and how many rows there were
+    (``rows``) and were kept out (``kept_out``; a row breaking two rules counts once).
+
+    Both frames read one cached evaluation of the rules, so writing both and counting
+    computes the checked frame once; ``release`` frees it when they are written."""
 
     valid: DataFrame
     quarantined: DataFrame
     stopped: Mapping[str, int]
+    rows: int
+    kept_out: int
+    _cached: DataFrame | None = None
+
+    @property
+    def passed(self) -> int:
+        return self.rows - self.kept_out
+
+    def release(self) -> None:
+        if self._cached is not None:
+            self._cached.unpersist()
 
 
 def quarantine_table(table: TableName) -> TableName:
@@ -44,6 +61,30 @@ def quarantine_table(table: TableName) -> TableName:
     feature write's from its feature table): beside it, in the project's schema, where the
     runner creates tables (CREATE_TABLE, as for the monitor's metric tables)."""
     return TableName(table.catalog, table.schema, f"{table.table}_quarantine")
+
+
+def replace_quarantined(
+    spark: SparkSession,
+    runtime: Runtime,
+    rows: DataFrame,
+    kept_out: int,
+    quarantine: TableName,
+    condition: str,
+) -> None:
+    """Make ``quarantine``'s rows matching ``condition`` the ``rows`` a check kept out
+    (``kept_out`` of them), creating the table on the first write. A clean batch over a
+    slice that holds nothing changes nothing, so that write (locally a rewrite of the
+    table's files) is skipped."""
+    if (
+        not kept_out
+        and table_exists(spark, quarantine)
+        and not spark.table(str(quarantine))
+        .where(f"coalesce(({condition}), false)")
+        .limit(1)
+        .count()
+    ):
+        return
+    replace_where(spark, runtime, rows, quarantine, condition)
 
 
 def unique_rule(key: Sequence[str]) -> str:
@@ -99,7 +140,7 @@ def check_rows(
     checks = dqx_checks(expectations, key)
     if not checks:
         nothing = df.limit(0).withColumn("quarantine_rules", F.array().cast("array<string>"))
-        return Checked(valid=df, quarantined=nothing, stopped={})
+        return Checked(valid=df, quarantined=nothing, stopped={}, rows=df.count(), kept_out=0)
     validation = DQEngineCore.validate_checks(checks)
     if validation.has_errors:
         raise ValueError(f"the expectations of {source} are not valid dqx checks: {validation}")
@@ -107,18 +148,28 @@ def check_rows(
     if missing:
         # dqx skips a check on a missing column and reports it on every row instead.
         raise ValueError(f"the expectations of {source} name columns it lacks: {missing}")
-    valid, bad = _engine(spark, on_databricks).apply_checks_by_metadata_and_split(df, checks)
-    bad = bad.where(F.size(F.col(ERRORS)) > 0).withColumn(
-        "quarantine_rules", F.transform(F.col(ERRORS), lambda e: e["name"])
+    engine = _engine(spark, on_databricks)
+    # One evaluation of the rules, cached: the tally below, both writes and any count
+    # read it, instead of dqx's split frames each evaluating the rules (its uniqueness
+    # rule is a window over the key) again.
+    evaluated = engine.apply_checks_by_metadata(df, checks).cache()
+    names = [str(check["name"]) for check in checks]
+    broke = {name: F.sum(F.exists(F.col(ERRORS), _named(name)).cast("int")) for name in names}
+    tally = evaluated.select(
+        F.count("*").alias("_rows"),
+        F.count(F.col(ERRORS)).alias("_kept_out"),
+        *[
+            F.coalesce(total, F.lit(0)).alias(f"_rule_{i}")
+            for i, total in enumerate(broke.values())
+        ],
+    ).first()
+    assert tally is not None  # a global aggregate has one row
+    counts = {name: int(tally[f"_rule_{i}"]) for i, name in enumerate(names)}
+    bad = (
+        engine.get_invalid(evaluated)
+        .withColumn("quarantine_rules", F.transform(F.col(ERRORS), lambda e: e["name"]))
+        .drop(ERRORS, WARNINGS)
     )
-    bad = bad.drop(ERRORS, WARNINGS).cache()
-    counts = {
-        row["rule"]: row["n"]
-        for row in bad.select(F.explode("quarantine_rules").alias("rule"))
-        .groupBy("rule")
-        .agg(F.count("*").alias("n"))
-        .collect()
-    }
     duplicated = counts.get(unique_rule(key), 0) if key else 0
     if duplicated:
         examples = [
@@ -129,14 +180,24 @@ def check_rows(
             .limit(EXAMPLES)
             .collect()
         ]
-        bad.unpersist()
+        evaluated.unpersist()
         raise DataQualityError(
             f"{source}: {duplicated} rows break the rule {unique_rule(key)} (each"
             f" {', '.join(key)} on one row only), e.g. {'; '.join(examples)}. {refused}"
             " Remove the duplicates from the source and run again."
         )
-    stopped = {rule.name: counts.get(rule.name, 0) for rule in expectations}
-    return Checked(valid=valid, quarantined=bad, stopped=stopped)
+    return Checked(
+        valid=engine.get_valid(evaluated),
+        quarantined=bad,
+        stopped={rule.name: counts[rule.name] for rule in expectations},
+        rows=int(tally["_rows"]),
+        kept_out=int(tally["_kept_out"]),
+        _cached=evaluated,
+    )
+
+
+def _named(name: str) -> Any:
+    return lambda error: error["name"] == F.lit(name)
 
 
 def applicable(expectations: Sequence[Expectation], columns: Sequence[str]) -> list[Expectation]:

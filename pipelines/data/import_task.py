@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from pipelines.common import flags
 from pipelines.common.errors import UsageError
-from pipelines.common.expectations import check_rows, quarantine_table
+from pipelines.common.expectations import check_rows, quarantine_table, replace_quarantined
 from pipelines.common.tables import read_parquet, replace_where
 from pipelines.common.task import TaskContext
 from pipelines.data.params import ImportTripsParams
@@ -32,11 +32,10 @@ def run(params: ImportTripsParams, ctx: TaskContext) -> dict[str, Any]:
     spark = ctx.spark
     raw = read_parquet(spark, params.source_path)
     normalized, conversions = normalize_trips(raw, params.source_path)
-    trips = normalized.cache()
     role = PROJECT.role("trips")
     checked = check_rows(
         spark,
-        trips,
+        normalized,
         role.expectations,
         role.keys,
         f"{params.source_path} (for {params.output_table})",
@@ -44,40 +43,44 @@ def run(params: ImportTripsParams, ctx: TaskContext) -> dict[str, Any]:
         refused="Two different trips with one id would be labelled and counted as one, so"
         " nothing was written.",
     )
-    bounds = trips.select(
-        F.to_date(F.min(schemas.PICKUP_TIME)).alias("first"),
-        F.date_add(F.to_date(F.max(schemas.PICKUP_TIME)), 1).alias("last"),
-        F.count("*").alias("rows"),
-    ).first()
-    if bounds is None or not bounds.rows:
+    if not checked.rows:
+        checked.release()
         raise UsageError(f"--source-path {params.source_path} holds no trips.")
     quarantine = quarantine_table(params.output_table)
     source = params.source_path.replace("\\", "\\\\").replace("'", "\\'")
-    replace_where(
+    replace_quarantined(
         spark,
         ctx.runtime,
         checked.quarantined.withColumn(SOURCE_FILE, F.lit(params.source_path)),
+        checked.kept_out,
         quarantine,
         f"{SOURCE_FILE} = '{source}'",
     )
-    kept_out = checked.quarantined.count()
+    # The days the file's trips cover, quarantined ones included: its re-import replaces
+    # them whole.
+    days = F.to_date(F.col(schemas.PICKUP_TIME))
+    bounds = (
+        checked.valid.select(schemas.PICKUP_TIME)
+        .unionByName(checked.quarantined.select(schemas.PICKUP_TIME))
+        .select(F.min(days).alias("first"), F.date_add(F.max(days), 1).alias("last"))
+        .first()
+    )
+    assert bounds is not None  # a global aggregate has one row
     if bounds.first is not None:
         condition = (
             f"{schemas.PICKUP_TIME} >= {flags.sql_timestamp(bounds.first)}"
             f" AND {schemas.PICKUP_TIME} < {flags.sql_timestamp(bounds.last)}"
         )
         replace_where(spark, ctx.runtime, checked.valid, params.output_table, condition)
-    rows = bounds.rows - kept_out
-    trips.unpersist()
-    checked.quarantined.unpersist()
+    checked.release()
     return {
         "table": str(params.output_table),
-        "rows_written": rows,
+        "rows_written": checked.passed,
         "start_date": bounds.first.isoformat() if bounds.first else None,
         "end_date": bounds.last.isoformat() if bounds.last else None,
         "conversions": conversions,
         # Rows that repeated another row exactly, merged into it.
-        "duplicates_merged": raw.count() - bounds.rows,
+        "duplicates_merged": raw.count() - checked.rows,
         # Rows each rule kept from the trips table; they are in the quarantine table.
         "quarantined": dict(checked.stopped),
         "quarantine_table": str(quarantine),

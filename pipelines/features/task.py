@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.common.expectations import check_rows, quarantine_table
+from pipelines.common.expectations import check_rows, quarantine_table, replace_quarantined
 from pipelines.common.tables import replace_where
 from pipelines.common.task import TaskContext
 from pipelines.features.params import WriteFeaturesParams
@@ -27,10 +27,9 @@ def run(params: WriteFeaturesParams, ctx: TaskContext) -> dict[str, Any]:
     for rows in lifecycle.features(spark, params.tables, params.start_date, params.end_date):
         table = params.tables[rows.role]
         role = project.role(rows.role)
-        features = rows.frame.cache()
         result = check_rows(
             spark,
-            features,
+            rows.frame,
             role.expectations,
             role.keys,
             f"The {rows.role} of {project.name} for {window}, for {table},",
@@ -38,25 +37,28 @@ def run(params: WriteFeaturesParams, ctx: TaskContext) -> dict[str, Any]:
             refused="A feature key on two rows would give a lookup two answers, so no feature"
             " table was written.",
         )
-        checked.append((rows, table, features, result))
+        checked.append((rows, table, result))
     written: dict[str, int] = {}
     quarantined: dict[str, int] = {}
     # The quarantines first: if one cannot be written, no feature table has changed yet.
-    for rows, table, _, result in checked:
-        replace_where(
-            spark, ctx.runtime, result.quarantined, quarantine_table(table), rows.replaces
+    for rows, table, result in checked:
+        replace_quarantined(
+            spark,
+            ctx.runtime,
+            result.quarantined,
+            result.kept_out,
+            quarantine_table(table),
+            rows.replaces,
         )
-    for rows, table, features, result in checked:
+    for rows, table, result in checked:
         replace_where(spark, ctx.runtime, result.valid, table, rows.replaces)
-        kept_out = result.quarantined.count()
-        written[str(table)] = features.count() - kept_out
+        written[str(table)] = result.passed
         for rule, count in result.stopped.items():
             quarantined[rule] = quarantined.get(rule, 0) + count
-        features.unpersist()
-        result.quarantined.unpersist()
+        result.release()
     return {
         "rows_written": written,
         # Rows each rule kept from the feature tables; they are in each table's quarantine.
         "quarantined": quarantined,
-        "quarantine_tables": [str(quarantine_table(table)) for _, table, _, _ in checked],
+        "quarantine_tables": [str(quarantine_table(table)) for _, table, _ in checked],
     }

@@ -11,7 +11,7 @@ import mlflow
 from pyspark.sql import functions as F
 
 from pipelines.common import flags
-from pipelines.common.expectations import check_rows, quarantine_table
+from pipelines.common.expectations import check_rows, quarantine_table, replace_quarantined
 from pipelines.common.project import ProblemType
 from pipelines.common.registry import require_alias
 from pipelines.common.tables import read_table, replace_where, table_exists
@@ -67,10 +67,12 @@ def run(params: BatchInferenceParams, ctx: TaskContext) -> dict[str, Any]:
     )
     replace_where(spark, ctx.runtime, batch, params.output_table, condition)
     quarantine = quarantine_table(params.output_table)
-    replace_where(spark, ctx.runtime, checked.quarantined, quarantine, condition)
+    replace_quarantined(
+        spark, ctx.runtime, checked.quarantined, checked.kept_out, quarantine, condition
+    )
     rows = batch.count()
     batch.unpersist()
-    checked.quarantined.unpersist()
+    checked.release()
     return {
         "project": project.name,
         "table": str(params.output_table),

@@ -43,7 +43,7 @@ def labelled_rows(
         on_databricks=ctx.runtime.on_databricks,
     )
     labelled = checked.valid.toPandas()
-    checked.quarantined.unpersist()
+    checked.release()
     if len(labelled) < MIN_LABELLED_ROWS:
         raise SchemaMismatch(
             f"Project {project.name}: {len(labelled)} labelled rows in {window} in"

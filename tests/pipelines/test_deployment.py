@@ -12,7 +12,7 @@ from pipelines.common.project import ProblemType
 from pipelines.common.registry import CHALLENGER, CHAMPION
 from pipelines.deployment import decision, history
 from pipelines.deployment.decision import PrimaryMetric
-from tests.conftest import Lake, project_tables, run_task
+from tests.conftest import ChurnLake, Lake, run_task
 
 RMSE = PrimaryMetric.of(ProblemType.REGRESSION)
 ROC_AUC = PrimaryMetric.of(ProblemType.CLASSIFICATION)
@@ -265,54 +265,31 @@ def test_history_tags_of_a_promotion_and_a_rollback():
 
 # --- end to end on a churn lake (classification: ROC AUC, higher is better) --------------
 
-CHURN_DATA = ("2016-01-01", "2016-10-01")  # labels arrive a month after their snapshot
 CHURN_REFERENCE = ("2016-07-01", "2016-09-01")
 
 
-def churn_flags(start: str, end: str) -> list[str]:
-    tables = project_tables("churn", "spark_catalog.deployment_churn")
-    return ["--project", "churn", "--tables", tables, "--start-date", start, "--end-date", end]
-
-
-@pytest.fixture(scope="module")
-def churn_models(ctx) -> dict[str, str]:
-    """A churn lake (2000 customers, snapshots of 2016-01..09, labels of 01..08) and URIs
-    of a good and a deliberately poor classifier trained on its first half year."""
-    run_task("generate-data", [*churn_flags(*CHURN_DATA), "--size", "2000"], ctx)
-    run_task("write-features", churn_flags(*CHURN_DATA), ctx)
-    source = "spark_catalog.deployment_models.churn"
-    train = [*churn_flags("2016-01-01", "2016-07-01"), "--model-name", source]
-    train += ["--experiment", EXPERIMENT]
-    good = run_task("train", [*train, "--max-iter", "50"], ctx)
-    poor = run_task("train", [*train, "--max-iter", "1", "--learning-rate", "0.01"], ctx)
-    return {
-        "good": f"models:/{source}/{good['model_version']}",
-        "poor": f"models:/{source}/{poor['model_version']}",
-    }
-
-
-def churn_challenger(ctx, source_uri: str, name: str) -> str:
+def churn_challenger(ctx, lake: ChurnLake, source_uri: str, name: str) -> str:
     """A copy of ``source_uri`` as the challenger of ``name``, validated in disabled mode."""
     version = str(ctx.mlflow.copy_model_version(source_uri, name).version)
     ctx.mlflow.set_registered_model_alias(name, CHALLENGER, version)
     flags = ["--model-name", name, "--experiment", EXPERIMENT, "--run-mode", "disabled"]
-    run_task("validate", [*churn_flags(*CHURN_REFERENCE), *flags], ctx)
+    run_task("validate", [*lake.flags(*CHURN_REFERENCE), *flags], ctx)
     return version
 
 
-def churn_deploy(ctx, name: str) -> dict:
-    return run_task("deploy", [*churn_flags(*CHURN_REFERENCE), "--model-name", name], ctx)
+def churn_deploy(ctx, lake: ChurnLake, name: str) -> dict:
+    return run_task("deploy", [*lake.flags(*CHURN_REFERENCE), "--model-name", name], ctx)
 
 
 def test_a_churn_challenger_replaces_the_champion_only_with_a_roc_auc_no_lower(
-    ctx, schema, churn_models
+    ctx, schema, churn_lake
 ):
     name = f"{schema}.churn"
-    poor = churn_challenger(ctx, churn_models["poor"], name)
-    assert churn_deploy(ctx, name)["decision"] == "promoted"  # the first champion
-    good = churn_challenger(ctx, churn_models["good"], name)
+    poor = churn_challenger(ctx, churn_lake, churn_lake.poor, name)
+    assert churn_deploy(ctx, churn_lake, name)["decision"] == "promoted"  # the first champion
+    good = churn_challenger(ctx, churn_lake, churn_lake.good, name)
 
-    better = churn_deploy(ctx, name)
+    better = churn_deploy(ctx, churn_lake, name)
 
     assert better["decision"] == "promoted"
     assert (better["metric"], better["higher_is_better"]) == ("roc_auc", True)
@@ -323,8 +300,8 @@ def test_a_churn_challenger_replaces_the_champion_only_with_a_roc_auc_no_lower(
     assert champion_of(ctx, name) == good
     assert version_tags(ctx, name, good)["previous_champion"] == poor
 
-    worse = churn_challenger(ctx, churn_models["poor"], name)
-    kept = churn_deploy(ctx, name)
+    worse = churn_challenger(ctx, churn_lake, churn_lake.poor, name)
+    kept = churn_deploy(ctx, churn_lake, name)
 
     assert kept["decision"] == "kept_champion"
     assert kept["metrics"]["challenger_roc_auc"] < kept["metrics"]["champion_roc_auc"]

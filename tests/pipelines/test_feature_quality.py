@@ -84,6 +84,17 @@ def test_a_nan_fare_keeps_its_pickup_windows_out_of_the_feature_table(ctx, spark
     assert spark.table(str(quarantine_table(pickup))).count() == 4
     assert spark.table(str(pickup)).count() == 8
 
+    # Once the fare is mended, the rewrite clears the range's quarantine and the four
+    # windows reach the feature table.
+    mended = [(*t[:4], 7.0 if t[0] == 1 else t[4], *t[5:]) for t in trips]
+    spark.createDataFrame(mended, fare_schemas.TRIPS).write.mode("overwrite").saveAsTable(
+        f"{schema}.trips"
+    )
+    done = run_task("write-features", [*tables, *_dates(MONDAY, MONDAY + dt.timedelta(1))], ctx)
+    assert sum(done["quarantined"].values()) == 0
+    assert spark.table(str(quarantine_table(pickup))).count() == 0
+    assert spark.table(str(pickup)).count() == done["rows_written"][str(pickup)] == 12
+
 
 def test_churn_snapshots_of_unknown_customers_or_nan_charges_are_quarantined(ctx, spark, schema):
     start, end = dt.date(2016, 1, 1), dt.date(2016, 3, 1)

@@ -16,7 +16,7 @@ from pipelines.projects import project
 from pipelines.validation import task as validate
 from pipelines.validation import thresholds
 from pipelines.validation.params import VALIDATE
-from tests.conftest import Lake, project_tables, run_task
+from tests.conftest import ChurnLake, Lake, project_tables, run_task
 
 REGRESSION, CLASSIFICATION = ProblemType.REGRESSION, ProblemType.CLASSIFICATION
 
@@ -357,48 +357,20 @@ def test_the_classifier_is_evaluated_as_binary_with_positive_class_1():
 
 # --- end to end on a churn lake (classification) -----------------------------------------
 
-CHURN_DATA = ("2016-01-01", "2016-10-01")  # labels arrive a month after their snapshot
-CHURN_TRAIN = ("2016-01-01", "2016-07-01")
 CHURN_WINDOW = ("2016-07-01", "2016-09-01")
 
 
-def churn_flags(*, start: str, end: str) -> list[str]:
-    tables = project_tables("churn", "spark_catalog.validation_churn")
-    return ["--project", "churn", "--tables", tables, "--start-date", start, "--end-date", end]
-
-
-def churn_validate_args(model_name: str, *extra: str) -> list[str]:
-    window = churn_flags(start=CHURN_WINDOW[0], end=CHURN_WINDOW[1])
+def churn_validate_args(lake: ChurnLake, model_name: str, *extra: str) -> list[str]:
+    window = lake.flags(*CHURN_WINDOW)
     return [*window, "--model-name", model_name, "--experiment", EXPERIMENT, *extra]
 
 
-@pytest.fixture(scope="module")
-def churn_models(ctx) -> dict[str, str]:
-    """A churn lake (3000 customers, monthly snapshots of 2016-01..09 with the labels of
-    01..08) and URIs of a good and a deliberately poor classifier trained on its first half
-    year, once for the module."""
-    started = time.perf_counter()
-    run_task("generate-data", [*churn_flags(start=CHURN_DATA[0], end=CHURN_DATA[1]),
-                               "--size", "3000"], ctx)  # fmt: skip
-    run_task("write-features", churn_flags(start=CHURN_DATA[0], end=CHURN_DATA[1]), ctx)
-    source = "spark_catalog.validation_models.churn"
-    train = [*churn_flags(start=CHURN_TRAIN[0], end=CHURN_TRAIN[1]), "--model-name", source,
-             "--experiment", EXPERIMENT]  # fmt: skip
-    good = run_task("train", [*train, "--max-iter", "50"], ctx)
-    poor = run_task("train", [*train, "--max-iter", "1", "--learning-rate", "0.01"], ctx)
-    print(f"churn lake and two models: {time.perf_counter() - started:.1f} s")
-    return {
-        "good": f"models:/{source}/{good['model_version']}",
-        "poor": f"models:/{source}/{poor['model_version']}",
-    }
-
-
-def test_a_churn_challenger_is_validated_on_the_classifier_metrics(ctx, schema, churn_models):
+def test_a_churn_challenger_is_validated_on_the_classifier_metrics(ctx, schema, churn_lake):
     name = f"{schema}.churn"
-    version = register(ctx, churn_models["good"], name, CHALLENGER)
+    version = register(ctx, churn_lake.good, name, CHALLENGER)
 
     started = time.perf_counter()
-    result = run_task("validate", churn_validate_args(name), ctx)
+    result = run_task("validate", churn_validate_args(churn_lake, name), ctx)
     print(f"validate churn (no champion): {time.perf_counter() - started:.1f} s, {result}")
 
     assert result["status"] == "PASSED"
@@ -419,10 +391,10 @@ def test_a_churn_challenger_is_validated_on_the_classifier_metrics(ctx, schema, 
     assert "max_rmse" not in run.data.params
 
     # MLflow's classifier evaluator and pipelines.common.quality agree on the same rows.
-    params = VALIDATE.parse(churn_validate_args(name))
+    params = VALIDATE.parse(churn_validate_args(churn_lake, name))
     frame = validate.validation_frame(ctx, params)
     assert result["rows"] == len(frame)
-    model = mlflow.sklearn.load_model(churn_models["good"])
+    model = mlflow.sklearn.load_model(churn_lake.good)
     inputs = frame.drop(columns="churned")
     ours = quality.model_quality(
         CLASSIFICATION, frame["churned"], model.predict(inputs), model.predict_proba(inputs)
@@ -431,12 +403,14 @@ def test_a_churn_challenger_is_validated_on_the_classifier_metrics(ctx, schema, 
     assert aliases(ctx, name) == {CHALLENGER: version}
 
 
-def test_a_churn_challenger_is_held_to_the_champions_roc_auc(ctx, schema, churn_models):
+def test_a_churn_challenger_is_held_to_the_champions_roc_auc(ctx, schema, churn_lake):
     name = f"{schema}.churn"
-    champion = register(ctx, churn_models["good"], name, CHAMPION)
-    version = register(ctx, churn_models["poor"], name, CHALLENGER)
+    champion = register(ctx, churn_lake.good, name, CHAMPION)
+    version = register(ctx, churn_lake.poor, name, CHALLENGER)
 
-    result = run_task("validate", churn_validate_args(name, "--run-mode", "dry_run"), ctx)
+    result = run_task(
+        "validate", churn_validate_args(churn_lake, name, "--run-mode", "dry_run"), ctx
+    )
     print(f"validate churn (with champion): {result}")
 
     assert result["champion_version"] == champion
