@@ -50,6 +50,7 @@ bench: setup
 	$(VENV)/bin/python -m bench.plan_projects
 	$(VENV)/bin/python -m bench.churn_baseline
 	$(VENV)/bin/python -m bench.monitoring_metrics
+	$(VENV)/bin/python -m bench.expectations_cost
 
 clean:
 	rm -rf .mlops .venv .tools .pytest_cache .ruff_cache .mypy_cache .import_linter_cache

@@ -110,12 +110,26 @@ def read_parquet(spark: SparkSession, path: str) -> DataFrame:
         df = spark.read.parquet(path)
         df.schema  # noqa: B018 - parquet footers are read here; a bad file fails now
     except (PySparkException, Py4JJavaError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = _first_line(_root_cause(exc) if isinstance(exc, Py4JJavaError) else str(exc))
         raise UnreadableFile(
             f"{path} is not readable parquet ({reason[:300]}): expected a parquet file, or a"
             " folder of parquet files. Nothing was written."
         ) from None
     return df
+
+
+def _root_cause(exc: Py4JJavaError) -> str:
+    """The message of the innermost Java cause: py4j's own text only says which call
+    failed ("An error occurred while calling o48.parquet.")."""
+    cause = exc.java_exception
+    while cause.getCause() is not None:
+        cause = cause.getCause()
+    return str(cause.toString())
+
+
+def _first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0] if lines else "no reason given"
 
 
 def table_exists(spark: SparkSession, name: TableName) -> bool:

@@ -92,6 +92,8 @@ def test_a_text_file_named_parquet_is_named_in_one_paragraph(tmp_path, ctx, spar
     message = str(refused.value)
     assert message.startswith(f"{fake} is not readable parquet (")
     assert len(message.splitlines()) == 1 and "at org.apache" not in message
+    # Spark's own reason, not py4j's name of the call that failed.
+    assert "is not a Parquet file" in message and "An error occurred while calling" not in message
     assert not spark.catalog.tableExists(f"{schema}.trips")
 
 
