@@ -58,7 +58,7 @@ def main() -> int:
     args = parser.parse_args()
     print_machine(("pyspark", "scikit-learn"))
     churn = project("churn")
-    tables = ",".join(f"{t.role}={SCHEMA}.{t.default_name}" for t in churn.tables)
+    tables = str(churn.tables_in(SCHEMA))
     common = ["--project", "churn", "--tables", tables]
     window = ["--start-date", "2016-01-01", "--end-date", "2016-10-02"]
     with temp_runtime("bench-churn-") as runtime:

@@ -36,9 +36,18 @@ START = dt.date(2016, 1, 1)
 PACKAGES = ("pyspark", "databricks-labs-dqx")
 
 
-def _tables(schema: str) -> str:
-    fare = project("fare")
-    return ",".join(f"{t.role}={schema}.{t.default_name}" for t in fare.tables)
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of at least 1")
+    return value
+
+
+def _sizes(text: str) -> list[int]:
+    return [_positive(part.strip()) for part in text.split(",")]
 
 
 def measure_size(ctx: TaskContext, size: int, days: int, repeats: int) -> float | None:
@@ -47,7 +56,7 @@ def measure_size(ctx: TaskContext, size: int, days: int, repeats: int) -> float 
     spark = ctx.spark
     end = START + dt.timedelta(days=days)
     schema = f"spark_catalog.bench_checks_{size}"
-    flags = ["--project", "fare", "--tables", _tables(schema)]
+    flags = ["--project", "fare", "--tables", str(project("fare").tables_in(schema))]
     flags += ["--start-date", START.isoformat(), "--end-date", end.isoformat()]
     tasks.run_task("generate-data", [*flags, "--size", str(size)], ctx)
     params = WRITE_FEATURES.parse(flags)
@@ -86,15 +95,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.expectations_cost", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--sizes", default="300,20000", help="trips a day, comma-separated")
-    parser.add_argument("--days", type=int, default=14, help="days of trips")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per side")
+    parser.add_argument(
+        "--sizes", type=_sizes, default=[300, 20_000], help="trips a day, comma-separated"
+    )
+    parser.add_argument("--days", type=_positive, default=14, help="days of trips")
+    parser.add_argument("--repeats", type=_positive, default=3, help="timed runs per side")
     args = parser.parse_args(argv)
     print_machine(PACKAGES)
     ratios: dict[int, float] = {}
     with temp_runtime("bench-expectations-") as runtime:
         ctx = TaskContext(runtime)
-        for size in (int(s) for s in args.sizes.split(",")):
+        for size in args.sizes:
             ratio = measure_size(ctx, size, args.days, args.repeats)
             if ratio is None:
                 return 1

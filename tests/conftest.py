@@ -81,7 +81,7 @@ def project_tables(project: str, schema: str) -> str:
     """``--tables`` for any project with every table in ``schema`` under its default name."""
     from pipelines.projects import project as find
 
-    return ",".join(f"{t.role}={schema}.{t.default_name}" for t in find(project).tables)
+    return str(find(project).tables_in(schema))
 
 
 def run_task(name: str, argv: list[str], ctx: TaskContext) -> dict:
@@ -112,40 +112,37 @@ def lake(ctx: TaskContext) -> Lake:
 
 CHURN_DATA = ("2016-01-01", "2016-10-01")  # labels arrive a month after their snapshot
 CHURN_TRAIN = ("2016-01-01", "2016-07-01")
+CHURN_HELD_OUT = ("2016-07-01", "2016-09-01")  # after training, labelled: for validate, deploy
+CHURN_SCHEMA = "spark_catalog.shared_churn"
+
+
+def churn_flags(start: str, end: str) -> list[str]:
+    """A run's flags on the shared churn lake for [start, end)."""
+    tables = project_tables("churn", CHURN_SCHEMA)
+    return ["--project", "churn", "--tables", tables, "--start-date", start, "--end-date", end]
 
 
 @dataclass(frozen=True)
 class ChurnLake:
-    """A churn lake (3000 customers, monthly snapshots of 2016-01..09 with the labels of
-    01..08, features written) and a ``good`` and a deliberately ``poor`` classifier trained
-    on its first half year (model URIs). Read-only for tests: they copy the models."""
+    """The shared churn lake (3000 customers, monthly snapshots of 2016-01..09 with the
+    labels of 01..08, features written) and the URIs of a ``good`` and a deliberately
+    ``poor`` classifier trained on ``CHURN_TRAIN``. Read-only for tests: they copy the
+    models and run on ``CHURN_HELD_OUT`` (``churn_flags``)."""
 
-    schema: str
     good: str
     poor: str
-
-    def flags(self, start: str, end: str) -> list[str]:
-        tables = project_tables("churn", self.schema)
-        return ["--project", "churn", "--tables", tables, "--start-date", start, "--end-date", end]
 
 
 @pytest.fixture(scope="session")
 def churn_lake(ctx: TaskContext) -> ChurnLake:
-    lake = ChurnLake("spark_catalog.shared_churn", "", "")
-    run_task("generate-data", [*lake.flags(*CHURN_DATA), "--size", "3000"], ctx)
-    run_task("write-features", lake.flags(*CHURN_DATA), ctx)
+    run_task("generate-data", [*churn_flags(*CHURN_DATA), "--size", "3000"], ctx)
+    run_task("write-features", churn_flags(*CHURN_DATA), ctx)
     source = "spark_catalog.shared_churn_models.churn"
-    train = [
-        *lake.flags(*CHURN_TRAIN),
-        "--model-name",
-        source,
-        "--experiment",
-        "/Shared/tests/churn",
-    ]
+    train = [*churn_flags(*CHURN_TRAIN), "--model-name", source]
+    train += ["--experiment", "/Shared/tests/churn"]
     good = run_task("train", [*train, "--max-iter", "50"], ctx)
     poor = run_task("train", [*train, "--max-iter", "1", "--learning-rate", "0.01"], ctx)
     return ChurnLake(
-        lake.schema,
         good=f"models:/{source}/{good['model_version']}",
         poor=f"models:/{source}/{poor['model_version']}",
     )

@@ -270,6 +270,11 @@ class ModelProject:
     def roles(self, kind: TableKind | None = None) -> tuple[str, ...]:
         return tuple(t.role for t in self.tables if kind is None or t.kind == kind)
 
+    def tables_in(self, schema: str) -> TableMap:
+        """Every table of the project in ``schema`` (``catalog.schema``) under its default
+        name: a local lake's, a test's or a benchmark's ``--tables``."""
+        return TableMap.of({t.role: f"{schema}.{t.default_name}" for t in self.tables})
+
     def implementation(self) -> ProjectLifecycle:
         module, _, attribute = self.lifecycle.partition(":")
         return getattr(importlib.import_module(module), attribute)

@@ -22,8 +22,7 @@ HOLD = (
 
 
 def tables(schema: str) -> str:
-    roles = project("fare").tables
-    return ",".join(f"{t.role}=spark_catalog.{schema}.{t.default_name}" for t in roles)
+    return str(project("fare").tables_in(f"spark_catalog.{schema}"))
 
 
 def generate(schema: str = "lock_test") -> list[str]:

@@ -12,7 +12,7 @@ from pipelines.common.project import ProblemType
 from pipelines.common.registry import CHALLENGER, CHAMPION
 from pipelines.deployment import decision, history
 from pipelines.deployment.decision import PrimaryMetric
-from tests.conftest import ChurnLake, Lake, run_task
+from tests.conftest import CHURN_HELD_OUT, Lake, churn_flags, run_task
 
 RMSE = PrimaryMetric.of(ProblemType.REGRESSION)
 ROC_AUC = PrimaryMetric.of(ProblemType.CLASSIFICATION)
@@ -265,31 +265,29 @@ def test_history_tags_of_a_promotion_and_a_rollback():
 
 # --- end to end on a churn lake (classification: ROC AUC, higher is better) --------------
 
-CHURN_REFERENCE = ("2016-07-01", "2016-09-01")
 
-
-def churn_challenger(ctx, lake: ChurnLake, source_uri: str, name: str) -> str:
+def churn_challenger(ctx, source_uri: str, name: str) -> str:
     """A copy of ``source_uri`` as the challenger of ``name``, validated in disabled mode."""
     version = str(ctx.mlflow.copy_model_version(source_uri, name).version)
     ctx.mlflow.set_registered_model_alias(name, CHALLENGER, version)
     flags = ["--model-name", name, "--experiment", EXPERIMENT, "--run-mode", "disabled"]
-    run_task("validate", [*lake.flags(*CHURN_REFERENCE), *flags], ctx)
+    run_task("validate", [*churn_flags(*CHURN_HELD_OUT), *flags], ctx)
     return version
 
 
-def churn_deploy(ctx, lake: ChurnLake, name: str) -> dict:
-    return run_task("deploy", [*lake.flags(*CHURN_REFERENCE), "--model-name", name], ctx)
+def churn_deploy(ctx, name: str) -> dict:
+    return run_task("deploy", [*churn_flags(*CHURN_HELD_OUT), "--model-name", name], ctx)
 
 
 def test_a_churn_challenger_replaces_the_champion_only_with_a_roc_auc_no_lower(
     ctx, schema, churn_lake
 ):
     name = f"{schema}.churn"
-    poor = churn_challenger(ctx, churn_lake, churn_lake.poor, name)
-    assert churn_deploy(ctx, churn_lake, name)["decision"] == "promoted"  # the first champion
-    good = churn_challenger(ctx, churn_lake, churn_lake.good, name)
+    poor = churn_challenger(ctx, churn_lake.poor, name)
+    assert churn_deploy(ctx, name)["decision"] == "promoted"  # the first champion
+    good = churn_challenger(ctx, churn_lake.good, name)
 
-    better = churn_deploy(ctx, churn_lake, name)
+    better = churn_deploy(ctx, name)
 
     assert better["decision"] == "promoted"
     assert (better["metric"], better["higher_is_better"]) == ("roc_auc", True)
@@ -300,8 +298,8 @@ def test_a_churn_challenger_replaces_the_champion_only_with_a_roc_auc_no_lower(
     assert champion_of(ctx, name) == good
     assert version_tags(ctx, name, good)["previous_champion"] == poor
 
-    worse = churn_challenger(ctx, churn_lake, churn_lake.poor, name)
-    kept = churn_deploy(ctx, churn_lake, name)
+    worse = churn_challenger(ctx, churn_lake.poor, name)
+    kept = churn_deploy(ctx, name)
 
     assert kept["decision"] == "kept_champion"
     assert kept["metrics"]["challenger_roc_auc"] < kept["metrics"]["champion_roc_auc"]

@@ -16,7 +16,7 @@ from pipelines.projects import project
 from pipelines.validation import task as validate
 from pipelines.validation import thresholds
 from pipelines.validation.params import VALIDATE
-from tests.conftest import ChurnLake, Lake, project_tables, run_task
+from tests.conftest import CHURN_HELD_OUT, Lake, churn_flags, project_tables, run_task
 
 REGRESSION, CLASSIFICATION = ProblemType.REGRESSION, ProblemType.CLASSIFICATION
 
@@ -357,12 +357,16 @@ def test_the_classifier_is_evaluated_as_binary_with_positive_class_1():
 
 # --- end to end on a churn lake (classification) -----------------------------------------
 
-CHURN_WINDOW = ("2016-07-01", "2016-09-01")
 
-
-def churn_validate_args(lake: ChurnLake, model_name: str, *extra: str) -> list[str]:
-    window = lake.flags(*CHURN_WINDOW)
-    return [*window, "--model-name", model_name, "--experiment", EXPERIMENT, *extra]
+def churn_validate_args(model_name: str, *extra: str) -> list[str]:
+    return [
+        *churn_flags(*CHURN_HELD_OUT),
+        "--model-name",
+        model_name,
+        "--experiment",
+        EXPERIMENT,
+        *extra,
+    ]
 
 
 def test_a_churn_challenger_is_validated_on_the_classifier_metrics(ctx, schema, churn_lake):
@@ -370,7 +374,7 @@ def test_a_churn_challenger_is_validated_on_the_classifier_metrics(ctx, schema, 
     version = register(ctx, churn_lake.good, name, CHALLENGER)
 
     started = time.perf_counter()
-    result = run_task("validate", churn_validate_args(churn_lake, name), ctx)
+    result = run_task("validate", churn_validate_args(name), ctx)
     print(f"validate churn (no champion): {time.perf_counter() - started:.1f} s, {result}")
 
     assert result["status"] == "PASSED"
@@ -391,7 +395,7 @@ def test_a_churn_challenger_is_validated_on_the_classifier_metrics(ctx, schema, 
     assert "max_rmse" not in run.data.params
 
     # MLflow's classifier evaluator and pipelines.common.quality agree on the same rows.
-    params = VALIDATE.parse(churn_validate_args(churn_lake, name))
+    params = VALIDATE.parse(churn_validate_args(name))
     frame = validate.validation_frame(ctx, params)
     assert result["rows"] == len(frame)
     model = mlflow.sklearn.load_model(churn_lake.good)
@@ -408,9 +412,7 @@ def test_a_churn_challenger_is_held_to_the_champions_roc_auc(ctx, schema, churn_
     champion = register(ctx, churn_lake.good, name, CHAMPION)
     version = register(ctx, churn_lake.poor, name, CHALLENGER)
 
-    result = run_task(
-        "validate", churn_validate_args(churn_lake, name, "--run-mode", "dry_run"), ctx
-    )
+    result = run_task("validate", churn_validate_args(name, "--run-mode", "dry_run"), ctx)
     print(f"validate churn (with champion): {result}")
 
     assert result["champion_version"] == champion
