@@ -25,6 +25,7 @@ import datetime as dt
 
 from bench.common import print_machine, print_series, run_interleaved, temp_runtime
 from pipelines import tasks
+from pipelines.common.interface import positive_int
 from pipelines.common.names import TableName
 from pipelines.common.tables import replace_where
 from pipelines.common.task import TaskContext
@@ -36,18 +37,8 @@ START = dt.date(2016, 1, 1)
 PACKAGES = ("pyspark", "databricks-labs-dqx")
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of at least 1")
-    return value
-
-
 def _sizes(text: str) -> list[int]:
-    return [_positive(part.strip()) for part in text.split(",")]
+    return [positive_int(part.strip()) for part in text.split(",")]
 
 
 def measure_size(ctx: TaskContext, size: int, days: int, repeats: int) -> float | None:
@@ -98,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sizes", type=_sizes, default=[300, 20_000], help="trips a day, comma-separated"
     )
-    parser.add_argument("--days", type=_positive, default=14, help="days of trips")
-    parser.add_argument("--repeats", type=_positive, default=3, help="timed runs per side")
+    parser.add_argument("--days", type=positive_int, default=14, help="days of trips")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="timed runs per side")
     args = parser.parse_args(argv)
     print_machine(PACKAGES)
     ratios: dict[int, float] = {}
